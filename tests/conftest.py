@@ -1,0 +1,22 @@
+"""Shared fixtures. Heavy parts (embedding model, built example index) are session-scoped."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def _clean_assistant_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's own ASSISTANT_* or SLACK_* settings."""
+    for key in list(os.environ):
+        if key.startswith(("ASSISTANT_", "SLACK_")):
+            monkeypatch.delenv(key, raising=False)
+    from assistant.config import get_settings
+
+    get_settings.cache_clear()
