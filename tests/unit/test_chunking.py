@@ -1,0 +1,109 @@
+"""Chunking: sized in the embedding model's tokens, heading-aware, tickets split at turn boundaries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from assistant.embeddings import Embedder
+from assistant.schemas import Document, TextBlock, Ticket, TicketPart
+from ingest.chunking import ChunkParams, chunk_document, chunk_ticket, pack_units, split_sentences
+
+PARAMS = ChunkParams(max_tokens=256, overlap_tokens=32, model_id="test-model")
+
+
+@pytest.fixture(scope="module")
+def count(embedder: Embedder):
+    return embedder.count_tokens
+
+
+def _doc(blocks: list[TextBlock], title: str = "Refunds") -> Document:
+    return Document(source="help", key="billing/refunds.md", path="billing/refunds.md", title=title,
+                    audience="public", url="https://help.example/billing/refunds.md", blocks=blocks,
+                    fingerprint="x")
+
+
+def test_every_chunk_fits_the_model_window_including_context(count, embedder):
+    long_text = " ".join(f"Sentence number {i} explains one more detail about partial refunds." for i in range(200))
+    chunks = chunk_document(_doc([TextBlock(section=("Refunds", "Partial refunds"), text=long_text)]), PARAMS, count)
+    assert len(chunks) > 5
+    sizes = count([c.embed_text for c in chunks])
+    assert max(sizes) + 2 <= embedder.max_tokens
+    assert all(c.embed_text.startswith("Refunds\nRefunds > Partial refunds\n") for c in chunks)
+
+
+def test_chunks_never_mix_sections_and_keep_the_section_path(count):
+    doc = _doc([
+        TextBlock(section=("Refunds", "Full refunds"), text="A full refund returns the whole amount."),
+        TextBlock(section=("Refunds", "Partial refunds"), text="A partial refund returns part of it."),
+    ])
+    chunks = chunk_document(doc, PARAMS, count)
+    assert [c.section for c in chunks] == ["Refunds > Full refunds", "Refunds > Partial refunds"]
+    assert [c.ordinal for c in chunks] == [0, 1]
+    assert chunks[0].url == "https://help.example/billing/refunds.md"
+
+
+def test_long_sections_split_at_sentence_ends_not_mid_sentence(count):
+    sentences = [f"Step {i} of the payout schedule happens on business day {i}." for i in range(120)]
+    chunks = chunk_document(_doc([TextBlock(section=("Payouts",), text=" ".join(sentences))]), PARAMS, count)
+    for chunk in chunks:
+        assert chunk.text.rstrip().endswith("."), chunk.text[-40:]
+        assert chunk.text.lstrip().startswith("Step")
+
+
+def test_overlap_repeats_the_tail_of_the_previous_chunk(count):
+    sentences = [f"Fact {i} is about invoice numbering rule {i}." for i in range(100)]
+    chunks = chunk_document(_doc([TextBlock(section=("Numbers",), text=" ".join(sentences))]), PARAMS, count)
+    first_tail = split_sentences(chunks[0].text)[-1]
+    assert first_tail in chunks[1].text
+
+
+def test_identical_text_gives_identical_hashes_and_ids(count):
+    doc = _doc([TextBlock(section=("A",), text="Same text.")])
+    a, b = chunk_document(doc, PARAMS, count), chunk_document(doc, PARAMS, count)
+    assert [c.content_hash for c in a] == [c.content_hash for c in b]
+    assert [c.chunk_id for c in a] == [c.chunk_id for c in b]
+    other_model = chunk_document(doc, ChunkParams(256, 32, "another-model"), count)
+    assert other_model[0].content_hash != a[0].content_hash
+
+
+def _ticket(parts: list[TicketPart], audience: str = "internal") -> Ticket:
+    return Ticket(source="zendesk", id="1042", subject="Refund for duplicate charge", parts=parts, status="solved",
+                  resolved=True, tags=["billing"], created=datetime(2026, 1, 5, tzinfo=UTC), audience=audience,
+                  url="https://ledgerly.zendesk.com/agent/tickets/1042")
+
+
+def test_tickets_split_at_turn_boundaries_and_label_roles(count):
+    turns = [TicketPart(role="customer" if i % 2 == 0 else "agent",
+                        text=" ".join(f"Turn {i} sentence {j} about the duplicate charge." for j in range(12)))
+             for i in range(8)]
+    chunks = chunk_ticket(_ticket(turns), PARAMS, count)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        for line in chunk.text.splitlines():
+            assert line.startswith(("Customer: ", "Agent: ")), line[:30]
+    assert all(c.untrusted for c in chunks)
+    assert chunks[0].metadata["status"] == "solved" and chunks[0].metadata["tags"] == ["billing"]
+    assert chunks[0].title == "Ticket 1042: Refund for duplicate charge"
+
+
+def test_internal_notes_never_enter_public_ticket_chunks(count):
+    parts = [
+        TicketPart(role="customer", text="I was charged twice."),
+        TicketPart(role="agent", visibility="internal", text="Approved under code SECRET-NOTE."),
+        TicketPart(role="agent", text="We refunded the duplicate charge."),
+    ]
+    chunks = chunk_ticket(_ticket(parts, audience="public"), PARAMS, count)
+    public = [c for c in chunks if c.audience == "public"]
+    internal = [c for c in chunks if c.audience == "internal"]
+    assert public and internal
+    assert all("SECRET-NOTE" not in c.text for c in public)
+    assert any("Agent (internal note): Approved" in c.text for c in internal)
+
+
+def test_pack_units_splits_a_unit_larger_than_the_budget(count):
+    giant = "word " * 600
+    pieces = pack_units([giant.strip()], 100, count)
+    assert len(pieces) >= 6
+    assert max(count(pieces)) <= 100
