@@ -125,7 +125,8 @@ class ChunkDBWriter:
             values[_CHUNK_COLUMNS.index("metadata")] = json.dumps(data["metadata"])
             rows.append((*values, vector_to_blob(vector)))
         self.db.executemany(
-            f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}, vector) VALUES ({', '.join('?' * (len(_CHUNK_COLUMNS) + 1))})",
+            f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}, vector)"
+            f" VALUES ({', '.join('?' * (len(_CHUNK_COLUMNS) + 1))})",
             rows,
         )
 

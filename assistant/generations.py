@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +42,16 @@ def generations_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "generations"
 
 
-def new_generation_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+def new_generation_id(data_dir: Path | None = None) -> str:
+    """Sortable by creation: UTC time to the microsecond, never before an existing generation."""
+    now = time.time()
+    gen = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1e6) % 1_000_000:06d}Z"
+    if data_dir is not None:
+        existing = [p.name.removeprefix(STAGING_PREFIX) for p in generations_dir(data_dir).glob("*")]
+        latest = max(existing, default="")
+        if gen <= latest:  # the clock went back, or two runs in one microsecond
+            gen = latest.rstrip("Z") + "1Z"
+    return gen
 
 
 def current_id(data_dir: Path) -> str | None:
@@ -187,7 +194,7 @@ class Staging:
 
     def __init__(self, data_dir: Path, generation: str | None = None) -> None:
         self.data_dir = Path(data_dir)
-        self.id = generation or new_generation_id()
+        self.id = generation or new_generation_id(self.data_dir)
         self.path = generations_dir(self.data_dir) / f"{STAGING_PREFIX}{self.id}"
         self.path.mkdir(parents=True, exist_ok=False)
 

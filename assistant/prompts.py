@@ -178,7 +178,7 @@ def parse_prompt(text: str, *, name: str, path: str = "<string>") -> PromptFile:
     _check_variables(path, "system and user sections", system_vars | user_vars, required=required, allowed=allowed)
     return PromptFile(
         name=name,
-        kind=kind,
+        kind="answer" if kind == "answer" else "condense",
         version=str(front["version"]),
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         system=sections["system"],

@@ -38,6 +38,7 @@ def build_index(vectors: np.ndarray, *, flat_max: int, ann: str) -> tuple[Any, s
 
     n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)
     kind = choose_kind(n, flat_max=flat_max, ann=ann)
+    index: Any
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
@@ -86,7 +87,7 @@ def load_index(path: Path, *, device: str = "auto") -> tuple[Any, str]:
             log.info("HNSW indexes run on CPU in FAISS; keeping %s on CPU", path.name)
             return index, "cpu"
         resources = faiss.StandardGpuResources()
-        gpu_index = faiss.index_cpu_to_gpu(resources, 0, index)
+        gpu_index: Any = faiss.index_cpu_to_gpu(resources, 0, index)
         gpu_index.referenced_resources = resources  # keep the resources alive with the index
         return gpu_index, "cuda"
     return index, "cpu"

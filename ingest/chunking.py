@@ -202,7 +202,7 @@ def _make_chunk(*, doc_key: str, source: str, kind: str, audience: Audience, tit
     digest = content_hash(params.model_id, embed_text)
     return Chunk(
         chunk_id=chunk_identity(doc_key, ordinal, digest), doc_key=doc_key, source=source,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         audience=audience, title=title, section=section, url=url, path=path, ordinal=ordinal, text=text,
         embed_text=embed_text, content_hash=digest, untrusted=untrusted, metadata=metadata,
     )

@@ -294,7 +294,7 @@ class IngestJob:
                         prev_docs: dict[str, tuple[str, str]], seen: set[str], to_copy: list[str],
                         pending: list[_Pending]) -> None:
         counts = self.report.documents
-        redact = bool(cfg.redact)  # documents: off unless the source turns it on
+        redact = cfg.should_redact  # documents: off unless the source turns it on
         redactor = Redactor() if redact else None
         max_bytes = int(self.settings.index.max_file_mb * 1024 * 1024)
         files = list_document_files(cfg)
@@ -324,7 +324,7 @@ class IngestJob:
                 if not chunks:
                     raise SourceError("no text left after parsing", path=str(path),
                                       hint="is the file empty or only images?")
-            except Exception as exc:  # noqa: BLE001 - reported per file, the run goes on
+            except Exception as exc:
                 self._uncount(counts, doc_key, prev_docs)
                 seen.discard(doc_key)
                 self._fail(counts, cfg, exc, path)
@@ -335,7 +335,7 @@ class IngestJob:
                       prev_docs: dict[str, tuple[str, str]], seen: set[str], to_copy: list[str],
                       pending: list[_Pending]) -> None:
         counts = self.report.tickets
-        redact = cfg.redact is not False  # tickets: on unless the source turns it off
+        redact = cfg.should_redact  # tickets: on unless the source turns it off
         redactor = Redactor() if redact else None
         self._start(f"reading {cfg.name}", None)
         for n, item in enumerate(iter_tickets(cfg), 1):
@@ -363,7 +363,7 @@ class IngestJob:
                 chunks = chunk_ticket(ticket, params, self.embedder.count_tokens)
                 if not chunks:
                     raise SourceError("ticket has no text", path=str(cfg.path), row=item.row)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._uncount(counts, doc_key, prev_docs)
                 seen.discard(doc_key)
                 self._fail(counts, cfg, exc, cfg.path, item.row)

@@ -28,3 +28,23 @@ def embedder():
     from assistant.embeddings import Embedder
 
     return Embedder()
+
+
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+EXAMPLE_SOURCES = REPO_ROOT / "examples" / "sources.yaml"
+
+
+@pytest.fixture(scope="session")
+def example_index(tmp_path_factory: pytest.TempPathFactory, embedder):
+    """The example corpus ingested once into a temporary data dir; returns its Settings.
+
+    Tests must not publish into this data dir (others share it); copy it if you need to.
+    """
+    from assistant.config import Settings
+    from ingest.jobs import run_ingest
+
+    data_dir = tmp_path_factory.mktemp("example-index")
+    settings = Settings(data_dir=data_dir, _env_file=None)
+    report = run_ingest(settings, EXAMPLE_SOURCES, embedder=embedder)
+    assert report.published, report.message
+    return settings

@@ -15,12 +15,24 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field
 
 from assistant.schemas import (
     AnswerEvent,
     AnswerRequest,
+    Audience,
+    Chunk,
     DoneEvent,
     ErrorEvent,
+    Passage,
+    RetrievalFilters,
+    RetrievalResult,
     SourceRef,
     SourcesEvent,
     TokenEvent,
@@ -84,7 +96,12 @@ class FakePipeline:
         self.token_delay_s = token_delay_s
         self.tokens_per_event = max(1, tokens_per_event)
         self.requests: list[AnswerRequest] = []
+        self.readiness: dict[str, bool] = {"index": True, "llm": True}
         self._lock = threading.Lock()
+
+    def ready(self) -> dict[str, bool]:
+        """Readiness checks, as ``/readyz`` asks the real pipeline; tests flip them."""
+        return dict(self.readiness)
 
     def stream(self, request: AnswerRequest) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
@@ -117,18 +134,117 @@ class FakePipeline:
         yield done
 
     async def astream(self, request: AnswerRequest) -> AsyncIterator[AnswerEvent]:
-        """Runs ``stream`` in a worker thread, as the real pipeline does, so the loop stays free."""
+        """Runs ``stream`` in its own thread, as the real pipeline does, so the loop stays free."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[AnswerEvent | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(item: AnswerEvent | None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the caller's loop is gone
+                stop.set()
 
         def produce() -> None:
             try:
                 for event in self.stream(request):
-                    loop.call_soon_threadsafe(queue.put_nowait, event)
+                    if stop.is_set():
+                        break
+                    put(event)
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
+                put(None)
 
-        worker = loop.run_in_executor(None, produce)
-        while (event := await queue.get()) is not None:
-            yield event
-        await worker
+        threading.Thread(target=produce, name="fake-pipeline", daemon=True).start()
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            stop.set()
+
+
+# ---------------------------------------------------------------------- retrieval and LLM fakes
+# Used by the pipeline tests: a retriever that returns given passages, and a LangChain chat
+# model that streams scripted replies (with usage and model name, as the real backends report).
+
+
+def make_passage(text: str, *, title: str = "Doc", url: str | None = None, dense: float = 0.6,
+                 audience: Audience = "public", kind: str = "document", untrusted: bool = False,
+                 section: str = "", doc_key: str | None = None) -> Passage:
+    """A retrieved passage with a stable chunk id; ``dense`` is its cosine to the question."""
+    import hashlib
+
+    doc_key = doc_key or "docs:" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    digest = hashlib.sha256(f"{doc_key}\n{text}".encode()).hexdigest()
+    chunk = Chunk(chunk_id="c-" + digest[:16], doc_key=doc_key, source="docs", kind=kind,  # type: ignore[arg-type]
+                  audience=audience, title=title, section=section, url=url, path=doc_key.split(":", 1)[1],
+                  text=text, embed_text=f"{title}\n{section}\n{text}", content_hash=digest, untrusted=untrusted)
+    return Passage(chunk=chunk, score=dense, dense_score=dense)
+
+
+class FakeRetriever:
+    """Returns its passages in the given order, scoped to the audience like the real one
+    (``enforce_audience=False`` imitates a leaking retriever, to test the pipeline's own guard)."""
+
+    def __init__(self, passages: list[Passage], *, generation: str | None = "gen-test", best_dense: float | None = None,
+                 enforce_audience: bool = True) -> None:
+        self.passages = passages
+        self.generation = generation
+        self.best_dense = best_dense
+        self.enforce_audience = enforce_audience
+        self.calls: list[tuple[str, Audience, RetrievalFilters | None]] = []
+
+    def search(self, question: str, *, audience: Audience,
+               filters: RetrievalFilters | None = None) -> RetrievalResult:
+        self.calls.append((question, audience, filters))
+        allowed = set(partitions_for(audience))
+        found = [p for p in self.passages if not self.enforce_audience or p.chunk.audience in allowed]
+        best = self.best_dense if self.best_dense is not None else max(
+            (p.dense_score or 0.0 for p in found), default=0.0)
+        return RetrievalResult(passages=found, generation=self.generation, best_dense=best)
+
+
+_TOKEN = re.compile(r"\w+|[^\w\s]+|\s+")
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Streams ``replies[i]`` for the i-th call, token by token, then a final chunk with the
+    model name and usage. ``fail_at={call: token}`` raises ``error`` at that token of that call."""
+
+    replies: list[str]
+    fail_at: dict[int, int] = Field(default_factory=dict)
+    error: Exception | None = None
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
+    call_kwargs: list[dict[str, Any]] = Field(default_factory=list)  # e.g. max_tokens per call
+    prompt_tokens: int = 50
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        call = len(self.calls)
+        self.calls.append(list(messages))
+        self.call_kwargs.append(dict(kwargs, stop=stop))
+        reply = self.replies[min(call, len(self.replies) - 1)]
+        tokens = _TOKEN.findall(reply)
+        for i, token in enumerate(tokens):
+            if self.fail_at.get(call) == i:
+                raise self.error or RuntimeError("scripted backend failure")
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
+            if run_manager is not None:
+                run_manager.on_llm_new_token(token, chunk=chunk)
+            yield chunk
+        if self.fail_at.get(call) == len(tokens):
+            raise self.error or RuntimeError("scripted backend failure")
+        usage = {"input_tokens": self.prompt_tokens, "output_tokens": len(tokens),
+                 "total_tokens": self.prompt_tokens + len(tokens)}
+        yield ChatGenerationChunk(message=AIMessageChunk(
+            content="", response_metadata={"model_name": "scripted-model"}, usage_metadata=usage))  # type: ignore[arg-type]

@@ -5,6 +5,8 @@ The file named by ``ASSISTANT_SLACK_CHANNELS`` looks like::
     allowlist: [C0123ABCD, C0456EFGH]   # optional: answer only here, in listed channels and DMs
     channels:
       C0123ABCD: {audience: public, respond: all, prompt: customer}
+    suggested_prompts:                  # optional: offered when someone opens an assistant thread
+      - How do I issue a partial refund?
 
 A channel that is not listed is ``internal`` and answers mentions only. Audience is a hard
 boundary (DESIGN decision 2): a customer-facing channel must be ``public``, and a message
@@ -40,6 +42,7 @@ class _ChannelFile(BaseModel):
 
     allowlist: list[str] | None = None
     channels: dict[str, ChannelPolicy] = Field(default_factory=dict)
+    suggested_prompts: list[str] | None = Field(None, max_length=4)
 
     @field_validator("allowlist")
     @classmethod
@@ -66,9 +69,10 @@ class ChannelConfig:
     """Resolves the policy of a conversation; an empty config means internal, mentions only."""
 
     def __init__(self, channels: dict[str, ChannelPolicy] | None = None,
-                 allowlist: list[str] | None = None) -> None:
+                 allowlist: list[str] | None = None, suggested_prompts: list[str] | None = None) -> None:
         self.channels = dict(channels or {})
         self.allowlist = frozenset(allowlist) if allowlist is not None else None
+        self.suggested_prompts = list(suggested_prompts) if suggested_prompts else None
 
     @classmethod
     def load(cls, path: Path | None) -> ChannelConfig:
@@ -94,9 +98,9 @@ class ChannelConfig:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {_message(err)}" for err in exc.errors()
             )
-            raise ConfigError(f"Slack channel file {path}: {problems}",
-                              hint="allowed keys: allowlist, channels.<ID>.{audience, respond, prompt}") from exc
-        return cls(parsed.channels, parsed.allowlist)
+            raise ConfigError(f"Slack channel file {path}: {problems}", hint="allowed keys: allowlist, "
+                              "suggested_prompts, channels.<ID>.{audience, respond, prompt}") from exc
+        return cls(parsed.channels, parsed.allowlist, parsed.suggested_prompts)
 
     def allows(self, channel: str, *, is_dm: bool) -> bool:
         """DMs are always allowed; with an allowlist, a channel must be on it or configured below it."""

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/v1/"
 _PREFLIGHT_HEADERS = "Authorization, Content-Type, Accept"
 _EXPOSED_HEADERS = "Retry-After"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def normalise_origin(origin: str) -> str:
@@ -205,10 +206,21 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_watch)
         finally:
-            route = scope.get("route")
-            name = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(route=name, method=scope["method"], status=str(status)).inc()
-            self.metrics.request_seconds.labels(route=name).observe(time.perf_counter() - start)
+            route, method = _route_label(scope), scope["method"]
+            method = method if method in _METHODS else "OTHER"
+            self.metrics.requests.labels(route=route, method=method, status=str(status)).inc()
+            self.metrics.request_seconds.labels(route=route).observe(time.perf_counter() - start)
+
+
+def _route_label(scope: Scope) -> str:
+    """The route template (``/v1/conversations/{conversation_id}``), never the raw path: bounded labels."""
+    route = getattr(scope.get("route"), "path", None)
+    if route:
+        return str(route)
+    path = scope["path"]
+    if path.startswith("/static/"):
+        return "/static"
+    return "/v1/*" if path.startswith(API_PREFIX) else "unmatched"
 
 
 class SafetyNet:

@@ -93,7 +93,8 @@ class WebLimits:
         self.chat_ip = SlidingWindow(per_minute_ip, 60)
         self.chat_daily_ip = DailyQuota(daily_quota_ip)
         # Issuing tokens and the small calls get their own per-IP allowance, so a visitor who
-        # used up chat can still give feedback or ask for a human.
-        self.session_ip = SlidingWindow(per_minute_ip, 60)
+        # used up chat can still give feedback or ask for a human. New sessions do not buy more
+        # chat: the per-IP chat limit holds whatever the session.
+        self.session_ip = SlidingWindow(per_minute_ip * 2, 60)
         self.other_ip = SlidingWindow(per_minute_ip * 2, 60)
         self.handoff_session = SlidingWindow(handoff_per_hour_session, 3600)

@@ -69,6 +69,8 @@ class SessionTokens:
     def issue(self, *, origin: str, user_id: str | None = None, renew: Session | None = None) -> tuple[str, Session]:
         """A new token; with ``renew`` it keeps that session (and its conversations) alive."""
         now = int(self._clock())
+        if renew is not None and renew.started + self.max_age_s <= now + 60:
+            renew = None  # at the end of its life: a fresh session rather than a token that is already dead
         if renew is not None:
             sid, started, user_id = renew.sid, renew.started, user_id or renew.user_id
         else:
@@ -96,6 +98,9 @@ class SessionTokens:
         if session.expires <= self._clock():
             raise TokenError("expired_token")
         return session
+
+    def now(self) -> float:
+        return self._clock()
 
     def _sign(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode("ascii"), hashlib.sha256).digest())

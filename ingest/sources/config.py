@@ -125,7 +125,7 @@ class _LineLoader(yaml.SafeLoader):
 
 _LineLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _LineLoader.construct_mapping,  # type: ignore[arg-type]
+    _LineLoader.construct_mapping,
 )
 
 
@@ -157,7 +157,7 @@ def load_sources(path: Path) -> list[SourceConfig]:
         raise ConfigError(f"{shown}: cannot read the sources file ({exc.__class__.__name__})",
                           hint="it must be a readable UTF-8 YAML file") from None
     try:
-        data = yaml.load(raw_text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(raw_text, Loader=_LineLoader)
     except _YamlKeyError as exc:
         raise ConfigError(f"{shown}:{exc.line}: {exc.message}") from None
     except yaml.MarkedYAMLError as exc:

@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_HTML_SPACE = re.compile(r"[ \t\r\n\f]+")
 _BLANKS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
@@ -68,6 +69,8 @@ _BLOCK_TAGS = frozenset({
     "p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "li", "dl", "dt", "dd",
     "table", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "header", "footer", "figure", "address",
 })
+_INDENT = "\x01"  # survive normalize_space's stripping; become two spaces / one space at the end
+_KEEP_SPACE = "\x02"
 _DROP_TAGS = ("script", "style", "noscript", "template", "head", "svg")
 
 
@@ -80,7 +83,7 @@ def html_to_text(html: str) -> str:
         tag.decompose()
     out: list[str] = []
     _render(soup, out)
-    return normalize_space("".join(out))
+    return normalize_space("".join(out)).replace(_INDENT, "  ").replace(_KEEP_SPACE, " ")
 
 
 def _render(node: Tag, out: list[str], depth: int = 0) -> None:
@@ -88,7 +91,7 @@ def _render(node: Tag, out: list[str], depth: int = 0) -> None:
         if isinstance(child, NavigableString):
             if child.__class__.__name__ in ("Comment", "Doctype", "Declaration", "ProcessingInstruction"):
                 continue
-            out.append(str(child))
+            out.append(_HTML_SPACE.sub(" ", str(child)))  # source newlines are just spaces in HTML
             continue
         if not isinstance(child, Tag):
             continue
@@ -96,21 +99,28 @@ def _render(node: Tag, out: list[str], depth: int = 0) -> None:
         if name == "br":
             out.append("\n")
         elif name == "pre":
-            out.append("\n\n" + child.get_text() + "\n\n")
+            code = "\n".join(_KEEP_SPACE * (len(line) - len(line.lstrip(" "))) + line.lstrip(" ")
+                             for line in child.get_text().split("\n"))
+            out.append("\n\n" + code + "\n\n")
         elif name == "li":
-            out.append("\n" + "  " * depth + "- ")
+            out.append("\n" + _INDENT * depth + "- ")
             _render(child, out, depth + 1)
-            out.append("\n")
-        elif name in ("td", "th"):
-            _render(child, out, depth)
-            out.append(" | ")
+        elif name == "tr":
+            cells = []
+            for cell in child.find_all(("td", "th"), recursive=False):
+                parts: list[str] = []
+                _render(cell, parts, depth)
+                cells.append(one_line("".join(parts)))
+            out.append("\n" + " | ".join(cells))
         elif name == "img":
             alt = child.get("alt")
             if isinstance(alt, str) and alt.strip():
                 out.append(alt)
-        elif name in _BLOCK_TAGS:
-            out.append("\n\n" if name not in ("ul", "ol", "tr") else "\n")
+        elif name in ("ul", "ol") and depth > 0:
             _render(child, out, depth)
-            out.append("\n\n" if name not in ("ul", "ol", "tr") else "\n")
+        elif name in _BLOCK_TAGS:
+            out.append("\n\n")
+            _render(child, out, depth)
+            out.append("\n\n")
         else:
             _render(child, out, depth)

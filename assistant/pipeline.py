@@ -1,0 +1,370 @@
+"""The answer pipeline: condense → retrieve → abstain or prompt → stream → cite → record.
+
+Both bots and the CLI call :meth:`AnswerPipeline.stream` (or :meth:`AnswerPipeline.astream`)
+and only translate its events to their medium. The event contract:
+
+- exactly one :class:`SourcesEvent` first: every passage offered to the model, numbered as in
+  the prompt (empty when the pipeline abstains);
+- then :class:`TokenEvent` pieces. Their concatenation is exactly ``DoneEvent.answer``:
+  citations are renumbered *while streaming* (first cited source is ``[1]``) and citations to
+  numbers that were never offered are removed, so a client can append tokens and never has to
+  rewrite what it showed;
+- then exactly one :class:`DoneEvent` (answer, cited sources in citation order matching the
+  numbers in the text, abstained/fallback flags, backend, model, generation, prompt version,
+  timings per stage, usage, and ``answer_id`` when the conversation was recorded);
+- or an :class:`ErrorEvent` with a stable code and a user-safe message, ending the stream.
+
+Failure policy (DESIGN decisions 6 and 7): a weak best dense score abstains with the brand's
+hand-off text and no LLM call. When the LLM fails before its first token (after the backend's
+own bounded retries) the extractive answer is streamed instead, ``fallback=True``. When it
+fails mid-answer, the text already shown stays, a short notice follows and then the
+extractive answer; the stored answer is all of it, exactly what the user saw. A model that
+returns nothing usable is treated as a failure too.
+
+LCEL is used where it composes: ``condense prompt | llm | parser`` and ``answer prompt | llm``.
+The orchestration around them is plain Python, because events, timings and fallback are
+control flow, not a chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import logging
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.output_parsers import StrOutputParser
+
+from assistant.citations import CitationRewriter
+from assistant.config import Settings
+from assistant.errors import AssistantError
+from assistant.llm import EXTRACTIVE, check_backend
+from assistant.llm.extractive import best_excerpt, extractive_answer
+from assistant.prompts import PromptFile, PromptSet, format_history, format_passages
+from assistant.protocols import Retriever
+from assistant.schemas import (
+    AnswerEvent,
+    AnswerRequest,
+    Audience,
+    DoneEvent,
+    ErrorEvent,
+    HistoryTurn,
+    Passage,
+    SourceRef,
+    SourcesEvent,
+    TokenEvent,
+    partitions_for,
+)
+from assistant.store import Conversation, Store
+
+log = logging.getLogger(__name__)
+
+LLMProvider = Callable[[str], BaseChatModel | None]
+STAGES = ("condense", "retrieve", "llm_first_token", "llm_total", "total")
+INTERNAL_ERROR_MESSAGE = "Sorry, something went wrong while answering. Please try again in a moment."
+CONDENSE_MAX_TOKENS = 96
+# An answer never contains passage markup; a model that starts writing some is echoing the prompt.
+ANSWER_STOP = ["<passage", "</passage"]
+
+
+class AnswerPipeline:
+    """One pipeline per process; safe to share between threads (no per-request state on self)."""
+
+    def __init__(self, *, retriever: Retriever, prompts: PromptSet, llm_provider: LLMProvider,
+                 settings: Settings, store: Store | None = None, backend: str | None = None) -> None:
+        self.retriever = retriever
+        self.prompts = prompts
+        self.settings = settings
+        self.store = store
+        self.default_backend = check_backend(backend or settings.llm.backend)
+        self._llm_provider = llm_provider
+
+    # ------------------------------------------------------------------ public interface
+
+    def stream(self, request: AnswerRequest) -> Generator[AnswerEvent, None, None]:
+        """Answer one request as events; never raises (failures end the stream with ErrorEvent)."""
+        try:
+            yield from _Run(self, request).events()
+        except AssistantError as exc:
+            log.warning("answer refused: %s [%s] %s", exc.message, exc.code, exc.detail or "",
+                        exc_info=exc.code == "internal_error")
+            yield ErrorEvent(code=exc.code, message=exc.message, retryable=exc.retryable)
+        except Exception:
+            log.exception("answer failed (channel=%s, audience=%s)", request.channel, request.audience)
+            yield ErrorEvent(code="internal_error", message=INTERNAL_ERROR_MESSAGE, retryable=True)
+
+    async def astream(self, request: AnswerRequest) -> AsyncIterator[AnswerEvent]:
+        """:meth:`stream` for async callers: the work runs in a thread, the event loop stays free.
+
+        If the caller stops early (a client disconnects), the worker stops at its next event and
+        closes the pipeline, which releases the LLM stream.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[AnswerEvent | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(item: AnswerEvent | None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the caller's loop is gone: nobody is listening
+                stop.set()
+
+        def produce() -> None:
+            events = self.stream(request)
+            try:
+                for event in events:
+                    if stop.is_set():
+                        break
+                    put(event)
+            finally:
+                events.close()
+                put(None)
+
+        context = contextvars.copy_context()
+        worker = threading.Thread(target=context.run, args=(produce,), name="answer-pipeline", daemon=True)
+        worker.start()
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+        finally:
+            stop.set()
+
+    def llm_for(self, backend: str) -> BaseChatModel | None:
+        """The chat model for ``backend`` (``None`` for extractive)."""
+        return None if backend == EXTRACTIVE else self._llm_provider(backend)
+
+
+class _Run:
+    """The state of answering one request."""
+
+    def __init__(self, pipeline: AnswerPipeline, request: AnswerRequest) -> None:
+        self.p = pipeline
+        self.request = request
+        self.brand = pipeline.settings.brand
+        self.started = time.perf_counter()
+        self.timings = dict.fromkeys(STAGES, 0.0)
+        self.parts: list[str] = []
+        self.rewriter = CitationRewriter(0)
+
+    def events(self) -> Iterator[AnswerEvent]:
+        request, p = self.request, self.p
+        backend = check_backend(request.backend or p.default_backend)
+        question = request.question.strip()
+        if not question:
+            raise AssistantError("Please type a question.", code="empty_question")
+        prompt = p.prompts.answer(request.prompt or request.audience, request.audience)
+        conversation = self._conversation()
+        if conversation is not None:
+            assert p.store is not None
+            p.store.add_turn(conversation.id, "user", question)
+
+        llm, llm_error = self._llm(backend)
+        prompt_versions = [prompt.full_version]
+
+        standalone = question
+        started = time.perf_counter()
+        if request.history and llm is not None:
+            condense = p.prompts.get("condense", "condense")
+            try:
+                standalone = self._condense(llm, condense, request.history, question)
+                prompt_versions.append(condense.full_version)
+            except Exception as exc:  # the LLM is down: skip it for the answer too
+                log.warning("condense failed on %s, answering extractively: %s", backend, _describe(exc))
+                llm, llm_error = None, exc
+        self.timings["condense"] = _ms(started)
+
+        started = time.perf_counter()
+        result = p.retriever.search(standalone, audience=request.audience, filters=request.filters)
+        self.timings["retrieve"] = _ms(started)
+        passages = _audience_guard(result.passages, request.audience)
+
+        abstained = not passages or result.best_dense < p.settings.retrieval.abstain_threshold
+        fallback = False
+        model = ""
+        usage: dict[str, int] = {}
+        if abstained:
+            offered: list[SourceRef] = []
+            yield SourcesEvent(sources=offered)
+            yield from self._tokens(prompt.text("abstain", self.brand))
+        else:
+            offered = [_source_ref(n, passage, standalone) for n, passage in enumerate(passages, start=1)]
+            self.rewriter = CitationRewriter(len(offered))
+            yield SourcesEvent(sources=offered)
+            if llm is None:
+                fallback = llm_error is not None
+                yield from self._extractive(standalone, passages, prompt)
+            else:
+                outcome = _LLMOutcome()
+                yield from self._generate(llm, prompt, standalone, passages, outcome)
+                model, usage = outcome.model, outcome.usage
+                if outcome.error is not None or not self._shown():
+                    fallback = True
+                    reason = _describe(outcome.error) if outcome.error else "empty answer"
+                    log.warning("LLM backend %s failed (%s); extractive fallback", backend, reason)
+                    if self._shown():
+                        yield from self._tokens("\n\n" + prompt.text("interrupted_notice", self.brand) + "\n\n")
+                    yield from self._extractive(standalone, passages, prompt)
+        tail = self.rewriter.finish()
+        if tail:
+            self.parts.append(tail)
+            yield TokenEvent(text=tail)
+
+        self.timings["total"] = _ms(self.started)
+        done = DoneEvent(
+            answer="".join(self.parts),
+            sources=[offered[n - 1].model_copy(update={"n": i}) for i, n in enumerate(self.rewriter.order, 1)],
+            abstained=abstained,
+            fallback=fallback,
+            backend=backend,
+            model=model,
+            generation=result.generation,
+            prompt_version=";".join(prompt_versions),
+            conversation_id=conversation.id if conversation else None,
+            timings_ms={k: round(v, 2) for k, v in self.timings.items()},
+            usage=usage,
+        )
+        if conversation is not None:
+            done.answer_id = self._record(conversation, done, passages)
+        yield done
+
+    # ------------------------------------------------------------------ stages
+
+    def _llm(self, backend: str) -> tuple[BaseChatModel | None, Exception | None]:
+        if backend == EXTRACTIVE:
+            return None, None
+        try:
+            return self.p.llm_for(backend), None
+        except Exception as exc:  # a backend that cannot even be built is a failed backend
+            log.warning("LLM backend %s unavailable: %s", backend, _describe(exc))
+            return None, exc
+
+    def _condense(self, llm: BaseChatModel, prompt: PromptFile, history: list[HistoryTurn], question: str) -> str:
+        chain = prompt.template(self.brand) | llm.bind(max_tokens=CONDENSE_MAX_TOKENS) | StrOutputParser()
+        raw = chain.invoke({"history": format_history(history), "question": question})
+        return _clean_condensed(raw) or question
+
+    def _generate(self, llm: BaseChatModel, prompt: PromptFile, question: str, passages: list[Passage],
+                  outcome: _LLMOutcome) -> Iterator[TokenEvent]:
+        chain = prompt.template(self.brand) | llm.bind(stop=ANSWER_STOP)
+        started = time.perf_counter()
+        try:
+            for chunk in chain.stream({"question": question, "passages": format_passages(passages)}):
+                outcome.observe(chunk)
+                if chunk.text and not self.timings["llm_first_token"]:
+                    self.timings["llm_first_token"] = _ms(started)
+                yield from self._tokens(chunk.text)
+        except Exception as exc:
+            outcome.error = exc
+        self.timings["llm_total"] = _ms(started)
+
+    def _extractive(self, question: str, passages: list[Passage], prompt: PromptFile) -> Iterator[TokenEvent]:
+        text = extractive_answer(question, passages, intro=prompt.text("extractive_intro", self.brand))
+        for line in text.splitlines(keepends=True):
+            yield from self._tokens(line)
+
+    def _tokens(self, text: str) -> Iterator[TokenEvent]:
+        shown = self.rewriter.feed(text)
+        if shown:
+            self.parts.append(shown)
+            yield TokenEvent(text=shown)
+
+    def _shown(self) -> bool:
+        return any(part.strip() for part in self.parts)
+
+    # ------------------------------------------------------------------ store
+
+    def _conversation(self) -> Conversation | None:
+        request, store = self.request, self.p.store
+        if request.conversation_id is None or store is None:
+            return None
+        conversation = store.get_conversation(request.conversation_id)
+        if conversation is None:
+            raise AssistantError("This conversation has expired. Please start a new one.",
+                                 code="conversation_not_found",
+                                 detail=f"no conversation {request.conversation_id}")
+        if conversation.audience != request.audience:
+            # A channel re-configured mid-thread: the audit records what this answer really used.
+            log.warning("conversation %s is %s but the request is %s", conversation.id, conversation.audience,
+                        request.audience)
+            conversation = dataclasses.replace(conversation, audience=request.audience)
+        return conversation
+
+    def _record(self, conversation: Conversation, done: DoneEvent, passages: list[Passage]) -> str | None:
+        assert self.p.store is not None
+        try:
+            return self.p.store.record_answer(
+                conversation=conversation, question=self.request.question.strip(), done=done,
+                retrieved_chunk_ids=[passage.chunk.chunk_id for passage in passages],
+            )
+        except Exception:  # the answer is still worth showing; the gap is in the logs
+            log.exception("could not record the answer for conversation %s", conversation.id)
+            return None
+
+
+class _LLMOutcome:
+    """What the LLM stream reported besides text."""
+
+    def __init__(self) -> None:
+        self.model = ""
+        self.usage: dict[str, int] = {}
+        self.error: Exception | None = None
+
+    def observe(self, chunk: BaseMessage) -> None:
+        model = chunk.response_metadata.get("model_name")
+        if model:
+            self.model = str(model)
+        usage: Any = getattr(chunk, "usage_metadata", None)
+        if usage:
+            self.usage = {
+                "prompt_tokens": int(usage.get("input_tokens", 0)),
+                "completion_tokens": int(usage.get("output_tokens", 0)),
+                "total_tokens": int(usage.get("total_tokens", 0)),
+            }
+
+
+def _audience_guard(passages: list[Passage], audience: Audience) -> list[Passage]:
+    """Defence in depth: the retriever enforces the audience; this drops anything it missed."""
+    allowed = partitions_for(audience)
+    kept = [p for p in passages if p.chunk.audience in allowed]
+    if len(kept) != len(passages):
+        leaked = [p.chunk.chunk_id for p in passages if p.chunk.audience not in allowed]
+        log.error("retriever returned %d chunk(s) not allowed for audience %s; dropped: %s",
+                  len(leaked), audience, leaked)
+    return kept
+
+
+def _source_ref(n: int, passage: Passage, question: str) -> SourceRef:
+    chunk = passage.chunk
+    return SourceRef(
+        n=n, title=chunk.title, url=chunk.url, source=chunk.source, audience=chunk.audience,
+        chunk_id=chunk.chunk_id, path=chunk.path, section=chunk.section,
+        snippet=best_excerpt(question, chunk.text, max_chars=200), score=passage.score,
+    )
+
+
+def _clean_condensed(text: str) -> str:
+    """The first line of the model's reply, without labels or quotes; capped for retrieval."""
+    for line in text.strip().splitlines():
+        line = re.sub(r"^\s*(standalone question|question)\s*:\s*", "", line, flags=re.IGNORECASE)
+        line = line.strip().strip("\"'“”").strip()
+        if line:
+            return line[:500]
+    return ""
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    detail = getattr(exc, "detail", None)
+    return f"{type(exc).__name__}: {detail or exc}"
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0

@@ -1,0 +1,366 @@
+"""Hybrid retrieval over the published generation (DESIGN decisions 2, 4, 7).
+
+One query: embed the question, search FAISS and the FTS5 table of every partition the
+audience may read, fuse the two rankings by weighted reciprocal rank, fetch the records,
+apply metadata filters, collapse near-duplicates, cap chunks per document, optionally rerank
+with a cross-encoder. The generation is taken once per query, so a query that started before
+a new generation was published finishes on the one it started with.
+
+The audience boundary is enforced twice: only the audience's partitions are searched, and
+every fetched record is checked again; a record from another partition is dropped and logged
+as the bug it would be.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+
+from assistant.schemas import Audience, Chunk, Passage, RetrievalFilters, RetrievalResult, partitions_for
+
+if TYPE_CHECKING:
+    from assistant.config import RetrievalSettings
+    from assistant.index import LoadedGeneration
+    from assistant.rerank import Reranker
+
+log = logging.getLogger(__name__)
+
+RetrievalMode = Literal["hybrid", "dense", "keyword"]
+FILTER_OVERFETCH = 4  # first pass with filters fetches this many times more candidates
+MAX_CANDIDATES = 4096  # per retriever; filters matching less than this leaves results short
+DATE_KEYS = ("updated", "created", "date", "modified")
+# Function words dropped from the keyword query: BM25 gives them little weight, but OR-ing them
+# still pulls in every chunk that has them. Kept short on purpose ("us", "no", "not" stay).
+STOPWORDS = frozenset(
+    "a an and are as at be been but by can could did do does for from had has have how i if in into is it "
+    "its me my of on or our should so than that the their them then there these they this those to was we "
+    "were what when where which who whom why will with would you your".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class QueryEmbedder(Protocol):
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+
+class GenerationSource(Protocol):
+    """Anything that hands out the generation to query: :class:`assistant.index.IndexHandle`."""
+
+    def current(self) -> LoadedGeneration: ...
+
+
+# --------------------------------------------------------------------------- pure steps
+
+
+def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[int], float]], rrf_k: int) -> list[tuple[int, float]]:
+    """Weighted RRF: ``sum(weight / (rrf_k + rank))`` over the rankings an id appears in (rank from 1).
+
+    Ties keep the order of first appearance, so the result is deterministic.
+    """
+    scores: dict[int, float] = {}
+    for ids, weight in rankings:
+        if weight <= 0:
+            continue
+        for rank, item in enumerate(ids, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (rrf_k + rank)
+    order = {item: n for n, item in enumerate(scores)}
+    return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
+def keyword_query(question: str) -> str:
+    """The question without function words, for BM25; the question itself if nothing else is left."""
+    words = [w for w in _WORD.findall(question) if w.lower() not in STOPWORDS]
+    return " ".join(words) if words else question
+
+
+def merge_by_score(lists: Iterable[list[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
+    """Partition results (id, score) merged into one best-first list of at most ``k``."""
+    merged = [pair for part in lists for pair in part]
+    merged.sort(key=lambda pair: -pair[1])
+    return merged[:k]
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and value:
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def chunk_date(chunk: Chunk) -> datetime | None:
+    """The date a date-range filter compares: last update, else creation, from the chunk metadata."""
+    for key in DATE_KEYS:
+        found = _as_datetime(chunk.metadata.get(key))
+        if found is not None:
+            return found
+    return None
+
+
+def filters_active(filters: RetrievalFilters | None) -> bool:
+    return filters is not None and any(
+        v is not None for v in (filters.sources, filters.tags, filters.kinds, filters.since, filters.until)
+    )
+
+
+def passes_filters(chunk: Chunk, filters: RetrievalFilters | None) -> bool:
+    """Metadata filters; a date range excludes undated chunks (the range asks for dated material)."""
+    if filters is None:
+        return True
+    if filters.sources is not None and chunk.source not in filters.sources:
+        return False
+    if filters.kinds is not None and chunk.kind not in filters.kinds:
+        return False
+    if filters.tags is not None:
+        tags = chunk.metadata.get("tags") or []
+        wanted = {t.lower() for t in filters.tags}
+        if not wanted.intersection(str(t).lower() for t in tags):
+            return False
+    if filters.since is not None or filters.until is not None:
+        when = chunk_date(chunk)
+        if when is None:
+            return False
+        since, until = _as_datetime(filters.since), _as_datetime(filters.until)
+        if since is not None and when < since:
+            return False
+        if until is not None and when > until:
+            return False
+    return True
+
+
+@dataclass
+class Candidate:
+    """A fused candidate on its way to becoming a :class:`Passage`."""
+
+    row: int
+    fused: float
+    chunk: Chunk
+    vector: np.ndarray
+    dense: float | None = None
+    keyword: float | None = None
+    rerank: float | None = None
+    cosine: float = 0.0  # to the question, from the stored vector (dense or not)
+
+
+def select_diverse(candidates: Sequence[Candidate], *, near_duplicate: float, per_document_cap: int,
+                   limit: int) -> list[Candidate]:
+    """Walk the ranking best first, keeping at most ``limit`` candidates, skipping:
+
+    - a chunk whose document (or ticket) already has ``per_document_cap`` kept chunks, so one
+      long document cannot fill the context;
+    - a chunk whose cosine to a kept chunk is ``>= near_duplicate`` (tickets repeat each other):
+      the best-ranked copy is the one kept.
+
+    A chunk skipped for the cap does not suppress its near-duplicates elsewhere: they still add
+    something the context lacks.
+    """
+    kept: list[Candidate] = []
+    if limit <= 0 or not candidates:
+        return kept
+    dim = candidates[0].vector.shape[0]
+    matrix = np.empty((limit, dim), dtype=np.float32)
+    per_doc: dict[str, int] = {}
+    for cand in candidates:
+        if per_doc.get(cand.chunk.doc_key, 0) >= per_document_cap:
+            continue
+        if kept and float(np.max(matrix[: len(kept)] @ cand.vector)) >= near_duplicate:
+            continue
+        matrix[len(kept)] = cand.vector
+        kept.append(cand)
+        per_doc[cand.chunk.doc_key] = per_doc.get(cand.chunk.doc_key, 0) + 1
+        if len(kept) >= limit:
+            break
+    return kept
+
+
+# --------------------------------------------------------------------------- the retriever
+
+
+@dataclass
+class _Timer:
+    timings: dict[str, float] = field(default_factory=dict)
+    _start: float = field(default_factory=time.perf_counter)
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = self.timings.get(name, 0.0) + (now - self._start) * 1000
+        self._start = now
+
+
+class HybridRetriever:
+    """Dense + BM25 retrieval, fused by reciprocal rank, scoped to an audience's partitions."""
+
+    def __init__(self, index: GenerationSource, embedder: QueryEmbedder, settings: RetrievalSettings, *,
+                 reranker: Reranker | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.reranker = reranker
+
+    def search(self, question: str, *, audience: Audience, filters: RetrievalFilters | None = None,
+               top_k: int | None = None, mode: RetrievalMode | None = None,
+               rerank: bool | None = None) -> RetrievalResult:
+        """The passages for one question; ``best_dense`` is the abstention signal (decision 7).
+
+        ``top_k``, ``mode`` and ``rerank`` override the settings for one call (evaluation and
+        benchmarks use them); the audience boundary has no override.
+        """
+        cfg = self.settings
+        mode = mode or cfg.mode
+        top_k = top_k or cfg.top_k
+        use_reranker = self.reranker is not None and (rerank is None or rerank)
+        allowed = partitions_for(audience)
+        generation = self.index.current()  # once: a query finishes on the generation it started with
+        timer = _Timer()
+        qvec = np.asarray(self.embedder.encode_query(question), dtype=np.float32)
+        timer.lap("embed")
+
+        active = filters_active(filters)
+        need = min(cfg.candidates, top_k * 4)
+        k = min(cfg.candidates * (FILTER_OVERFETCH if active else 1), MAX_CANDIDATES)
+        seen: set[int] = set()
+        survivors: list[Candidate] = []
+        while True:
+            dense = self._dense(generation, allowed, qvec, k) if mode != "keyword" else []
+            timer.lap("dense")
+            keyword = self._keyword(generation, allowed, question, k) if mode != "dense" else []
+            timer.lap("keyword")
+            fused = reciprocal_rank_fusion(
+                [([i for i, _ in dense], cfg.dense_weight if mode != "keyword" else 1.0),
+                 ([i for i, _ in keyword], cfg.keyword_weight if mode != "dense" else 1.0)],
+                cfg.rrf_k,
+            )
+            timer.lap("fuse")
+            survivors = self._fetch(generation, allowed, fused, dict(dense), dict(keyword), qvec, filters,
+                                    seen, survivors)
+            timer.lap("fetch")
+            exhausted = len(dense) < k and len(keyword) < k
+            if not active or len(survivors) >= need or exhausted or k >= MAX_CANDIDATES:
+                break
+            k = min(k * 4, MAX_CANDIDATES)
+        survivors.sort(key=lambda c: -c.fused)
+        best_dense = max((c.cosine for c in survivors), default=0.0)
+
+        pool = select_diverse(
+            survivors, near_duplicate=cfg.near_duplicate, per_document_cap=cfg.per_document_cap,
+            limit=max(cfg.rerank_candidates, top_k) if use_reranker else top_k,
+        )
+        timer.lap("collapse")
+        if use_reranker and pool:
+            assert self.reranker is not None
+            scores = self.reranker.score(question, [c.chunk.embed_text for c in pool])
+            for cand, score in zip(pool, scores, strict=True):
+                cand.rerank = score
+            pool.sort(key=lambda c: -(c.rerank if c.rerank is not None else float("-inf")))
+            timer.lap("rerank")
+        chosen = pool[:top_k]
+        passages = [
+            Passage(chunk=c.chunk, score=c.fused, dense_score=c.dense, keyword_score=c.keyword,
+                    rerank_score=c.rerank)
+            for c in chosen
+        ]
+        timings = timer.timings
+        timings["total"] = sum(timings.values())
+        return RetrievalResult(passages=passages, generation=generation.id, best_dense=best_dense,
+                               timings_ms={name: round(ms, 3) for name, ms in timings.items()})
+
+    # ------------------------------------------------------------------ steps with I/O
+
+    @staticmethod
+    def _dense(generation: LoadedGeneration, allowed: Sequence[Audience], qvec: np.ndarray,
+               k: int) -> list[tuple[int, float]]:
+        return merge_by_score((generation.dense_search(a, qvec, k) for a in allowed), k)
+
+    @staticmethod
+    def _keyword(generation: LoadedGeneration, allowed: Sequence[Audience], question: str,
+                 k: int) -> list[tuple[int, float]]:
+        query = keyword_query(question)
+        return merge_by_score((generation.keyword_search(a, query, k) for a in allowed), k)
+
+    @staticmethod
+    def _fetch(generation: LoadedGeneration, allowed: Sequence[Audience], fused: list[tuple[int, float]],
+               dense: dict[int, float], keyword: dict[int, float], qvec: np.ndarray,
+               filters: RetrievalFilters | None, seen: set[int], survivors: list[Candidate]) -> list[Candidate]:
+        """Records for the fused ids not fetched yet, checked for audience, filtered, with vectors."""
+        fresh = [(row, score) for row, score in fused if row not in seen]
+        seen.update(row for row, _ in fresh)
+        records = generation.chunks([row for row, _ in fresh])
+        kept: list[tuple[int, float, Chunk]] = []
+        for row, score in fresh:
+            chunk = records.get(row)
+            if chunk is None:
+                continue
+            if chunk.audience not in allowed:
+                log.error("dropped chunk %s of audience %s from a search limited to %s (index partition bug)",
+                          chunk.chunk_id, chunk.audience, "+".join(allowed))
+                continue
+            if passes_filters(chunk, filters):
+                kept.append((row, score, chunk))
+        stored = generation.vectors([row for row, _, _ in kept])
+        out = list(survivors)
+        by_row = {c.row: c for c in out}
+        for row, score, chunk in kept:
+            vector = stored[row]
+            cand = Candidate(row=row, fused=score, chunk=chunk, vector=vector, dense=dense.get(row),
+                             keyword=keyword.get(row), cosine=float(vector @ qvec))
+            by_row[row] = cand
+        # A wider pass re-ranks rows fetched before: refresh their fused scores.
+        fused_now = dict(fused)
+        for row, cand in by_row.items():
+            if row in fused_now:
+                cand.fused = fused_now[row]
+                cand.dense = dense.get(row, cand.dense)
+                cand.keyword = keyword.get(row, cand.keyword)
+        return list(by_row.values())
+
+    # ------------------------------------------------------------------ LangChain
+
+    def as_langchain(self, *, audience: Audience, filters: RetrievalFilters | None = None) -> AudienceRetriever:
+        """This retriever as a LangChain ``BaseRetriever`` bound to one audience."""
+        return AudienceRetriever(retriever=self, audience=audience, filters=filters)
+
+
+def passage_to_document(passage: Passage, *, generation: str | None, best_dense: float) -> LCDocument:
+    chunk = passage.chunk
+    return LCDocument(
+        page_content=chunk.text,
+        id=chunk.chunk_id,
+        metadata={
+            "chunk_id": chunk.chunk_id, "doc_key": chunk.doc_key, "source": chunk.source, "kind": chunk.kind,
+            "audience": chunk.audience, "title": chunk.title, "section": chunk.section, "url": chunk.url,
+            "path": chunk.path, "untrusted": chunk.untrusted, "score": passage.score,
+            "dense_score": passage.dense_score, "keyword_score": passage.keyword_score,
+            "rerank_score": passage.rerank_score, "generation": generation, "best_dense": best_dense,
+            **{f"meta_{k}": v for k, v in chunk.metadata.items()},
+        },
+    )
+
+
+class AudienceRetriever(BaseRetriever):
+    """LangChain view of :class:`HybridRetriever`; the audience is fixed when it is built."""
+
+    retriever: HybridRetriever
+    audience: Audience
+    filters: RetrievalFilters | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        result = self.retriever.search(query, audience=self.audience, filters=self.filters)
+        return [passage_to_document(p, generation=result.generation, best_dense=result.best_dense)
+                for p in result.passages]

@@ -1,0 +1,99 @@
+"""What the Slack listeners share: settings, the pipeline, the store and in-memory guards.
+
+Built once per app by :func:`bots.slack.app.create_slack_app` and passed to every listener
+module's ``register``; nothing here is global, so tests build as many apps as they like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from assistant.config import Settings
+from assistant.schemas import AnswerEvent, AnswerRequest, Audience, SourceRef
+from assistant.store import Store
+from bots.slack.channels import ChannelConfig
+from bots.slack.guards import RateLimiter, SeenCache
+
+
+class AnswerPipeline(Protocol):
+    """The part of ``assistant.pipeline.AnswerPipeline`` this channel uses."""
+
+    def astream(self, request: AnswerRequest) -> AsyncIterator[AnswerEvent]: ...
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """An answer as shown in Slack: what feedback, escalation and "Post to channel" need."""
+
+    answer_id: str
+    question: str
+    answer: str
+    sources: list[SourceRef]
+    audience: Audience
+    channel: str
+    user: str | None
+    fallback: bool = False
+    abstained: bool = False
+    conversation_id: str | None = None
+    message_ts: str | None = None
+
+
+class AnswerCache:
+    """Recent answers by turn id. The store keeps question and answer text for ever; this
+    adds the rendered sources, so an escalation can list them without re-running retrieval."""
+
+    def __init__(self, max_items: int = 2000) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[str, AnswerRecord] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, record: AnswerRecord) -> None:
+        with self._lock:
+            self._items[record.answer_id] = record
+            self._items.move_to_end(record.answer_id)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+    def get(self, answer_id: str) -> AnswerRecord | None:
+        with self._lock:
+            return self._items.get(answer_id)
+
+
+@dataclass
+class SlackDeps:
+    settings: Settings
+    pipeline: AnswerPipeline
+    store: Store
+    channels: ChannelConfig
+    seen_events: SeenCache
+    seen_messages: SeenCache
+    user_limits: RateLimiter
+    channel_limits: RateLimiter
+    answers: AnswerCache = field(default_factory=AnswerCache)
+    streaming_available: bool = True  # turned off the first time Slack refuses chat.startStream
+    _slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, *, pipeline: AnswerPipeline, store: Store) -> SlackDeps:
+        slack = settings.slack
+        return cls(
+            settings=settings, pipeline=pipeline, store=store,
+            channels=ChannelConfig.load(slack.channels),
+            seen_events=SeenCache(slack.dedupe_ttl_s),
+            seen_messages=SeenCache(slack.dedupe_ttl_s),
+            user_limits=RateLimiter(slack.rate_per_minute_user),
+            channel_limits=RateLimiter(slack.rate_per_minute_channel),
+            streaming_available=slack.streaming != "update",
+        )
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        """Bounds concurrent pipeline runs; made on first use, inside the serving event loop."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.settings.slack.max_concurrent_answers)
+        return self._slots

@@ -1,0 +1,172 @@
+"""HTML pages: the article, not the site around it.
+
+``nav``, ``aside``, ``footer``, scripts and styles are dropped, and so is a ``header`` that
+is not part of the article (the site banner). The body is ``<main>`` or ``<article>`` when
+the page has one. Title: the article's first ``<h1>``, else ``<title>``. ``h1``-``h6`` build
+the section path; paragraphs, lists, tables and ``<pre>`` become blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+from assistant.schemas import TextBlock
+
+from ..text import normalize_space, one_line
+from . import Parsed, SectionPath
+
+_DROP = ("script", "style", "noscript", "template", "nav", "aside", "footer", "svg", "form", "iframe", "button")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_CONTAINERS = frozenset({"div", "section", "article", "main", "body", "header", "figure", "blockquote",
+                         "details", "summary", "center", "address", "html", "figcaption", "fieldset"})
+_BLOCK_NAMES = _HEADINGS | _CONTAINERS | {"p", "pre", "ul", "ol", "dl", "table", "hr"}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The ``<meta charset>`` a page declares: explicit, unlike guessing from byte statistics."""
+    match = _META_CHARSET.search(data[:4096])
+    return match.group(1).decode("ascii").lower() if match else None
+
+
+def parse_html(text: str) -> Parsed:
+    soup = BeautifulSoup(text, "html.parser")
+    for tag in soup.find_all(_DROP):
+        tag.decompose()
+    for tag in soup.find_all(role=["navigation", "banner", "contentinfo", "search"]):
+        tag.decompose()
+    for header in soup.find_all("header"):
+        if not header.find_parent(("article", "main")):
+            header.decompose()
+    found = soup.find("main") or soup.find("article") or soup.find("body")
+    root: Tag = found if isinstance(found, Tag) else soup
+
+    title = None
+    h1 = root.find("h1")
+    if isinstance(h1, Tag):
+        title = one_line(h1.get_text(" ")) or None
+    title_tag = soup.find("title")
+    metadata: dict[str, Any] = {}
+    if isinstance(title_tag, Tag):
+        page_title = one_line(title_tag.get_text(" "))
+        if page_title:
+            metadata["html_title"] = page_title
+            title = title or page_title
+    walker = _Walker(title_h1=h1 if isinstance(h1, Tag) and title else None)
+    walker.walk(root)
+    walker.flush()
+    return Parsed(title=title, blocks=walker.blocks, metadata=metadata)
+
+
+class _Walker:
+    def __init__(self, title_h1: Tag | None) -> None:
+        self.blocks: list[TextBlock] = []
+        self.sections = SectionPath()
+        self.title_h1 = title_h1
+        self.buffer: list[str] = []
+
+    def add(self, text: str, kind: Any = "text") -> None:
+        if text.strip():
+            self.blocks.append(TextBlock(section=self.sections.path, text=text, kind=kind))
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.add(normalize_space("".join(self.buffer)))
+            self.buffer = []
+
+    def walk(self, node: Tag) -> None:
+        for child in node.children:
+            if isinstance(child, NavigableString):
+                if type(child) is NavigableString:  # skips comments, doctypes, CDATA
+                    self.buffer.append(str(child))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = child.name
+            if name in _HEADINGS:
+                self.flush()
+                heading = one_line(child.get_text(" "))
+                if child is self.title_h1:
+                    self.sections.reset()
+                elif heading:
+                    self.sections.enter(int(name[1]), heading)
+            elif name == "p":
+                self.flush()
+                self.add(inline_text(child))
+            elif name == "pre":
+                self.flush()
+                self.add(child.get_text().strip("\n"), "code")
+            elif name in ("ul", "ol"):
+                self.flush()
+                self.add("\n".join(_list_lines(child, 0)), "list")
+            elif name == "dl":
+                self.flush()
+                self.add("\n".join(_definition_lines(child)), "list")
+            elif name == "table":
+                self.flush()
+                self.add("\n".join(_table_lines(child)), "table")
+            elif name == "br":
+                self.buffer.append("\n")
+            elif name == "img":
+                alt = child.get("alt")
+                if isinstance(alt, str):
+                    self.buffer.append(alt)
+            elif name in _CONTAINERS or child.find(_BLOCK_NAMES):
+                self.flush()
+                self.walk(child)
+                self.flush()
+            else:
+                self.buffer.append(inline_text(child, normalize=False))
+
+
+def inline_text(node: Tag, *, normalize: bool = True) -> str:
+    out: list[str] = []
+    for piece in node.descendants:
+        if isinstance(piece, Tag):
+            if piece.name == "br":
+                out.append("\n")
+            elif piece.name == "img" and isinstance(piece.get("alt"), str):
+                out.append(str(piece.get("alt")))
+        elif type(piece) is NavigableString:
+            out.append(str(piece))
+    text = "".join(out)
+    return normalize_space(text) if normalize else text
+
+
+def _list_lines(node: Tag, depth: int) -> list[str]:
+    lines: list[str] = []
+    ordered = node.name == "ol"
+    start = str(node.get("start") or "1")
+    number = int(start) if start.isdigit() else 1
+    for item in node.find_all("li", recursive=False):
+        nested = item.find_all(("ul", "ol"), recursive=False)
+        for sub in nested:
+            sub.extract()
+        marker = f"{number}." if ordered else "-"
+        text = one_line(inline_text(item))
+        lines.append(f"{'  ' * depth}{marker} {text}".rstrip())
+        for sub in nested:
+            lines.extend(_list_lines(sub, depth + 1))
+        number += 1
+    return lines
+
+
+def _definition_lines(node: Tag) -> list[str]:
+    lines: list[str] = []
+    for item in node.find_all(("dt", "dd")):
+        text = one_line(inline_text(item))
+        if text:
+            lines.append(f"{text}:" if item.name == "dt" else f"  {text}")
+    return lines
+
+
+def _table_lines(node: Tag) -> list[str]:
+    lines = []
+    for row in node.find_all("tr"):
+        cells = [one_line(inline_text(cell)) for cell in row.find_all(("th", "td"), recursive=False)]
+        if any(cells):
+            lines.append(" | ".join(cells))
+    return lines

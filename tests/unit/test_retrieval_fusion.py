@@ -1,0 +1,114 @@
+"""Fusion, near-duplicate collapse, per-document cap and metadata filters of the hybrid retriever."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from assistant.eval_datasets import document_chunk
+from assistant.retrieval import (
+    Candidate,
+    merge_by_score,
+    passes_filters,
+    reciprocal_rank_fusion,
+    select_diverse,
+)
+from assistant.schemas import RetrievalFilters
+
+
+def _chunk(key: str, **kw):
+    return document_chunk(source=kw.pop("source", "docs"), key=key, title=key, text=f"text of {key}",
+                          model_id="m", **kw)
+
+
+def _unit(*values: float) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _cand(row: int, doc: str, vector: np.ndarray, fused: float) -> Candidate:
+    return Candidate(row=row, fused=fused, chunk=_chunk(doc, ordinal=row), vector=vector)
+
+
+def test_rrf_adds_weighted_reciprocal_ranks() -> None:
+    fused = dict(reciprocal_rank_fusion([([1, 2, 3], 1.0), ([3, 1], 2.0)], rrf_k=60))
+    assert fused[1] == pytest.approx(1 / 61 + 2 / 62)
+    assert fused[2] == pytest.approx(1 / 62)
+    assert fused[3] == pytest.approx(1 / 63 + 2 / 61)
+
+
+def test_rrf_orders_best_first_and_keeps_first_appearance_on_ties() -> None:
+    assert [i for i, _ in reciprocal_rank_fusion([([7, 8], 1.0), ([8, 7], 1.0)], rrf_k=60)] == [7, 8]
+    assert [i for i, _ in reciprocal_rank_fusion([([1, 2], 1.0), ([2], 3.0)], rrf_k=60)][0] == 2
+
+
+def test_rrf_ignores_a_ranking_with_zero_weight() -> None:
+    assert [i for i, _ in reciprocal_rank_fusion([([1, 2], 1.0), ([9], 0.0)], rrf_k=10)] == [1, 2]
+
+
+def test_merge_by_score_interleaves_partitions_and_truncates() -> None:
+    assert merge_by_score([[(1, 0.9), (2, 0.5)], [(3, 0.7)]], k=2) == [(1, 0.9), (3, 0.7)]
+
+
+def test_near_duplicates_collapse_to_the_best_ranked() -> None:
+    a = _unit(1, 0, 0)
+    almost_a = _unit(1, 0.05, 0)
+    b = _unit(0, 1, 0)
+    kept = select_diverse([_cand(1, "t1", a, 0.9), _cand(2, "t2", almost_a, 0.8), _cand(3, "t3", b, 0.7)],
+                          near_duplicate=0.95, per_document_cap=2, limit=10)
+    assert [c.row for c in kept] == [1, 3]
+
+
+def test_chunks_below_the_duplicate_threshold_are_kept() -> None:
+    a, c = _unit(1, 0, 0), _unit(1, 1, 0)  # cosine 0.707
+    kept = select_diverse([_cand(1, "t1", a, 0.9), _cand(2, "t2", c, 0.8)], near_duplicate=0.95,
+                          per_document_cap=2, limit=10)
+    assert len(kept) == 2
+
+
+def test_per_document_cap_limits_chunks_of_one_document() -> None:
+    vectors = [_unit(*row) for row in np.eye(5)]
+    cands = [_cand(i, "long-doc", vectors[i], 1 - i / 10) for i in range(4)] + [_cand(4, "other", vectors[4], 0.1)]
+    kept = select_diverse(cands, near_duplicate=0.95, per_document_cap=2, limit=10)
+    assert [c.row for c in kept] == [0, 1, 4]
+
+
+def test_a_chunk_dropped_by_the_cap_does_not_suppress_its_duplicate_elsewhere() -> None:
+    a, b = _unit(1, 0, 0), _unit(0, 1, 0)
+    cands = [_cand(1, "d1", a, 0.9), _cand(2, "d1", b, 0.8), _cand(3, "d1", _unit(0, 0, 1), 0.7),
+             _cand(4, "d2", _unit(0, 0.01, 1), 0.6)]
+    kept = select_diverse(cands, near_duplicate=0.95, per_document_cap=2, limit=10)
+    assert [c.row for c in kept] == [1, 2, 4]
+
+
+def test_selection_stops_at_the_limit() -> None:
+    cands = [_cand(i, f"d{i}", _unit(*row), 1 - i / 10) for i, row in enumerate(np.eye(6))]
+    assert len(select_diverse(cands, near_duplicate=0.95, per_document_cap=1, limit=3)) == 3
+
+
+def test_filters_by_source_kind_and_tags() -> None:
+    ticket = _chunk("T-1", source="helpdesk", kind="ticket", metadata={"tags": ["Billing", "refund"]})
+    doc = _chunk("a.md", source="docs")
+    assert passes_filters(ticket, RetrievalFilters(sources=["helpdesk"]))
+    assert not passes_filters(doc, RetrievalFilters(sources=["helpdesk"]))
+    assert passes_filters(ticket, RetrievalFilters(kinds=["ticket"]))
+    assert not passes_filters(doc, RetrievalFilters(kinds=["ticket"]))
+    assert passes_filters(ticket, RetrievalFilters(tags=["billing"]))
+    assert not passes_filters(ticket, RetrievalFilters(tags=["sso"]))
+    assert not passes_filters(doc, RetrievalFilters(tags=["billing"]))
+    assert passes_filters(doc, None) and passes_filters(doc, RetrievalFilters())
+
+
+def test_date_range_uses_updated_then_created_and_excludes_undated() -> None:
+    updated = _chunk("T-2", metadata={"created": "2023-01-01T00:00:00Z", "updated": "2024-06-01T10:00:00Z"})
+    created_only = _chunk("T-3", metadata={"created": "2024-02-01"})
+    undated = _chunk("a.md")
+    since = RetrievalFilters(since=datetime(2024, 1, 1, tzinfo=UTC))
+    assert passes_filters(updated, since)
+    assert passes_filters(created_only, since)
+    assert not passes_filters(undated, since)
+    until = RetrievalFilters(until=datetime(2024, 3, 1))  # naive means UTC
+    assert not passes_filters(updated, until)
+    assert passes_filters(created_only, until)

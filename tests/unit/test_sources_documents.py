@@ -1,0 +1,284 @@
+"""Document loaders: structure kept (titles, heading paths, code, lists, tables), bad files refused."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import SourceError
+from assistant.schemas import Document
+from ingest.sources.config import SourceConfig
+from ingest.sources.documents import file_fingerprint, list_document_files, load_document
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "docs"
+MAX = 1_000_000
+
+
+def source(path: Path, **options: object) -> SourceConfig:
+    return SourceConfig.model_validate({"name": "kb", "type": "documents", "path": path, "audience": "public",
+                                        **options})
+
+
+def load(cfg: SourceConfig, key: str, *, max_bytes: int = MAX) -> Document:
+    return load_document(cfg, key, Path(cfg.path) / key, max_bytes=max_bytes)
+
+
+def make_pdf(path: Path, *, title: str | None = "Ledgerly Payments Guide") -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    doc = SimpleDocTemplate(str(path), pagesize=A4, title=title or "")
+    doc.build([
+        Paragraph("Payments Guide", styles["Title"]),
+        Paragraph("Card payments", styles["Heading1"]),
+        Paragraph("Ledgerly accepts Visa, Mastercard and American Express on every plan. " * 3, styles["BodyText"]),
+        Paragraph("Refund rules", styles["Heading2"]),
+        Paragraph("Card refunds take 5 to 10 business days to reach the client.", styles["BodyText"]),
+        PageBreak(),
+        Paragraph("ACH transfers", styles["Heading1"]),
+        Paragraph("ACH payments clear in three to five business days.", styles["BodyText"]),
+    ])
+    return path
+
+
+def make_plain_pdf(path: Path) -> Path:
+    """A PDF in one font size: no headings to find, so sections fall back to page numbers."""
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path))
+    pdf.setFont("Helvetica", 11)
+    pdf.drawString(72, 750, "Payout schedule for Ledgerly accounts.")
+    pdf.drawString(72, 735, "Payouts are sent every business day.")
+    pdf.showPage()
+    pdf.setFont("Helvetica", 11)
+    pdf.drawString(72, 750, "Weekend payments are paid out on Monday.")
+    pdf.save()
+    return path
+
+
+def make_docx(path: Path) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Onboarding Runbook", style="Title")
+    document.add_paragraph("Use this runbook for every new Enterprise account.")
+    document.add_heading("Account setup", level=1)
+    document.add_paragraph("Create the workspace in the admin console.")
+    document.add_paragraph("Enable SSO", style="List Bullet")
+    document.add_paragraph("Invite the billing owner", style="List Bullet")
+    document.add_heading("SAML details", level=2)
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text = "Field"
+    table.cell(0, 1).text = "Value"
+    table.cell(1, 0).text = "ACS URL"
+    table.cell(1, 1).text = "https://app.ledgerly.example/saml/acs"
+    document.add_heading("Handover", level=1)
+    document.add_paragraph("Book the kickoff call with the customer success manager.")
+    document.save(str(path))
+    return path
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def test_listing_applies_globs_skips_hidden_and_unsupported_files_and_sorts() -> None:
+    cfg = source(FIXTURES, exclude=["drafts/**"])
+    keys = [key for key, _ in list_document_files(cfg)]
+    assert keys == ["billing/late-fees.md", "billing/refunds.md", "empty.md", "getting_started.txt",
+                    "integrations.html", "nav-only.html"]
+    assert all(path.is_absolute() and path.exists() for _, path in list_document_files(cfg))
+
+
+def test_listing_patterns_without_slash_match_file_names_at_any_depth() -> None:
+    keys = [key for key, _ in list_document_files(source(FIXTURES, include=["*.md"], exclude=["empty.md"]))]
+    assert keys == ["billing/late-fees.md", "billing/refunds.md", "drafts/unfinished.md"]
+    keys = [key for key, _ in list_document_files(source(FIXTURES, include=["billing/*"]))]
+    assert keys == ["billing/late-fees.md", "billing/refunds.md"]
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_markdown_keeps_title_heading_path_code_lists_and_tables() -> None:
+    doc = load(source(FIXTURES, url_base="https://help.ledgerly.example/"), "billing/refunds.md")
+    assert doc.title == "Refunding a payment"  # the H1 wins over front matter
+    assert doc.url == "https://help.ledgerly.example/billing/refunds.md"
+    assert (doc.source, doc.key, doc.path, doc.audience) == ("kb", "billing/refunds.md", "billing/refunds.md",
+                                                            "public")
+    by_kind = {(b.section, b.kind): b.text for b in doc.blocks}
+    assert by_kind[((), "text")].startswith("Refunds go back to the card")
+    assert "**" not in by_kind[((), "text")]  # inline markup removed
+    assert by_kind[(("Card payments",), "list")] == (
+        "1. Open the invoice.\n2. Click Refund and enter the amount.\n  - Leave it empty for a full refund.\n"
+        "3. Confirm.")
+    assert by_kind[(("Card payments", "Timing"), "table")].splitlines()[1] == "Card | 5–10 days | No"
+    assert by_kind[(("Using the API",), "code")].startswith("curl -X POST https://api.ledgerly.example/v1/refunds")
+    assert any(b.text == "Refunds cannot be undone." for b in doc.blocks)  # raw HTML block as text
+    assert doc.metadata["format"] == "markdown"
+
+
+def test_markdown_without_h1_takes_front_matter_title() -> None:
+    doc = load(source(FIXTURES), "billing/late-fees.md")
+    assert doc.title == "Late fees and interest"
+    assert doc.url is None
+
+
+def test_html_drops_page_chrome_and_keeps_sections() -> None:
+    doc = load(source(FIXTURES), "integrations.html")
+    assert doc.title == "Connecting QuickBooks Online"
+    text = "\n".join(b.text for b in doc.blocks)
+    for chrome in ("Pricing", "Getting started", "Related articles", "© 2024", "analytics", "trackPage"):
+        assert chrome not in text
+    sections = {b.section for b in doc.blocks}
+    assert ("What syncs", "Sync errors") in sections
+    lists = [b for b in doc.blocks if b.kind == "list"]
+    assert lists[0].text == "- You need the Owner role.\n- QuickBooks plans:\n  - Simple Start\n  - Plus"
+    assert any(b.kind == "table" and "Invoice | Invoice" in b.text for b in doc.blocks)
+    assert any(b.kind == "code" and "Error 6240" in b.text for b in doc.blocks)
+
+
+def test_html_title_falls_back_to_title_tag(tmp_path: Path) -> None:
+    (tmp_path / "page.htm").write_text("<html><head><title>Tax settings</title></head>"
+                                       "<body><p>Set tax rates per client.</p></body></html>")
+    doc = load(source(tmp_path), "page.htm")
+    assert doc.title == "Tax settings"
+    assert [b.text for b in doc.blocks] == ["Set tax rates per client."]
+
+
+def test_text_file_title_comes_from_the_file_name() -> None:
+    doc = load(source(FIXTURES), "getting_started.txt")
+    assert doc.title == "Getting started"
+    assert [b.text.split()[0] for b in doc.blocks] == ["Welcome", "Create", "Need"]
+
+
+def test_pdf_title_from_metadata_and_sections_from_font_sizes(tmp_path: Path) -> None:
+    make_pdf(tmp_path / "guide.pdf")
+    doc = load(source(tmp_path), "guide.pdf")
+    assert doc.title == "Ledgerly Payments Guide"
+    assert doc.metadata["pages"] == 2
+    sections = [b.section for b in doc.blocks]
+    assert sections == [("Card payments",), ("Card payments", "Refund rules"), ("ACH transfers",)]
+    assert doc.blocks[1].text == "Card refunds take 5 to 10 business days to reach the client."
+
+
+def test_pdf_without_metadata_title_uses_its_first_line(tmp_path: Path) -> None:
+    make_pdf(tmp_path / "guide.pdf", title=None)
+    assert load(source(tmp_path), "guide.pdf").title == "Payments Guide"
+
+
+def test_pdf_without_headings_gets_page_sections(tmp_path: Path) -> None:
+    make_plain_pdf(tmp_path / "payouts.pdf")
+    doc = load(source(tmp_path), "payouts.pdf")
+    assert doc.title == "Payout schedule for Ledgerly accounts."
+    assert [b.section for b in doc.blocks] == [("Page 1",), ("Page 2",)]
+    assert "Weekend payments" in doc.blocks[1].text
+
+
+def test_docx_title_style_heading_sections_lists_and_tables(tmp_path: Path) -> None:
+    make_docx(tmp_path / "runbook.docx")
+    doc = load(source(tmp_path), "runbook.docx")
+    assert doc.title == "Onboarding Runbook"
+    assert [(b.section, b.kind) for b in doc.blocks] == [
+        ((), "text"),
+        (("Account setup",), "text"),
+        (("Account setup",), "list"),
+        (("Account setup", "SAML details"), "table"),
+        (("Handover",), "text"),
+    ]
+    assert doc.blocks[2].text == "- Enable SSO\n- Invite the billing owner"
+    assert doc.blocks[3].text == "Field | Value\nACS URL | https://app.ledgerly.example/saml/acs"
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def reason(cfg: SourceConfig, key: str, *, max_bytes: int = MAX) -> str:
+    with pytest.raises(SourceError) as info:
+        load(cfg, key, max_bytes=max_bytes)
+    assert info.value.path == str(Path(cfg.path) / key)
+    return str(info.value)
+
+
+def test_truncated_pdf_is_refused_with_a_reason(tmp_path: Path) -> None:
+    good = make_pdf(tmp_path / "good.pdf").read_bytes()
+    (tmp_path / "broken.pdf").write_bytes(good[: len(good) // 2])
+    assert reason(source(tmp_path), "broken.pdf").startswith("not a readable PDF")
+
+
+def test_password_protected_pdf_is_refused(tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(make_pdf(tmp_path / "plain.pdf")).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="s3cret", algorithm="RC4-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    (tmp_path / "locked.pdf").write_bytes(buffer.getvalue())
+    assert "encrypted with a password" in reason(source(tmp_path), "locked.pdf")
+
+
+def test_pdf_without_text_layer_is_refused(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    with (tmp_path / "scan.pdf").open("wb") as fh:
+        writer.write(fh)
+    assert "no extractable text" in reason(source(tmp_path), "scan.pdf")
+
+
+def test_corrupt_docx_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 definitely not a zip archive")
+    assert reason(source(tmp_path), "broken.docx").startswith("not a readable DOCX file")
+
+
+def test_undecodable_text_is_refused_not_read_as_latin1(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_bytes("# Café menu\n\nCrème brûlée".encode("cp1252"))
+    message = reason(source(tmp_path), "notes.md")
+    assert "not valid UTF-8" in message and "encoding:" in message
+
+
+def test_configured_encoding_reads_legacy_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_bytes("# Café menu\n\nCrème brûlée".encode("cp1252"))
+    doc = load(source(tmp_path, encoding="cp1252"), "notes.md")
+    assert doc.title == "Café menu"
+    assert doc.blocks[0].text == "Crème brûlée"
+
+
+def test_utf8_bom_and_utf16_text_are_read(tmp_path: Path) -> None:
+    (tmp_path / "bom.txt").write_bytes("\ufeffInvoices are numbered.".encode())
+    (tmp_path / "wide.txt").write_bytes("Invoices are numbered.".encode("utf-16"))
+    assert load(source(tmp_path), "bom.txt").blocks[0].text == "Invoices are numbered."
+    assert load(source(tmp_path), "wide.txt").blocks[0].text == "Invoices are numbered."
+
+
+def test_empty_file_and_file_without_text_are_refused() -> None:
+    assert reason(source(FIXTURES), "empty.md") == "the file is empty"
+    assert reason(source(FIXTURES), "nav-only.html").startswith("no text after parsing")
+
+
+def test_file_over_max_bytes_is_refused_before_reading(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "billing" / "refunds.md", tmp_path / "big.md")
+    message = reason(source(tmp_path), "big.md", max_bytes=100)
+    assert "over the 100 bytes limit" in message
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def test_fingerprint_is_stable_and_changes_with_bytes_or_output_options(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("# A\n\nOne.")
+    cfg = source(tmp_path)
+    first = file_fingerprint(path, cfg)
+    assert first == file_fingerprint(path, cfg)
+    assert load(cfg, "a.md").fingerprint == first
+    assert file_fingerprint(path, source(tmp_path, url_base="https://x.example/")) != first
+    path.write_text("# A\n\nTwo.")
+    assert file_fingerprint(path, cfg) != first
