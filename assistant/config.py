@@ -54,6 +54,7 @@ class RetrievalSettings(_Section):
     candidates: int = Field(40, ge=1)  # per retriever, before fusion
     dense_weight: float = Field(1.0, ge=0)
     keyword_weight: float = Field(1.0, ge=0)
+    exact_keyword_weight: float = Field(1.0, ge=0)  # keyword weight when the question has a code/identifier
     rrf_k: int = Field(60, ge=1)
     per_document_cap: int = Field(2, ge=1)
     near_duplicate: float = Field(0.95, gt=0, le=1)  # cosine above which chunks collapse

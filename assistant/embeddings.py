@@ -74,6 +74,8 @@ class Embedder:
 
     def _load(self) -> SentenceTransformer:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no weight-loading bars in cron logs
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from sentence_transformers import SentenceTransformer
 
         device = resolve_device(self.requested_device)

@@ -77,6 +77,16 @@ def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[int], float]], rrf_
     return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
 
 
+_EXACT = re.compile(r"[\w-]*(?:_[\w-]*|[A-Za-z][\w-]*\d|\d[\w-]*[A-Za-z])[\w-]*")
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)
+
+
+def has_exact_token(question: str) -> bool:
+    """Whether the question holds a token only an exact match finds: an error code, a field
+    name, a plan id (letters mixed with digits, or an underscore), but not "1st" or "2024"."""
+    return any(not _ORDINAL.fullmatch(m.group(0)) for m in _EXACT.finditer(question))
+
+
 def keyword_query(question: str) -> str:
     """The question without function words, for BM25; the question itself if nothing else is left."""
     words = [w for w in _WORD.findall(question) if w.lower() not in STOPWORDS]
@@ -232,6 +242,7 @@ class HybridRetriever:
         qvec = np.asarray(self.embedder.encode_query(question), dtype=np.float32)
         timer.lap("embed")
 
+        keyword_weight = cfg.exact_keyword_weight if has_exact_token(question) else cfg.keyword_weight
         active = filters_active(filters)
         need = min(cfg.candidates, top_k * 4)
         k = min(cfg.candidates * (FILTER_OVERFETCH if active else 1), MAX_CANDIDATES)
@@ -244,7 +255,7 @@ class HybridRetriever:
             timer.lap("keyword")
             fused = reciprocal_rank_fusion(
                 [([i for i, _ in dense], cfg.dense_weight if mode != "keyword" else 1.0),
-                 ([i for i, _ in keyword], cfg.keyword_weight if mode != "dense" else 1.0)],
+                 ([i for i, _ in keyword], keyword_weight if mode != "dense" else 1.0)],
                 cfg.rrf_k,
             )
             timer.lap("fuse")

@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 from tests.fake_slack import FakeSlack, SlackRequests  # noqa: E402
 from tests.fakes import FakePipeline, ScriptedAnswer, source  # noqa: E402
-from tests.integration.slack_harness import SlackHttpBot, slack_settings  # noqa: E402
+from tests.integration.slack_harness import slack_settings  # noqa: E402
 
 ANSWER_WORDS = 120
 
@@ -88,54 +88,101 @@ async def burst(base_url: str, requests: list[tuple[str, dict[str, str]]]) -> li
         return list(await asyncio.gather(*(one(b, h) for b, h in requests)))
 
 
-def run(mode: str, events: int, answer_seconds: float, concurrency: int, duplicates: float) -> dict[str, Any]:
+def serve(args: argparse.Namespace) -> None:
+    """The bot process: the Slack mount on uvicorn, with a scripted pipeline; prints its port."""
+    import threading
+    from contextlib import AsyncExitStack, asynccontextmanager
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from assistant.store import Store
+    from bots.slack.mount import mount
+
     words = " ".join(f"word{i}" for i in range(ANSWER_WORDS))
     answer = ScriptedAnswer(f"**Refunds**: {words} [1]",
                             [source(1, "Refunding an invoice", url="https://help.example/refunds")])
-    pipeline = FakePipeline(answer, token_delay_s=answer_seconds / ANSWER_WORDS)
-    with tempfile.TemporaryDirectory() as tmp, FakeSlack(streaming=mode == "stream") as fake:
-        settings = slack_settings(Path(tmp), fake, rate_per_minute_user=10_000, rate_per_minute_channel=10_000,
-                                  max_concurrent_answers=concurrency, update_interval_s=1.0,
-                                  streaming="auto" if mode == "stream" else "update")
-        timers: list[AckTimer] = []
+    tmp = Path(tempfile.mkdtemp(prefix="slack-bench-"))
+    fake_api = argparse.Namespace(api_url=args.api_url)
+    settings = slack_settings(tmp, fake_api, rate_per_minute_user=10_000,  # type: ignore[arg-type]
+                              rate_per_minute_channel=10_000, max_concurrent_answers=args.concurrency,
+                              update_interval_s=1.0, streaming="auto" if args.mode == "stream" else "update")
+    store = Store(settings.store_path)
+    pipeline = FakePipeline(answer, store=store, token_delay_s=args.answer_seconds / ANSWER_WORDS)
 
-        def timed(app: ASGIApp) -> AckTimer:
-            timers.append(AckTimer(app))
-            return timers[0]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        async with AsyncExitStack() as stack:
+            for hook in app.state.lifespan_hooks:
+                await stack.enter_async_context(hook(app))
+            yield
 
-        bot = SlackHttpBot(settings, pipeline, fake, wrap=timed)
-        timer = timers[0]
-        slack = SlackRequests()
-        mentions = [slack.mention(f"How do I refund invoice {i}?", channel=f"C0CHAN{i % 20:02d}", user=f"U{i:05d}")
-                    for i in range(events)]
-        payloads = [slack.event(m) for m in mentions]
-        n_dup = int(events * duplicates)
-        payloads += [slack.event(m, event_id=json.loads(p[0])["event_id"], retry_num=1)
-                     for m, p in zip(mentions[:n_dup], payloads[:n_dup], strict=True)]
-        with bot:
-            assert bot.http is not None
+    app = FastAPI(lifespan=lifespan)
+    app.state.pipeline = pipeline
+    app.state.lifespan_hooks = []
+    mount(app, settings, store)
+    timer = AckTimer(app)
+
+    def samples() -> dict[str, Any]:
+        return {"samples": list(timer.samples), "answers": len(pipeline.requests)}
+
+    app.add_api_route("/bench/acks", samples, methods=["GET"])
+    server = uvicorn.Server(uvicorn.Config(timer, host="127.0.0.1", port=0, log_level="warning"))
+
+    def announce() -> None:
+        while not server.started:
+            time.sleep(0.01)
+        print(server.servers[0].sockets[0].getsockname()[1], flush=True)
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()
+
+
+def run(mode: str, events: int, answer_seconds: float, concurrency: int, duplicates: float) -> dict[str, Any]:
+    import subprocess
+
+    slack = SlackRequests()
+    with FakeSlack(streaming=mode == "stream") as fake:
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--api-url", fake.api_url, "--mode", mode,
+             "--answer-seconds", str(answer_seconds), "--concurrency", str(concurrency)],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout is not None
+            base_url = f"http://127.0.0.1:{int(child.stdout.readline())}"
+            http = httpx.Client(base_url=base_url, timeout=30)
             warm = slack.mention("warm-up", channel="C0WARM")  # auth.test and other first-call costs
-            bot.post(slack.event(warm))
+            body, headers = slack.event(warm)
+            http.post("/slack/events", content=body.encode(), headers=headers).raise_for_status()
             fake.final_answer("C0WARM", warm["ts"], 30)
-            timer.samples.clear()
+            skip = len(http.get("/bench/acks").json()["samples"]) + 1  # + this request itself
+            mentions = [slack.mention(f"How do I refund invoice {i}?", channel=f"C0CHAN{i % 20:02d}",
+                                      user=f"U{i:05d}") for i in range(events)]
+            payloads = [slack.event(m) for m in mentions]
+            n_dup = int(events * duplicates)
+            payloads += [slack.event(m, event_id=json.loads(p[0])["event_id"], retry_num=1)
+                         for m, p in zip(mentions[:n_dup], payloads[:n_dup], strict=True)]
             calls_before = len(fake.calls)
             started = time.perf_counter()
-            client_s = asyncio.run(burst(str(bot.http.base_url), payloads))
+            client_s = asyncio.run(burst(base_url, payloads))
             acked_all = time.perf_counter() - started
-            server_s = list(timer.samples)
             for m in mentions:
                 fake.final_answer(m["channel"], m["ts"], timeout=600)
             answered_all = time.perf_counter() - started
             time.sleep(0.5)
+            stats = http.get("/bench/acks").json()
+            server_s = stats["samples"][skip:][: len(payloads)]
+            answers = stats["answers"] - 1
             calls = Counter(c.method for c in fake.calls[calls_before:])
-        answers = len(pipeline.requests) - 1
-    total_calls = sum(calls.values())
+        finally:
+            child.terminate()
+            child.wait(10)
     return {
         "mode": mode, "events": events, "duplicate_deliveries": n_dup, "answers": answers,
         "answer_seconds": answer_seconds, "max_concurrent_answers": concurrency,
         "ack_server_ms": summary_ms(server_s), "ack_client_ms": summary_ms(client_s),
         "burst_acked_s": round(acked_all, 2), "all_answered_s": round(answered_all, 2),
-        "web_api_calls_per_answer": round(total_calls / max(answers, 1), 2),
+        "web_api_calls_per_answer": round(sum(calls.values()) / max(answers, 1), 2),
         "web_api_calls_by_method": dict(calls.most_common()),
     }
 
@@ -148,7 +195,12 @@ def main() -> None:
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of events Slack delivers twice")
     parser.add_argument("--mode", choices=["stream", "update", "both"], default="both")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the bot process
+    parser.add_argument("--api-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args)
+        return
     modes = ["stream", "update"] if args.mode == "both" else [args.mode]
     results = [run(m, args.events, args.answer_seconds, args.concurrency, args.duplicates) for m in modes]
     if args.json:

@@ -77,6 +77,8 @@ def ingest(
 
     settings = load_settings()
     logging.getLogger().setLevel(logging.WARNING if quiet or json_out else logging.INFO)
+    for noisy in ("faiss", "sentence_transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     embedder = build_embedder(settings)
     aborted: list[IngestReport] = []
     try:

@@ -136,10 +136,10 @@ class FakePipeline:
     async def astream(self, request: AnswerRequest) -> AsyncIterator[AnswerEvent]:
         """Runs ``stream`` in its own thread, as the real pipeline does, so the loop stays free."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[AnswerEvent | None] = asyncio.Queue()
+        queue: asyncio.Queue[AnswerEvent | Exception | None] = asyncio.Queue()
         stop = threading.Event()
 
-        def put(item: AnswerEvent | None) -> None:
+        def put(item: AnswerEvent | Exception | None) -> None:
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the caller's loop is gone
@@ -151,13 +151,17 @@ class FakePipeline:
                     if stop.is_set():
                         break
                     put(event)
+            except Exception as exc:  # a scripted crash reaches the caller, as a bug in a pipeline would
+                put(exc)
             finally:
                 put(None)
 
         threading.Thread(target=produce, name="fake-pipeline", daemon=True).start()
         try:
-            while (event := await queue.get()) is not None:
-                yield event
+            while (item := await queue.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
         finally:
             stop.set()
 

@@ -162,6 +162,8 @@ WIDGET_PROBES = {
 
 
 def _widget_styles(page) -> dict:
+    page.mouse.move(5, 5)  # no hover effect on the launcher while measuring
+    page.wait_for_timeout(400)
     return page.evaluate(f"""(probes) => {{
         const out = {{}};
         for (const [name, selector] of Object.entries(probes)) {{

@@ -570,8 +570,9 @@
     var scheduled = false;
     function paint() {
       scheduled = false;
+      var follow = nearBottom(); // follow the stream unless the visitor scrolled up to read
       renderBot(msg, view);
-      scrollDown(false);
+      scrollDown(follow);
     }
     function onEvent(name, payload) {
       if (name === "sources") {
@@ -591,8 +592,9 @@
         if (payload.conversation_id) state.conversationId = payload.conversation_id;
         state.messages.push(msg);
         save();
+        var follow = nearBottom();
         renderBot(msg, view);
-        scrollDown(false);
+        scrollDown(follow);
       } else if (name === "error") {
         throw new ApiFailure(0, String(payload.code || "error"), String(payload.message || TEXT.error), null);
       }
