@@ -20,7 +20,7 @@ import numpy as np
 from assistant import generations, vectors
 from assistant.chunkdb import FORMAT_VERSION, ChunkDBWriter
 from assistant.errors import ConfigError
-from assistant.schemas import AUDIENCES, Chunk
+from assistant.schemas import AUDIENCES, Audience, Chunk, ChunkKind
 
 ZARAGOZA_PACKAGE = "zaragoza_construction_faq"
 ZARAGOZA_FILE = "data/faq-en.jsonl"
@@ -80,8 +80,9 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def document_chunk(*, source: str, key: str, title: str, text: str, model_id: str, audience: str = "public",
-                   kind: str = "document", ordinal: int = 0, url: str | None = None, section: str = "",
+def document_chunk(*, source: str, key: str, title: str, text: str, model_id: str,
+                   audience: Audience = "public", kind: ChunkKind = "document", ordinal: int = 0,
+                   url: str | None = None, section: str = "",
                    embed_text: str | None = None, metadata: dict[str, Any] | None = None,
                    untrusted: bool = False) -> Chunk:
     """One chunk of a one-chunk document; ``embed_text`` defaults to title, section and text."""
@@ -90,8 +91,7 @@ def document_chunk(*, source: str, key: str, title: str, text: str, model_id: st
     doc_key = f"{source}:{key}"
     return Chunk(
         chunk_id=_digest(doc_key, str(ordinal), content_hash)[:16], doc_key=doc_key, source=source,
-        kind=kind,  # type: ignore[arg-type]
-        audience=audience,  # type: ignore[arg-type]
+        kind=kind, audience=audience,
         title=title, section=section, url=url, path=key, ordinal=ordinal, text=text, embed_text=embed,
         content_hash=content_hash, untrusted=untrusted, metadata=metadata or {},
     )

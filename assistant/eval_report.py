@@ -193,24 +193,29 @@ def render_html(report: dict[str, Any], comparison: Sequence[dict[str, Any]] | N
                       f"<td class={'miss' if r['regressed'] else 'ok'}>{'regressed' if r['regressed'] else ''}</td>"
                       "</tr>" for r in comparison) + "</table>"
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in report.get("warnings", []))
+    meta = html.escape(
+        f"dataset {report.get('dataset')} · generation {report.get('generation')} · backend {report.get('backend')}"
+        f" · {report.get('questions')} questions ({report.get('answerable')} answerable) · abstention from "
+        f"{report.get('abstention_from')} · {report.get('created_at')}")
+    calibrated = (
+        f"Calibrated threshold {_fmt(calibration.get('threshold'))} "
+        f"({html.escape(str(calibration.get('criterion', 'not computed')))}): precision "
+        f"{_fmt(calibration.get('precision'))}, recall {_fmt(calibration.get('recall'))}, "
+        f"F1 {_fmt(calibration.get('f1'))}.")
     retrieval_ms = [q["retrieval_ms"] for q in per_question]
     answer_ms = [q["answer_ms"] for q in per_question if q["answer_ms"] is not None]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Evaluation report</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head><body>
 <h1>Evaluation report</h1>
-<p class=muted>dataset {html.escape(str(report.get('dataset')))} · generation {html.escape(str(report.get('generation')))}
-· backend {html.escape(str(report.get('backend')))} · {report.get('questions')} questions
-({report.get('answerable')} answerable) · abstention from {html.escape(str(report.get('abstention_from')))}
-· {html.escape(str(report.get('created_at')))}</p>
+<p class=muted>{meta}</p>
 {f'<div class=warn><b>Warnings</b><ul>{warnings}</ul></div>' if warnings else ''}
 <h2>Metrics</h2><table>{rows}</table>
 <h2>Latency (ms)</h2><table><tr><th></th><th>p50</th><th>p95</th><th>p99</th></tr>{latency}</table>
 {compare}
 <h2>First relevant document rank per answerable question</h2>{_rank_plot(per_question)}
 <h2>Best dense score (abstention signal)</h2>
-<p>Calibrated threshold {_fmt(calibration.get('threshold'))} ({html.escape(str(calibration.get('criterion', 'not computed')))}):
-precision {_fmt(calibration.get('precision'))}, recall {_fmt(calibration.get('recall'))}, F1 {_fmt(calibration.get('f1'))}.</p>
+<p>{calibrated}</p>
 {_score_plot(per_question, thresholds)}
 <h2>Latency distribution</h2>{_histogram(retrieval_ms, 'retrieval')} {_histogram(answer_ms, 'answer')}
 <h2>Questions</h2><table><tr><th>line</th><th>question</th><th>audience</th><th>answerable</th><th>rank</th>

@@ -23,6 +23,7 @@ configured threshold. :func:`calibrate_threshold` sweeps that threshold on the s
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -55,6 +56,9 @@ class EvalCase(BaseModel):
     line: int = Field(0, exclude=True)
 
 
+_LINE_SHAPE = '{"question": ..., "expected_sources": [...], "answerable": true, "audience": "public"}'
+
+
 def parse_dataset(lines: Iterable[str], *, name: str) -> list[EvalCase]:
     cases: list[EvalCase] = []
     for number, raw in enumerate(lines, start=1):
@@ -67,8 +71,7 @@ def parse_dataset(lines: Iterable[str], *, name: str) -> list[EvalCase]:
             raise ConfigError(f"{name}, line {number}: not valid JSON ({exc.msg})",
                               hint="each line must be one JSON object") from exc
         if not isinstance(data, dict):
-            raise ConfigError(f"{name}, line {number}: expected a JSON object",
-                              hint='{"question": ..., "expected_sources": [...], "answerable": true, "audience": "public"}')
+            raise ConfigError(f"{name}, line {number}: expected a JSON object", hint=_LINE_SHAPE)
         try:
             case = EvalCase(**data, line=number)
         except ValidationError as exc:
@@ -275,14 +278,14 @@ def calibrate_threshold(results: Sequence[QuestionResult]) -> dict[str, Any] | N
     if not should or not answer:
         return None
     values = sorted({round(v, 6) for v in should + answer})
-    candidates = [values[0] - 0.01] + [(a + b) / 2 for a, b in zip(values, values[1:], strict=False)]
+    candidates = [values[0] - 0.01] + [(a + b) / 2 for a, b in itertools.pairwise(values)]
     candidates.append(values[-1] + 0.01)
     sweep = []
     for t in candidates:
         pairs = [(True, s < t) for s in should] + [(False, s < t) for s in answer]
         scores = abstention_scores(pairs)
         sweep.append({"threshold": round(t, 4), **scores})
-    best = max(sweep, key=lambda s: (s["f1"] or 0.0, s["precision"] or 0.0, -s["threshold"]))
+    best = max(sweep, key=lambda s: (s["f1"] or 0.0, s["precision"] or 0.0, -(s["threshold"] or 0.0)))
     return {
         "criterion": "max F1 of abstention (ties: higher precision, then lower threshold)",
         "threshold": best["threshold"], "precision": best["precision"], "recall": best["recall"],
@@ -355,9 +358,22 @@ def evaluate_case(case: EvalCase, *, retriever: HybridRetriever, documents: dict
 
 def run_evaluation(cases: Sequence[EvalCase], *, retriever: HybridRetriever, pipeline: Answering | None = None,
                    backend: str | None = None, abstain_threshold: float, dataset: str = "",
-                   progress: Progress | None = None) -> dict[str, Any]:
-    """Run every case and return the report (a JSON-ready dict)."""
+                   progress: Progress | None = None, warmup: bool = True) -> dict[str, Any]:
+    """Run every case and return the report (a JSON-ready dict).
+
+    One untimed warm-up question runs first, so loading models does not land in the latency
+    percentiles of whichever question happens to come first.
+    """
     documents = _index_documents(retriever)
+    if warmup and cases:
+        retriever.search(cases[0].question, audience=cases[0].audience)
+        if pipeline is not None:
+            try:
+                for _ in pipeline.stream(AnswerRequest(question=cases[0].question, audience=cases[0].audience,
+                                                       channel="eval", backend=backend)):
+                    pass
+            except AssistantError:
+                pass  # the timed run records the failure
     generation = retriever.index.current().id
     results: list[QuestionResult] = []
     warnings: list[str] = []

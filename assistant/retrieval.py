@@ -41,11 +41,12 @@ MAX_CANDIDATES = 4096  # per retriever; filters matching less than this leaves r
 DATE_KEYS = ("updated", "created", "date", "modified")
 # Function words dropped from the keyword query: BM25 gives them little weight, but OR-ing them
 # still pulls in every chunk that has them. Kept short on purpose ("us", "no", "not" stay).
-STOPWORDS = frozenset(
+_STOPWORDS = (
     "a an and are as at be been but by can could did do does for from had has have how i if in into is it "
     "its me my of on or our should so than that the their them then there these they this those to was we "
-    "were what when where which who whom why will with would you your".split()
+    "were what when where which who whom why will with would you your"
 )
+STOPWORDS = frozenset(_STOPWORDS.split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 

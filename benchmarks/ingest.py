@@ -73,8 +73,12 @@ def touch_one_percent(docs: list[Path], exports: list[Path]) -> int:
     for export in exports:
         data = json.loads(export.read_text())
         n = max(1, len(data["tickets"]) // 100)
-        for ticket in data["tickets"][:n]:
-            ticket["comments"][-1]["body"] += " Follow-up: confirmed resolved."
+        resolved = [t for t in data["tickets"] if t.get("status") in {"solved", "closed"} and t.get("comments")]
+        for ticket in resolved[:n]:
+            last = ticket["comments"][-1]
+            for key in ("body", "plain_body", "html_body"):
+                if last.get(key):
+                    last[key] += " Follow-up: confirmed resolved."
             changed += 1
         export.write_text(json.dumps(data))
     return changed

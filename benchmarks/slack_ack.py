@@ -74,10 +74,15 @@ def summary_ms(values: list[float]) -> dict[str, float]:
             "mean": round(statistics.fmean(values) * 1000, 1)}
 
 
-async def burst(base_url: str, requests: list[tuple[str, dict[str, str]]]) -> list[float]:
+async def burst(base_url: str, requests: list[tuple[str, dict[str, str]]], rate: float) -> list[float]:
+    """Send all requests at once (``rate`` 0) or ``rate`` per second; returns each one's latency."""
     limits = httpx.Limits(max_connections=len(requests))
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
-        async def one(body: str, headers: dict[str, str]) -> float:
+        begin = time.perf_counter()
+
+        async def one(i: int, body: str, headers: dict[str, str]) -> float:
+            if rate:
+                await asyncio.sleep(max(0.0, begin + i / rate - time.perf_counter()))
             started = time.perf_counter()
             response = await client.post("/slack/events", content=body.encode(), headers=headers)
             elapsed = time.perf_counter() - started
@@ -85,7 +90,7 @@ async def burst(base_url: str, requests: list[tuple[str, dict[str, str]]]) -> li
                 raise RuntimeError(f"status {response.status_code}: {response.text}")
             return elapsed
 
-        return list(await asyncio.gather(*(one(b, h) for b, h in requests)))
+        return list(await asyncio.gather(*(one(i, b, h) for i, (b, h) in enumerate(requests))))
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -138,7 +143,8 @@ def serve(args: argparse.Namespace) -> None:
     server.run()
 
 
-def run(mode: str, events: int, answer_seconds: float, concurrency: int, duplicates: float) -> dict[str, Any]:
+def run(mode: str, events: int, answer_seconds: float, concurrency: int, duplicates: float,
+        rate: float) -> dict[str, Any]:
     import subprocess
 
     slack = SlackRequests()
@@ -164,7 +170,7 @@ def run(mode: str, events: int, answer_seconds: float, concurrency: int, duplica
                          for m, p in zip(mentions[:n_dup], payloads[:n_dup], strict=True)]
             calls_before = len(fake.calls)
             started = time.perf_counter()
-            client_s = asyncio.run(burst(base_url, payloads))
+            client_s = asyncio.run(burst(base_url, payloads, rate))
             acked_all = time.perf_counter() - started
             for m in mentions:
                 fake.final_answer(m["channel"], m["ts"], timeout=600)
@@ -178,7 +184,8 @@ def run(mode: str, events: int, answer_seconds: float, concurrency: int, duplica
             child.terminate()
             child.wait(10)
     return {
-        "mode": mode, "events": events, "duplicate_deliveries": n_dup, "answers": answers,
+        "mode": mode, "events": events, "rate_per_s": rate or "all at once", "duplicate_deliveries": n_dup,
+        "answers": answers,
         "answer_seconds": answer_seconds, "max_concurrent_answers": concurrency,
         "ack_server_ms": summary_ms(server_s), "ack_client_ms": summary_ms(client_s),
         "burst_acked_s": round(acked_all, 2), "all_answered_s": round(answered_all, 2),
@@ -194,6 +201,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="ASSISTANT_SLACK_MAX_CONCURRENT_ANSWERS")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of events Slack delivers twice")
     parser.add_argument("--mode", choices=["stream", "update", "both"], default="both")
+    parser.add_argument("--rate", type=float, default=0, help="events per second (0: the whole burst at once)")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the bot process
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
@@ -202,12 +210,14 @@ def main() -> None:
         serve(args)
         return
     modes = ["stream", "update"] if args.mode == "both" else [args.mode]
-    results = [run(m, args.events, args.answer_seconds, args.concurrency, args.duplicates) for m in modes]
+    results = [run(m, args.events, args.answer_seconds, args.concurrency, args.duplicates, args.rate)
+               for m in modes]
     if args.json:
         print(json.dumps(results, indent=2))
         return
     for r in results:
-        print(f"\nmode={r['mode']}: {r['events']} events (+{r['duplicate_deliveries']} duplicate deliveries), "
+        print(f"\nmode={r['mode']}: {r['events']} events (+{r['duplicate_deliveries']} duplicate deliveries) "
+              f"sent {r['rate_per_s'] if isinstance(r['rate_per_s'], str) else str(r['rate_per_s']) + '/s'}, "
               f"{r['answers']} answers, {r['answer_seconds']} s per answer, {r['max_concurrent_answers']} at once")
         for side in ("server", "client"):
             s = r[f"ack_{side}_ms"]

@@ -56,10 +56,10 @@ class ScriptedAnswer:
 Responder = Callable[[AnswerRequest], ScriptedAnswer]
 
 
-def source(n: int, title: str, *, audience: str = "public", url: str | None = None,
+def source(n: int, title: str, *, audience: Audience = "public", url: str | None = None,
            snippet: str = "", chunk_id: str | None = None) -> SourceRef:
     """A SourceRef with sensible defaults, for scripting answers."""
-    return SourceRef(n=n, title=title, url=url, source="fake", audience=audience,  # type: ignore[arg-type]
+    return SourceRef(n=n, title=title, url=url, source="fake", audience=audience,
                      chunk_id=chunk_id or f"chunk-{title.lower().replace(' ', '-')}", snippet=snippet)
 
 
@@ -91,7 +91,13 @@ class FakePipeline:
                  token_delay_s: float = 0.0, tokens_per_event: int = 1) -> None:
         if isinstance(answer, str):
             answer = ScriptedAnswer(answer)
-        self._respond: Responder = answer if callable(answer) else (lambda _request, a=answer: a)
+        if isinstance(answer, ScriptedAnswer):
+            scripted = answer
+
+            def answer(_request: AnswerRequest) -> ScriptedAnswer:
+                return scripted
+
+        self._respond: Responder = answer
         self.store = store
         self.token_delay_s = token_delay_s
         self.tokens_per_event = max(1, tokens_per_event)
@@ -179,7 +185,7 @@ def make_passage(text: str, *, title: str = "Doc", url: str | None = None, dense
 
     doc_key = doc_key or "docs:" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
     digest = hashlib.sha256(f"{doc_key}\n{text}".encode()).hexdigest()
-    chunk = Chunk(chunk_id="c-" + digest[:16], doc_key=doc_key, source="docs", kind=kind,  # type: ignore[arg-type]
+    chunk = Chunk(chunk_id="c-" + digest[:16], doc_key=doc_key, source="docs", kind=kind,
                   audience=audience, title=title, section=section, url=url, path=doc_key.split(":", 1)[1],
                   text=text, embed_text=f"{title}\n{section}\n{text}", content_hash=digest, untrusted=untrusted)
     return Passage(chunk=chunk, score=dense, dense_score=dense)
@@ -251,4 +257,4 @@ class ScriptedChatModel(BaseChatModel):
         usage = {"input_tokens": self.prompt_tokens, "output_tokens": len(tokens),
                  "total_tokens": self.prompt_tokens + len(tokens)}
         yield ChatGenerationChunk(message=AIMessageChunk(
-            content="", response_metadata={"model_name": "scripted-model"}, usage_metadata=usage))  # type: ignore[arg-type]
+            content="", response_metadata={"model_name": "scripted-model"}, usage_metadata=usage))

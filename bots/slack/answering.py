@@ -57,7 +57,9 @@ class Outcome:
 
 
 async def run_pipeline(deps: SlackDeps, ask: Ask, on_token: Callable[[str], Awaitable[None]] | None) -> Outcome:
-    """Find the conversation, call the pipeline, feed tokens to ``on_token``."""
+    """Find the conversation, call the pipeline, feed tokens to ``on_token``. Callers hold one of
+    ``deps.slots`` around it: under a burst, queued questions then cost nothing until their turn,
+    which keeps the event loop free to acknowledge new events quickly."""
     store = deps.store
     if ask.thread_ts:
         conversation = await asyncio.to_thread(
@@ -70,16 +72,15 @@ async def run_pipeline(deps: SlackDeps, ask: Ask, on_token: Callable[[str], Awai
     request = AnswerRequest(question=ask.question, audience=ask.audience, history=history,
                             conversation_id=conversation.id, channel=CHANNEL, user_id=ask.user, prompt=ask.prompt)
     outcome = Outcome()
-    async with deps.slots:
-        async for event in deps.pipeline.astream(request):
-            if isinstance(event, TokenEvent):
-                if on_token is not None:
-                    await on_token(event.text)
-            elif isinstance(event, DoneEvent):
-                outcome.done = event
-            elif isinstance(event, ErrorEvent):
-                outcome.error = event
-                break
+    async for event in deps.pipeline.astream(request):
+        if isinstance(event, TokenEvent):
+            if on_token is not None:
+                await on_token(event.text)
+        elif isinstance(event, DoneEvent):
+            outcome.done = event
+        elif isinstance(event, ErrorEvent):
+            outcome.error = event
+            break
     return outcome
 
 
@@ -113,29 +114,35 @@ async def answer_in_thread(deps: SlackDeps, client: AsyncWebClient, ask: Ask) ->
     try:
         if ask.assistant_thread:
             await _set_status(client, ask.channel, ask.thread_ts)
-        if isinstance(writer, UpdateWriter):
-            await writer.start()
-        outcome = await run_pipeline(deps, ask, writer.add)
-        if outcome.done is None:
-            message = outcome.error.message if outcome.error else GENERIC_ERROR
-            await writer.fail(message)
-            return None
-        done = outcome.done
-        footer = answer_footer(sources=done.sources, fallback=done.fallback, abstained=done.abstained,
-                               answer_id=done.answer_id)
-        remember(deps, ask, done, None)  # before the buttons exist, so a quick click finds it
-        ts = await writer.finish(answer_messages(done.answer), footer, done.answer)
-        return remember(deps, ask, done, ts)
+        async with deps.slots:
+            return await _write_answer(deps, ask, writer)
     except Exception:
         log.exception("answering in %s failed", ask.channel)
         await quietly(writer.fail(GENERIC_ERROR))
         return None
 
 
+async def _write_answer(deps: SlackDeps, ask: Ask, writer: Writer) -> AnswerRecord | None:
+    if isinstance(writer, UpdateWriter):
+        await writer.start()
+    outcome = await run_pipeline(deps, ask, writer.add)
+    if outcome.done is None:
+        message = outcome.error.message if outcome.error else GENERIC_ERROR
+        await writer.fail(message)
+        return None
+    done = outcome.done
+    footer = answer_footer(sources=done.sources, fallback=done.fallback, abstained=done.abstained,
+                           answer_id=done.answer_id)
+    remember(deps, ask, done, None)  # before the buttons exist, so a quick click finds it
+    ts = await writer.finish(answer_messages(done.answer), footer, done.answer)
+    return remember(deps, ask, done, ts)
+
+
 async def answer_ephemeral(deps: SlackDeps, respond: Callable[..., Awaitable[Any]], ask: Ask) -> AnswerRecord | None:
     """The slash command's answer: only the asker sees it, with a button to post it."""
     try:
-        outcome = await run_pipeline(deps, ask, None)
+        async with deps.slots:
+            outcome = await run_pipeline(deps, ask, None)
         if outcome.done is None:
             message = outcome.error.message if outcome.error else GENERIC_ERROR
             await respond(text=":warning: " + escape(message), response_type="ephemeral", replace_original=True)

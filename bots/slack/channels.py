@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -65,6 +65,10 @@ def _check_channel_id(channel: str) -> None:
                          "channel's name > About), not the channel's name")
 
 
+class _Prompts(Protocol):
+    def answer(self, name: str, audience: Audience) -> object: ...
+
+
 class ChannelConfig:
     """Resolves the policy of a conversation; an empty config means internal, mentions only."""
 
@@ -109,8 +113,19 @@ class ChannelConfig:
     def policy(self, channel: str, *, external_user: bool = False) -> ChannelPolicy:
         policy = self.channels.get(channel, ChannelPolicy())
         if external_user and policy.audience != "public":
-            policy = policy.model_copy(update={"audience": "public"})
+            policy = policy.model_copy(update={"audience": "public", "prompt": None})  # its prompt is internal
         return policy
+
+    def check_prompts(self, prompts: _Prompts, source: Path | str) -> None:
+        """Every ``prompt`` named in the file exists and fits its channel's audience."""
+        for channel, policy in self.channels.items():
+            if policy.prompt is None:
+                continue
+            try:
+                prompts.answer(policy.prompt, policy.audience)
+            except ConfigError as exc:
+                raise ConfigError(f"Slack channel file {source}: channels.{channel}.prompt: {exc.message}",
+                                  hint=exc.hint) from exc
 
 
 def _message(err: object) -> str:

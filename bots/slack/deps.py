@@ -81,9 +81,14 @@ class SlackDeps:
     @classmethod
     def build(cls, settings: Settings, *, pipeline: AnswerPipeline, store: Store) -> SlackDeps:
         slack = settings.slack
+        channels = ChannelConfig.load(slack.channels)
+        if slack.channels is not None and any(p.prompt for p in channels.channels.values()):
+            from assistant.prompts import load_prompts
+
+            channels.check_prompts(load_prompts(settings.llm.prompts_dir), slack.channels)
         return cls(
             settings=settings, pipeline=pipeline, store=store,
-            channels=ChannelConfig.load(slack.channels),
+            channels=channels,
             seen_events=SeenCache(slack.dedupe_ttl_s),
             seen_messages=SeenCache(slack.dedupe_ttl_s),
             user_limits=RateLimiter(slack.rate_per_minute_user),

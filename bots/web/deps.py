@@ -89,17 +89,17 @@ class WebContext:
         return self.pipeline
 
 
-def get_context(request: Request) -> WebContext:
+async def get_context(request: Request) -> WebContext:
     ctx: WebContext = request.app.state.web
     return ctx
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     """The caller's address; behind a proxy uvicorn rewrites it from trusted X-Forwarded-For."""
     return request.client.host if request.client else "unknown"
 
 
-def page_origin(request: Request) -> str:
+async def page_origin(request: Request) -> str:
     """The calling page's origin; the origin gate has already refused missing or unlisted ones."""
     return normalise_origin(request.headers.get("origin", ""))
 
@@ -116,13 +116,13 @@ _TOKEN_MESSAGES = {
 }
 
 
-def current_session(request: Request, ctx: Annotated[WebContext, Depends(get_context)]) -> Session:
+async def current_session(request: Request, ctx: Annotated[WebContext, Depends(get_context)]) -> Session:
     token = bearer_token(request)
     if token is None:
         raise ApiError(401, "missing_token", _TOKEN_MESSAGES["missing_token"],
                        headers={"WWW-Authenticate": "Bearer"})
     try:
-        return ctx.tokens.verify(token, origin=page_origin(request))
+        return ctx.tokens.verify(token, origin=normalise_origin(request.headers.get("origin", "")))
     except TokenError as exc:
         raise ApiError(401, exc.code, _TOKEN_MESSAGES[exc.code],
                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc

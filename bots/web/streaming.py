@@ -57,29 +57,55 @@ def _error(code: str, message: str, retryable: bool) -> dict[str, Any]:
 _Event = SourcesEvent | TokenEvent | DoneEvent | ErrorEvent
 
 
-async def _events(ctx: WebContext, request: AnswerRequest) -> AsyncGenerator[_Event | None, None]:
-    """The pipeline's events, with ``None`` for each quiet ``KEEPALIVE_S`` stretch."""
+async def _events(ctx: WebContext, request: AnswerRequest) -> AsyncGenerator[list[_Event | None], None]:
+    """The pipeline's events in batches of those ready at once; ``None`` for each quiet ``KEEPALIVE_S``.
+
+    One pump task reads the pipeline into a queue and one ticker adds keep-alives, so a stream
+    costs two tasks however many tokens it has. Under load several tokens are often waiting:
+    batching them makes one socket write instead of one each.
+    """
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     stream = ctx.answerer().astream(request)
-    iterator = aiter(stream)
-    pending: asyncio.Task[Any] | None = None
+    last = time.monotonic()
+
+    async def pump() -> None:
+        try:
+            async for event in stream:
+                queue.put_nowait(("event", event))
+            queue.put_nowait(("end", None))
+        except Exception as exc:  # re-raised in the consumer, which knows how to answer it
+            queue.put_nowait(("raise", exc))
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(max(KEEPALIVE_S - (time.monotonic() - last), 0.01))
+            if time.monotonic() - last >= KEEPALIVE_S:
+                queue.put_nowait(("ping", None))
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(tick())]
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_S)
-            if not done:
-                yield None
-                continue
-            task, pending = pending, None
-            try:
-                yield task.result()
-            except StopAsyncIteration:
-                return
+            entries = [await queue.get()]
+            while not queue.empty():
+                entries.append(queue.get_nowait())
+            last = time.monotonic()
+            batch: list[_Event | None] = []
+            for kind, item in entries:
+                if kind == "event":
+                    batch.append(item)
+                elif kind == "ping":
+                    batch.append(None)
+                else:
+                    if batch:
+                        yield batch
+                    if kind == "raise":
+                        raise item
+                    return
+            yield batch
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(Exception):
@@ -92,32 +118,40 @@ def _remember(ctx: WebContext, done: DoneEvent, answer: ChatAnswer, mode: str) -
         ctx.sources.remember(done.answer_id, answer.sources)
 
 
+def _encode(ctx: WebContext, event: _Event | None) -> tuple[bytes, bool]:
+    """One event on the wire, and whether it ends the stream."""
+    if event is None:
+        return KEEPALIVE_COMMENT, False
+    if isinstance(event, SourcesEvent):
+        return _sse("sources", {"sources": [s.model_dump() for s in _public(event.sources)]}), False
+    if isinstance(event, TokenEvent):
+        return _sse("token", {"text": event.text}), False
+    if isinstance(event, DoneEvent):
+        answer = _answer(event)
+        _remember(ctx, event, answer, "stream")
+        return _sse("done", answer.model_dump()), True
+    ctx.metrics.answer_errors.labels(code=event.code).inc()
+    return _sse("error", _error(event.code, event.message, event.retryable)), True
+
+
 async def sse_stream(ctx: WebContext, request: AnswerRequest) -> AsyncIterator[bytes]:
     """``sources`` first, ``token``s, ``done`` last — or an ``error`` that ends the stream."""
     started = time.perf_counter()
     first = True
     try:
         async with contextlib.aclosing(_events(ctx, request)) as events:
-            async for event in events:
-                if event is None:
-                    yield KEEPALIVE_COMMENT
-                    continue
-                if first:
+            async for batch in events:
+                if first and any(event is not None for event in batch):
                     ctx.metrics.first_event_seconds.observe(time.perf_counter() - started)
                     first = False
-                if isinstance(event, SourcesEvent):
-                    yield _sse("sources", {"sources": [s.model_dump() for s in _public(event.sources)]})
-                elif isinstance(event, TokenEvent):
-                    yield _sse("token", {"text": event.text})
-                elif isinstance(event, DoneEvent):
-                    answer = _answer(event)
-                    _remember(ctx, event, answer, "stream")
-                    yield _sse("done", answer.model_dump())
-                    return
-                else:
-                    ctx.metrics.answer_errors.labels(code=event.code).inc()
-                    yield _sse("error", _error(event.code, event.message, event.retryable))
-                    return
+                out = []
+                for event in batch:
+                    data, final = _encode(ctx, event)
+                    out.append(data)
+                    if final:
+                        yield b"".join(out)
+                        return
+                yield b"".join(out)
         log.error("answer stream ended without a done event")
         raise _Refused("no done event")
     except _Refused:
@@ -138,16 +172,17 @@ async def json_answer(ctx: WebContext, request: AnswerRequest) -> ChatAnswer:
     """The whole answer at once; a failed answer is an HTTP error with the same JSON error shape."""
     try:
         async with contextlib.aclosing(_events(ctx, request)) as events:
-            async for event in events:
-                if isinstance(event, SourcesEvent):
-                    _public(event.sources)
-                elif isinstance(event, DoneEvent):
-                    answer = _answer(event)
-                    _remember(ctx, event, answer, "json")
-                    return answer
-                elif isinstance(event, ErrorEvent):
-                    ctx.metrics.answer_errors.labels(code=event.code).inc()
-                    raise ApiError(503 if event.retryable else 500, event.code, event.message)
+            async for batch in events:
+                for event in batch:
+                    if isinstance(event, SourcesEvent):
+                        _public(event.sources)
+                    elif isinstance(event, DoneEvent):
+                        answer = _answer(event)
+                        _remember(ctx, event, answer, "json")
+                        return answer
+                    elif isinstance(event, ErrorEvent):
+                        ctx.metrics.answer_errors.labels(code=event.code).inc()
+                        raise ApiError(503 if event.retryable else 500, event.code, event.message)
         raise _Refused("no done event")
     except _Refused as exc:
         ctx.metrics.answer_errors.labels(code="internal_error").inc()

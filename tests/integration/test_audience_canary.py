@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import RetrievalSettings, Settings
+from assistant.config import RetrievalSettings
 from assistant.eval_datasets import document_chunk, write_generation
 from assistant.index import IndexHandle
 from assistant.rerank import CrossEncoderReranker
 from assistant.retrieval import HybridRetriever
-from assistant.schemas import RetrievalFilters
+from assistant.schemas import Audience, RetrievalFilters
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ QUESTIONS = (
 
 
 def _corpus(model_id: str) -> list:
-    def doc(key: str, title: str, text: str, audience: str = "public", **kw):
+    def doc(key: str, title: str, text: str, audience: Audience = "public", **kw):
         return document_chunk(source=kw.pop("source", "help" if audience == "public" else "runbooks"), key=key,
                               title=title, text=text, audience=audience, model_id=model_id, **kw)
 
@@ -159,7 +159,7 @@ def test_example_corpus_canaries_stay_internal(example_index, embedder, reranker
             for question in (canary, canary.replace("-", " ").lower(), "escalation code for the incident note",
                              "approval reference code for large refunds"):
                 for mode in ("dense", "keyword", "hybrid"):
-                    result = retriever.search(question, audience="public", top_k=50, mode=mode)  # type: ignore[arg-type]
+                    result = retriever.search(question, audience="public", top_k=50, mode=mode)
                     for p in result.passages:
                         assert p.chunk.audience == "public", (question, mode, p.chunk.path)
                         assert canary not in p.chunk.text

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from assistant.schemas import AnswerRequest, ErrorEvent
@@ -111,7 +112,8 @@ def test_mention_is_answered_in_its_thread_with_sources_and_feedback_buttons(tmp
     assert conversation is not None
     turns = b.store.turns(conversation.id)
     assert [t["role"] for t in turns] == ["user", "assistant"]
-    assert b.store.audit(buttons[0]["value"])["question"] == "How do I refund an invoice?"
+    audit = b.store.audit(buttons[0]["value"])
+    assert audit is not None and audit["question"] == "How do I refund an invoice?"
 
 
 def test_without_streaming_the_answer_is_edited_in_about_once_a_second(tmp_path: Path, fake: FakeSlack) -> None:
@@ -296,7 +298,7 @@ def test_empty_mention_gets_a_hint_instead_of_an_answer(tmp_path: Path, fake: Fa
 CHANNELS = """
 allowlist: [C0GENERAL]
 channels:
-  C0SHARED: {audience: public, respond: all, prompt: customer}
+  C0SHARED: {audience: public, respond: all, prompt: public}
 """
 PASSAGES = [
     source(1, "Refund policy", snippet="Customers can request a refund within 30 days from the invoice page."),
@@ -325,7 +327,7 @@ def test_public_channel_never_receives_internal_canary_content(tmp_path: Path, f
         internal = fake.final_answer("C0GENERAL", internal_q["ts"])
     assert command.status_code == 200
     assert [(r.audience, r.prompt) for r in pipeline.requests] == [
-        ("public", "customer"), ("public", "customer"), ("public", "customer"), ("internal", None)]
+        ("public", "public"), ("public", "public"), ("public", "public"), ("internal", None)]
     shown_publicly = fake.everything_sent_to("C0SHARED")
     assert "within 30 days" in shown_publicly
     for canary in CANARIES:
@@ -486,3 +488,28 @@ def test_assistant_thread_gets_prompts_status_and_an_answer(tmp_path: Path, fake
     status = fake.calls_to("assistant.threads.setStatus")[0].args
     assert status["thread_ts"] == "1700000000.000001" and "thinking" in status["status"]
     assert "Refunding an invoice" in sources_text(answer)
+
+
+def test_assistant_serve_mounts_slack_events_through_the_entry_point(tmp_path: Path, fake: FakeSlack) -> None:
+    """The web server behind ``assistant serve`` finds the Slack mount by its entry point and runs
+    its startup hook; Slack's requests pass the web app's middleware untouched."""
+    from assistant.store import Store
+    from bots.web.app import create_app, discover_mounts
+    from tests.fake_slack import SlackRequests
+    from tests.integration.slack_harness import UvicornThread
+
+    settings = slack_settings(tmp_path, fake)
+    store = Store(settings.store_path)
+    pipeline = FakePipeline(REFUND, store=store)
+    app = create_app(settings, pipeline=pipeline, store=store, mounts=discover_mounts())
+    slack = SlackRequests()
+    with UvicornThread(app) as base, httpx.Client(base_url=base, timeout=10) as http:
+        event = slack.mention("How do I refund an invoice?")
+        body, headers = slack.event(event)
+        acked = http.post("/slack/events", content=body.encode(), headers=headers)
+        forged = http.post("/slack/events", content=body.encode(), headers=dict(headers, **{
+            "X-Slack-Signature": "v0=" + "0" * 64}))
+        answer = fake.final_answer("C0GENERAL", event["ts"])
+    assert acked.status_code == 200 and forged.status_code == 401
+    assert "Refunding an invoice" in sources_text(answer)
+    assert len(pipeline.requests) == 1

@@ -95,7 +95,7 @@ def test_abstention_metrics_are_undefined_without_abstentions() -> None:
 
 
 def _ref(n: int, chunk_id: str, audience: str = "public") -> SourceRef:
-    return SourceRef(n=n, title="t", source="docs", audience=audience, chunk_id=chunk_id)  # type: ignore[arg-type]
+    return SourceRef(n=n, title="t", source="docs", audience=audience, chunk_id=chunk_id)
 
 
 def test_citation_validity_needs_an_offered_chunk_of_an_allowed_audience() -> None:

@@ -10,6 +10,8 @@ import pytest
 from assistant.eval_datasets import document_chunk
 from assistant.retrieval import (
     Candidate,
+    has_exact_token,
+    keyword_query,
     merge_by_score,
     passes_filters,
     reciprocal_rank_fusion,
@@ -41,7 +43,7 @@ def test_rrf_adds_weighted_reciprocal_ranks() -> None:
 
 def test_rrf_orders_best_first_and_keeps_first_appearance_on_ties() -> None:
     assert [i for i, _ in reciprocal_rank_fusion([([7, 8], 1.0), ([8, 7], 1.0)], rrf_k=60)] == [7, 8]
-    assert [i for i, _ in reciprocal_rank_fusion([([1, 2], 1.0), ([2], 3.0)], rrf_k=60)][0] == 2
+    assert next(i for i, _ in reciprocal_rank_fusion([([1, 2], 1.0), ([2], 3.0)], rrf_k=60)) == 2
 
 
 def test_rrf_ignores_a_ranking_with_zero_weight() -> None:
@@ -112,3 +114,17 @@ def test_date_range_uses_updated_then_created_and_excludes_undated() -> None:
     until = RetrievalFilters(until=datetime(2024, 3, 1))  # naive means UTC
     assert not passes_filters(updated, until)
     assert passes_filters(created_only, until)
+
+
+@pytest.mark.parametrize(("question", "exact"), [
+    ("Error LDG-7731 on webhooks", True), ("what is idempotency_conflict", True), ("resetting 2FA", True),
+    ("How do I refund an invoice?", False), ("billed on the 1st of the month", False), ("invoices from 2024", False),
+])
+def test_questions_with_codes_are_recognised(question: str, exact: bool) -> None:
+    assert has_exact_token(question) is exact
+
+
+def test_keyword_query_drops_function_words_but_never_everything() -> None:
+    assert keyword_query("How do I refund an invoice?") == "refund invoice"
+    assert keyword_query("Can US clients pay?") == "US clients pay"
+    assert keyword_query("what is it") == "what is it"

@@ -7,6 +7,7 @@ need an index that misbehaves on purpose (the audience guard) or counts its call
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 import numpy as np
 import pytest
@@ -65,7 +66,7 @@ class AxisEmbedder:
         return v
 
 
-def _corpus(n: int, *, tagged_every: int = 0, internal: set[int] = frozenset()) -> tuple[list[Chunk], np.ndarray]:
+def _corpus(n: int, *, tagged_every: int = 0, internal: Collection[int] = ()) -> tuple[list[Chunk], np.ndarray]:
     rng = np.random.default_rng(0)
     chunks, vecs = [], []
     for i in range(n):

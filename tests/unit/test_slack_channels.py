@@ -72,3 +72,23 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist") as err:
         ChannelConfig.load(tmp_path / "nope.yaml")
     assert "ASSISTANT_SLACK_CHANNELS" in (err.value.hint or "")
+
+
+def test_prompts_named_in_the_file_must_exist_and_fit_the_audience(tmp_path: Path) -> None:
+    from assistant.prompts import load_prompts
+
+    prompts = load_prompts()
+    ok = write(tmp_path, "channels: {C0SHARED: {audience: public, prompt: public}}")
+    ChannelConfig.load(ok).check_prompts(prompts, ok)
+    for text, expected in (("channels: {C0SHARED: {audience: public, prompt: custmer}}", "No answer prompt named"),
+                           ("channels: {C0SHARED: {audience: public, prompt: internal}}", "internal audience")):
+        path = write(tmp_path, text)
+        with pytest.raises(ConfigError) as err:
+            ChannelConfig.load(path).check_prompts(prompts, path)
+        assert f"{path}: channels.C0SHARED.prompt" in err.value.message and expected in err.value.message
+
+
+def test_a_guest_in_an_internal_channel_does_not_get_its_internal_prompt(tmp_path: Path) -> None:
+    config = ChannelConfig.load(write(tmp_path, "channels: {C0TEAM: {prompt: internal}}"))
+    guest = config.policy("C0TEAM", external_user=True)
+    assert (guest.audience, guest.prompt) == ("public", None)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -18,7 +19,7 @@ from bots.slack.cli import socket_mode_tokens
 from bots.slack.mount import mount
 
 
-def settings(tmp_path: Path, **tokens: str) -> Settings:
+def settings(tmp_path: Path, **tokens: Any) -> Settings:
     return Settings(data_dir=tmp_path, **tokens)
 
 

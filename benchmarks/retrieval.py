@@ -1,0 +1,239 @@
+"""Retrieval latency at 10k and 100k chunks, beside plain FAISS on the same vectors, and the
+answer pipeline's time-to-first-token overhead over the LLM's own.
+
+    python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 100]
+
+What is real and what is synthetic (printed with the results):
+
+- chunk texts are synthesised by recombining sentences of the example help centre, so the FTS5
+  table has realistic vocabulary; titles come from the example documents;
+- chunk vectors are random unit vectors: embedding 100k chunks on a laptop CPU takes too long
+  for a benchmark, and search cost does not depend on what the vectors mean;
+- query vectors are real: every retrieval embeds the question with the real model, because
+  that is part of what a user waits for;
+- the generation is written by the same code as a real one (chunks.sqlite + FAISS files; flat
+  index up to ``index.flat_max`` vectors, HNSW above), and searched through ``HybridRetriever``.
+
+"Plain FAISS" is ``index.search`` on the same loaded index file with the same candidate count;
+the ratio says what fusion, BM25, record fetch and the query embedding add.
+
+The time-to-first-token part runs ``AnswerPipeline`` with a stand-in chat model that waits a
+fixed time before its first token; the overhead is the pipeline's first token minus that wait.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+from langchain_core.callbacks import CallbackManagerForLLMRun  # noqa: E402
+from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream  # noqa: E402
+from langchain_core.messages import AIMessageChunk, BaseMessage  # noqa: E402
+from langchain_core.outputs import ChatGenerationChunk, ChatResult  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+FALLBACK_SENTENCES = [
+    "Open the invoice and choose Record payment to mark it paid.",
+    "Recurring profiles send the same invoice every week, month or year.",
+    "Card payments are processed by Stripe and settle in two business days.",
+    "Tax rates are added under Settings and chosen per line item.",
+    "The client portal lets customers download invoices and pay online.",
+]
+FALLBACK_QUESTIONS = [
+    "How do I refund a card payment?", "Can I bill clients automatically every month?",
+    "Which exchange rates do you use?", "How do I add a sales tax rate?", "Why was my payout paused?",
+]
+
+
+class DelayedChatModel(BaseChatModel):
+    """A stand-in LLM: waits ``first_token_s`` before its first token, then streams a short answer."""
+
+    first_token_s: float = 0.2
+    reply: str = "You can do that from the invoice page [1]. It takes effect at once [1]."
+
+    @property
+    def _llm_type(self) -> str:
+        return "delayed-stand-in"
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        time.sleep(self.first_token_s)
+        for token in re.findall(r"\S+\s*", self.reply):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+
+
+def _sentences() -> tuple[list[str], list[str]]:
+    sentences: list[str] = []
+    titles: list[str] = []
+    for path in sorted((REPO / "examples" / "docs" / "public").rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+        titles.append(heading.group(1).strip() if heading else path.stem.replace("-", " "))
+        body = re.sub(r"[#*`>|\[\]()_-]+", " ", text)
+        sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+", body) if 40 <= len(s.strip()) <= 300]
+    return (sentences or FALLBACK_SENTENCES), (titles or ["Help article"])
+
+
+def _questions() -> list[str]:
+    import json
+
+    golden = REPO / "examples" / "eval" / "golden.jsonl"
+    if golden.exists():
+        return [json.loads(line)["question"] for line in golden.read_text().splitlines() if line.strip()]
+    return FALLBACK_QUESTIONS
+
+
+def build_corpus(data_dir: Path, n: int, *, model_id: str, dim: int, internal_share: float = 0.3) -> float:
+    """Write a synthetic generation of ``n`` chunks; returns the seconds it took."""
+    from assistant.eval_datasets import document_chunk, write_generation
+
+    rng = random.Random(n)
+    sentences, titles = _sentences()
+    chunks = []
+    for i in range(n):
+        doc = i // 4  # four chunks per document, like a short article
+        chunks.append(document_chunk(
+            source="synthetic", key=f"doc-{doc}.md", title=f"{rng.choice(titles)} ({doc})",
+            text=" ".join(rng.sample(sentences, k=min(len(sentences), rng.randint(3, 6)))), ordinal=i % 4,
+            model_id=model_id, audience="internal" if (doc % 10) < internal_share * 10 else "public",
+        ))
+    vectors = np.random.default_rng(n).normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    t0 = time.perf_counter()
+    write_generation(data_dir, chunks, vectors, model_id=model_id)
+    return time.perf_counter() - t0
+
+
+def _pct(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs: int) -> dict[str, Any]:
+    from assistant import generations, vectors
+    from assistant.config import RetrievalSettings
+    from assistant.index import IndexHandle
+    from assistant.retrieval import HybridRetriever
+
+    settings = RetrievalSettings()
+    handle = IndexHandle(data_dir, model_id=embedder.model_id, device="cpu")
+    retriever = HybridRetriever(handle, embedder, settings)
+    _, path = generations.resolve(data_dir)
+    plain, _ = vectors.load_index(path / "public.faiss", device="cpu")
+    kind = handle.current().manifest.get("index", {}).get("public", "?")
+    retriever.search(questions[0], audience="public")  # warm-up: model load, page cache
+    out: dict[str, Any] = {"index": kind}
+    for audience in ("public", "internal"):
+        totals, embeds, rest, faiss_ms = [], [], [], []
+        for i in range(runs):
+            question = questions[i % len(questions)]
+            t0 = time.perf_counter()
+            result = retriever.search(question, audience=audience)
+            totals.append((time.perf_counter() - t0) * 1000)
+            embeds.append(result.timings_ms["embed"])
+            rest.append(totals[-1] - result.timings_ms["embed"])
+            query = embedder.encode_query(question).reshape(1, -1)
+            t0 = time.perf_counter()
+            vectors.search(plain, query, settings.candidates)
+            faiss_ms.append((time.perf_counter() - t0) * 1000)
+        out[audience] = {"total": _pct(totals), "embed": _pct(embeds), "search": _pct(rest), "faiss": _pct(faiss_ms)}
+    return out
+
+
+def measure_ttft(data_dir: Path, embedder: Any, questions: list[str], runs: int, first_token_s: float) -> dict[str, Any]:
+    from assistant.config import Settings
+    from assistant.index import IndexHandle
+    from assistant.pipeline import AnswerPipeline
+    from assistant.prompts import load_prompts
+    from assistant.retrieval import HybridRetriever
+    from assistant.schemas import AnswerRequest
+
+    settings = Settings(data_dir=data_dir, _env_file=None)
+    settings.retrieval.abstain_threshold = -1.0  # random corpus vectors: never abstain, always call the LLM
+    retriever = HybridRetriever(IndexHandle(data_dir, model_id=embedder.model_id, device="cpu"), embedder,
+                                settings.retrieval)
+    llm = DelayedChatModel(first_token_s=first_token_s)
+    pipeline = AnswerPipeline(retriever=retriever, prompts=load_prompts(settings.llm.prompts_dir),
+                              llm_provider=lambda _name: llm, settings=settings, store=None, backend="local")
+    ttft, retrieve = [], []
+    for i in range(runs + 1):
+        request = AnswerRequest(question=questions[i % len(questions)], audience="public", channel="eval")
+        t0 = time.perf_counter()
+        first = None
+        for event in pipeline.stream(request):
+            if event.type == "token" and first is None:
+                first = (time.perf_counter() - t0) * 1000
+            elif event.type == "done":
+                if i:  # the first run is a warm-up
+                    ttft.append(first or 0.0)
+                    retrieve.append(event.timings_ms.get("retrieve", 0.0))
+    p50, p95 = _pct(ttft)
+    own = first_token_s * 1000
+    return {"ttft": (p50, p95), "own": own, "overhead": (p50 - own, p95 - own), "retrieve": _pct(retrieve)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=100, help="timed searches per size and audience")
+    parser.add_argument("--ttft-runs", type=int, default=30)
+    parser.add_argument("--first-token-ms", type=float, default=200.0, help="the stand-in LLM's own first token")
+    args = parser.parse_args()
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from assistant.embeddings import Embedder
+
+    console = Console(width=150)
+    embedder = Embedder(device="cpu")
+    questions = _questions()
+    table = Table(title="Retrieval latency (ms): query embedding + hybrid search + record fetch vs plain FAISS")
+    for column in ("chunks", "index", "audience", "retrieval p50", "p95", "embed p50", "search p50",
+                   "FAISS p50", "p95", "ratio p50", "search/FAISS", "build s"):
+        table.add_column(column, justify="left" if column in ("index", "audience") else "right")
+    ttft: dict[str, Any] | None = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            data_dir = Path(tmp) / str(n)
+            console.print(f"building {n:,} synthetic chunks…", style="dim")
+            build_s = build_corpus(data_dir, n, model_id=embedder.model_id, dim=embedder.dimension)
+            m = measure_retrieval(data_dir, embedder, questions, args.queries)
+            for audience in ("public", "internal"):
+                r = m[audience]
+                table.add_row(f"{n:,}", m["index"], audience, f"{r['total'][0]:.1f}", f"{r['total'][1]:.1f}",
+                              f"{r['embed'][0]:.1f}", f"{r['search'][0]:.1f}", f"{r['faiss'][0]:.2f}",
+                              f"{r['faiss'][1]:.2f}", f"{r['total'][0] / max(r['faiss'][0], 1e-3):.0f}×",
+                              f"{r['search'][0] / max(r['faiss'][0], 1e-3):.0f}×", f"{build_s:.0f}")
+            if n == args.sizes[0]:
+                ttft = measure_ttft(data_dir, embedder, questions, args.ttft_runs, args.first_token_ms / 1000)
+    console.print(table)
+    console.print("Chunk vectors are random unit vectors; texts are recombined example sentences; query "
+                  "vectors are real (all-MiniLM-L6-v2, CPU). FAISS column: index.search on the same index file, "
+                  "public partition, same candidate count.", style="dim")
+    if ttft:
+        console.print(
+            f"Time to first token at {args.sizes[0]:,} chunks (stand-in LLM, own first token "
+            f"{ttft['own']:.0f} ms): p50 {ttft['ttft'][0]:.0f} ms, p95 {ttft['ttft'][1]:.0f} ms → pipeline "
+            f"overhead p50 {ttft['overhead'][0]:.0f} ms, p95 {ttft['overhead'][1]:.0f} ms "
+            f"(of which retrieval p50 {ttft['retrieve'][0]:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
