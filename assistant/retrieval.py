@@ -326,21 +326,16 @@ class HybridRetriever:
             if passes_filters(chunk, filters):
                 kept.append((row, score, chunk))
         stored = generation.vectors([row for row, _, _ in kept])
-        out = list(survivors)
-        by_row = {c.row: c for c in out}
-        for row, score, chunk in kept:
-            vector = stored[row]
-            cand = Candidate(row=row, fused=score, chunk=chunk, vector=vector, dense=dense.get(row),
-                             keyword=keyword.get(row), cosine=float(vector @ qvec))
-            by_row[row] = cand
-        # A wider pass re-ranks rows fetched before: refresh their fused scores.
+        # A wider pass ranks rows fetched before differently: refresh their scores.
         fused_now = dict(fused)
-        for row, cand in by_row.items():
-            if row in fused_now:
-                cand.fused = fused_now[row]
-                cand.dense = dense.get(row, cand.dense)
-                cand.keyword = keyword.get(row, cand.keyword)
-        return list(by_row.values())
+        for cand in survivors:
+            cand.fused = fused_now.get(cand.row, cand.fused)
+            cand.dense = dense.get(cand.row, cand.dense)
+            cand.keyword = keyword.get(cand.row, cand.keyword)
+        fetched = [Candidate(row=row, fused=score, chunk=chunk, vector=stored[row], dense=dense.get(row),
+                             keyword=keyword.get(row), cosine=float(stored[row] @ qvec))
+                   for row, score, chunk in kept]
+        return [*survivors, *fetched]
 
     # ------------------------------------------------------------------ LangChain
 

@@ -52,22 +52,24 @@ class ReadinessProbe(Protocol):
 class SourceMemory:
     """The sources shown with recent answers, so a hand-off can list them with titles and links.
 
-    The store's audit row keeps chunk ids only; this bounded map keeps what the customer saw.
-    After a restart a hand-off falls back to the chunk ids.
+    The store's audit row keeps chunk ids only; this bounded map keeps what the customer saw,
+    as compact ``(n, title, url)`` tuples (a few hundred bytes an answer). After a restart, or
+    for answers older than the last ``capacity``, a hand-off falls back to the chunk ids.
     """
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[str, list[PublicSource]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[tuple[int, str, str | None], ...]] = OrderedDict()
 
     def remember(self, answer_id: str, sources: list[PublicSource]) -> None:
-        self._items[answer_id] = sources
+        self._items[answer_id] = tuple((s.n, s.title, s.url) for s in sources)
         self._items.move_to_end(answer_id)
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
 
-    def get(self, answer_id: str) -> list[PublicSource] | None:
-        return self._items.get(answer_id)
+    def get(self, answer_id: str) -> list[dict[str, Any]] | None:
+        shown = self._items.get(answer_id)
+        return None if shown is None else [{"n": n, "title": title, "url": url} for n, title, url in shown]
 
 
 @dataclass

@@ -28,7 +28,7 @@ def _transcript(ctx: WebContext, turns: list[dict[str, Any]]) -> list[dict[str, 
         if turn["role"] == "assistant":
             shown = ctx.sources.get(turn["id"])
             if shown is not None:
-                item["sources"] = [s.model_dump() for s in shown]
+                item["sources"] = shown
             else:  # answered before a restart: the audit trail still names the chunks
                 item["sources"] = []
                 item["chunk_ids"] = json.loads(turn["chunk_ids"]) if turn.get("chunk_ids") else []
