@@ -128,10 +128,11 @@ def _score_plot(per_question: Sequence[dict[str, Any]], thresholds: dict[str, fl
                 fill = "#2f5fb3" if answerable else "#b3261e"
                 parts.append(f'<circle cx="{x(q["best_dense"]):.1f}" cy="{y}" r="4" fill="{fill}" '
                              f'fill-opacity=".55"><title>{title}</title></circle>')
-    for (name, value), color in zip(thresholds.items(), ("#222", "#1b7f3b"), strict=False):
+    for (name, value), color, label_y in zip(thresholds.items(), ("#222", "#1b7f3b"), (height - 28, 14),
+                                             strict=False):
         if value is not None:
             parts.append(f'<line x1="{x(value):.1f}" x2="{x(value):.1f}" y1="15" y2="{height - 25}" '
-                         f'stroke="{color}" stroke-dasharray="4 3"/><text x="{x(value) + 3:.1f}" y="{height - 28}" '
+                         f'stroke="{color}" stroke-dasharray="4 3"/><text x="{x(value) + 3:.1f}" y="{label_y}" '
                          f'font-size="10" fill="{color}">{html.escape(name)} {value:.3f}</text>')
     for tick in range(0, 11, 2):
         v = lo + (hi - lo) * tick / 10

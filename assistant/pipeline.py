@@ -88,6 +88,28 @@ class AnswerPipeline:
 
     # ------------------------------------------------------------------ public interface
 
+    def ready(self) -> dict[str, bool]:
+        """Readiness for probes (``/readyz``): the published index loads, the default backend answers.
+
+        May do I/O (a ``stat`` of ``CURRENT``, an HTTP health call); callers run it in a thread.
+        """
+        checks: dict[str, bool] = {}
+        index = getattr(self.retriever, "index", None)
+        if index is not None and hasattr(index, "current"):
+            try:
+                index.current()
+                checks["index"] = True
+            except AssistantError as exc:
+                log.warning("not ready: %s", exc.message)
+                checks["index"] = False
+        if self.default_backend == EXTRACTIVE:
+            checks["llm"] = True
+        else:
+            llm = self._llm_provider(self.default_backend)
+            probe = getattr(llm, "health", None)
+            checks["llm"] = bool(probe()) if callable(probe) else llm is not None
+        return checks
+
     def stream(self, request: AnswerRequest) -> Generator[AnswerEvent, None, None]:
         """Answer one request as events; never raises (failures end the stream with ErrorEvent)."""
         try:

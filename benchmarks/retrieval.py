@@ -37,11 +37,11 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import numpy as np  # noqa: E402
-from langchain_core.callbacks import CallbackManagerForLLMRun  # noqa: E402
-from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream  # noqa: E402
-from langchain_core.messages import AIMessageChunk, BaseMessage  # noqa: E402
-from langchain_core.outputs import ChatGenerationChunk, ChatResult  # noqa: E402
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 REPO = Path(__file__).resolve().parents[1]
 FALLBACK_SENTENCES = [
@@ -156,7 +156,8 @@ def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs:
     return out
 
 
-def measure_ttft(data_dir: Path, embedder: Any, questions: list[str], runs: int, first_token_s: float) -> dict[str, Any]:
+def measure_ttft(data_dir: Path, embedder: Any, questions: list[str], runs: int,
+                 first_token_s: float) -> dict[str, Any]:
     from assistant.config import Settings
     from assistant.index import IndexHandle
     from assistant.pipeline import AnswerPipeline
@@ -179,10 +180,9 @@ def measure_ttft(data_dir: Path, embedder: Any, questions: list[str], runs: int,
         for event in pipeline.stream(request):
             if event.type == "token" and first is None:
                 first = (time.perf_counter() - t0) * 1000
-            elif event.type == "done":
-                if i:  # the first run is a warm-up
-                    ttft.append(first or 0.0)
-                    retrieve.append(event.timings_ms.get("retrieve", 0.0))
+            elif event.type == "done" and i:  # the first run is a warm-up
+                ttft.append(first or 0.0)
+                retrieve.append(event.timings_ms.get("retrieve", 0.0))
     p50, p95 = _pct(ttft)
     own = first_token_s * 1000
     return {"ttft": (p50, p95), "own": own, "overhead": (p50 - own, p95 - own), "retrieve": _pct(retrieve)}

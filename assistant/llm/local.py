@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import BackendError
+from assistant.errors import AssistantError, BackendError
 from assistant.llm.base import Piece, StreamingChatModel
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,13 @@ class LocalChatModel(StreamingChatModel):
     @property
     def _llm_type(self) -> str:
         return "local"
+
+    def health(self) -> bool:
+        """In process: ready when the GGUF file is there (it loads on the first answer)."""
+        try:
+            return resolve_model_path(self.model_path).is_file()
+        except AssistantError:
+            return False
 
     def _pieces(self, messages: list[dict[str, str]], *, stop: list[str] | None,
                 max_tokens: int) -> Generator[Piece, None, None]:

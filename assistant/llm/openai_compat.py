@@ -34,6 +34,14 @@ class OpenAICompatibleChatModel(StreamingChatModel):
     def _llm_type(self) -> str:
         return "openai"
 
+    def health(self) -> bool:
+        """Whether the server answers ``GET /models`` (every OpenAI-compatible server has it)."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        try:
+            return self._http.get(f"{self.base_url.rstrip('/')}/models", headers=headers).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def _pieces(self, messages: list[dict[str, str]], *, stop: list[str] | None,
                 max_tokens: int) -> Generator[Piece, None, None]:
         client = EndpointClient(self.base_url.rstrip("/"), http=self._http, api_key=self.api_key,
