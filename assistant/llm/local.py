@@ -9,6 +9,8 @@ a lock is held for the whole of each generation and concurrent requests queue.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
 import logging
 import threading
@@ -34,6 +36,16 @@ class _Loaded:
 
 _MODELS: dict[tuple[str, int, int], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+def _close_models() -> None:
+    """Free llama.cpp models before interpreter shutdown: left to ``__del__`` they are freed
+    after the native library is unloaded, which prints a TypeError traceback on every exit."""
+    with _LOAD_LOCK:
+        for loaded in _MODELS.values():
+            with contextlib.suppress(Exception):
+                loaded.llama.close()
+        _MODELS.clear()
 
 
 def default_model_path() -> Path | None:
@@ -76,6 +88,8 @@ def load_model(path: Path, *, n_ctx: int, threads: int) -> _Loaded:
                 raise BackendError("The built-in language model could not be loaded.", code="backend_unavailable",
                                    detail=f"{path}: {exc}", retryable=False) from exc
             log.info("loaded %s in %.2fs", path.name, time.perf_counter() - started)
+            if not _MODELS:
+                atexit.register(_close_models)
             loaded = _MODELS[key] = _Loaded(llama, threading.Lock())
         return loaded
 

@@ -56,8 +56,10 @@ class LiveServer:
     settings: Settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Module scope on purpose: Playwright's sync API keeps an event loop running in the main
+    thread while it lives, which breaks every async test that runs after it in the session."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright

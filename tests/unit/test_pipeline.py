@@ -440,3 +440,29 @@ async def test_astream_stops_the_llm_when_the_consumer_goes_away(prompts, settin
             break
     await stream.aclose()
     assert await asyncio.to_thread(llm.closed.wait, 2.0)
+
+
+class _RetrieverWithEmbedder(FakeRetriever):
+    """The real retriever exposes its embedder; attribution uses it to compare answer and passages."""
+
+    def __init__(self, passages: list, embedder: Any) -> None:
+        super().__init__(passages)
+        self.embedder = embedder
+
+
+def test_an_uncited_answer_is_attributed_to_the_passages_it_resembles(prompts, settings, embedder) -> None:
+    llm = ScriptedChatModel(replies=["Open Settings, then Taxes, and click Add tax rate to create a new tax rate."])
+    pipeline = make_pipeline(prompts, settings, llm, _RetrieverWithEmbedder([REFUNDS, TAXES, EXPORT], embedder))
+    events = ask(pipeline, "How do I add a tax rate?")
+    done = done_of(events)
+    assert [s.title for s in done.sources] == ["Tax rates"]  # refunds and export do not resemble the answer
+    assert done.answer.endswith("Sources: [1]")
+    assert "".join(e.text for e in events if e.type == "token") == done.answer
+    assert not done.fallback and "attribute" in done.timings_ms
+
+
+def test_an_uncited_answer_resembling_no_passage_stays_uncited(prompts, settings, embedder) -> None:
+    llm = ScriptedChatModel(replies=["Our office dog is called Biscuit and enjoys long walks."])
+    pipeline = make_pipeline(prompts, settings, llm, _RetrieverWithEmbedder([REFUNDS, TAXES, EXPORT], embedder))
+    done = done_of(ask(pipeline, "How do I add a tax rate?"))
+    assert done.sources == [] and "Sources:" not in done.answer
