@@ -20,7 +20,7 @@ import numpy as np
 from assistant import generations, vectors
 from assistant.chunkdb import FORMAT_VERSION, ChunkDBWriter
 from assistant.errors import ConfigError
-from assistant.schemas import AUDIENCES, Audience, Chunk, ChunkKind
+from assistant.schemas import Audience, Chunk, ChunkKind
 
 ZARAGOZA_PACKAGE = "zaragoza_construction_faq"
 ZARAGOZA_FILE = "data/faq-en.jsonl"
@@ -51,21 +51,14 @@ def write_generation(data_dir: Path, chunks: Sequence[Chunk], matrix: np.ndarray
             writer.add_chunks(chunks[start:start + 5000], matrix[start:start + 5000])
         by_audience = writer.finalize()
         writer.close()
-        kinds: dict[str, str] = {}
-        for audience in AUDIENCES:
-            mat = by_audience[audience]
-            if mat.size:
-                index, kinds[audience] = vectors.build_index(mat, flat_max=flat_max, ann=ann)
-            else:
-                index, kinds[audience] = vectors.empty_index(dimension), "flat"
-            vectors.save_index(index, staging.path / f"{audience}.faiss")
+        built = vectors.write_partitions(by_audience, staging.path, dimension=dimension, flat_max=flat_max, ann=ann)
         staging.commit({
             "generation": staging.id,
             "format_version": FORMAT_VERSION,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "embedding": {"model": model_id, "dimension": dimension, "normalized": True},
-            "counts": {"chunks": {a: int(by_audience[a].shape[0]) if by_audience[a].size else 0 for a in AUDIENCES}},
-            "index": kinds,
+            "counts": {"chunks": {a: n for a, (n, _) in built.items()}},
+            "index": {a: kind for a, (_, kind) in built.items()},
             **(extra_manifest or {}),
         })
     except BaseException:

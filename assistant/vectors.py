@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from assistant.errors import ConfigError
+from assistant.schemas import Audience
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,21 @@ def build_index(vectors: np.ndarray, *, flat_max: int, ann: str) -> tuple[Any, s
     if n:
         index.add(vectors)
     return index, kind
+
+
+def write_partitions(by_audience: Mapping[Audience, np.ndarray], directory: Path, *, dimension: int, flat_max: int,
+                     ann: str) -> dict[Audience, tuple[int, str]]:
+    """Build and save ``<audience>.faiss`` for each partition; returns {audience: (vectors, kind)}.
+
+    A partition without vectors still gets an (empty) file, so readers never guess.
+    """
+    out: dict[Audience, tuple[int, str]] = {}
+    for audience, matrix in by_audience.items():
+        n = int(matrix.shape[0]) if matrix.size else 0
+        index, kind = build_index(matrix, flat_max=flat_max, ann=ann) if n else (empty_index(dimension), "flat")
+        save_index(index, directory / f"{audience}.faiss")
+        out[audience] = (n, kind)
+    return out
 
 
 def empty_index(dim: int) -> Any:

@@ -28,7 +28,7 @@ from assistant.chunkdb import FORMAT_VERSION, ChunkDB, ChunkDBWriter, blob_to_ve
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.errors import AssistantError, SourceError
-from assistant.schemas import AUDIENCES, Chunk, Document, Ticket
+from assistant.schemas import Chunk, Document, Ticket
 from ingest.chunking import ChunkParams, chunk_document, chunk_ticket
 from ingest.redact import Redactor, redact_document, redact_ticket
 from ingest.sources.config import SourceConfig, load_sources
@@ -209,15 +209,10 @@ class IngestJob:
         t0 = time.perf_counter()
         by_audience = writer.finalize()
         writer.close()
-        for audience in AUDIENCES:
-            mat = by_audience[audience]
-            n = int(mat.shape[0]) if mat.size else 0
+        built = vectors.write_partitions(by_audience, staging.path, dimension=self.embedder.dimension,
+                                         flat_max=self.settings.index.flat_max, ann=self.settings.index.ann)
+        for audience, (n, kind) in built.items():
             report.audiences[audience] = n
-            index, kind = vectors.build_index(
-                mat if n else np.zeros((0, self.embedder.dimension), dtype=np.float32),
-                flat_max=self.settings.index.flat_max, ann=self.settings.index.ann,
-            ) if n else (vectors.empty_index(self.embedder.dimension), "flat")
-            vectors.save_index(index, staging.path / f"{audience}.faiss")
             report.index_kind[audience] = kind
         report.chunks.total = sum(report.audiences.values())
         report.timings["index"] = round(time.perf_counter() - t0, 3)

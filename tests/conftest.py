@@ -48,3 +48,19 @@ def example_index(tmp_path_factory: pytest.TempPathFactory, embedder):
     report = run_ingest(settings, EXAMPLE_SOURCES, embedder=embedder)
     assert report.published, report.message
     return settings
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """GPU tests run only where torch sees a CUDA device; CI has none."""
+    try:
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+    except ImportError:  # pragma: no cover
+        has_gpu = False
+    if has_gpu:
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
