@@ -117,20 +117,24 @@ class Embedder:
         """Normalised float32 vectors, batched; ``progress`` is called with the count done so far."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        out: list[np.ndarray] = []
-        step = max(self.batch_size * 4, 256)  # report progress without slicing batches too small
-        for start in range(0, len(texts), step):
+        # Sort by length over the whole input, not just inside each call: batches of similar
+        # length waste little on padding, and progress is reported between calls.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        step = max(self.batch_size * 4, 256)
+        for start in range(0, len(order), step):
+            idx = order[start:start + step]
             part = self.model.encode(
-                list(texts[start:start + step]),
+                [texts[i] for i in idx],
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-            out.append(np.asarray(part, dtype=np.float32))
+            out[idx] = np.asarray(part, dtype=np.float32)
             if progress:
                 progress(min(start + step, len(texts)))
-        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+        return out
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
