@@ -50,6 +50,7 @@ from assistant.llm import EXTRACTIVE, check_backend
 from assistant.llm.extractive import best_excerpt, extractive_answer
 from assistant.prompts import PromptFile, PromptSet, format_history, format_passages
 from assistant.protocols import Retriever
+from assistant.repetition import RepetitionGuard
 from assistant.schemas import (
     AnswerEvent,
     AnswerRequest,
@@ -284,14 +285,22 @@ class _Run:
                   outcome: _LLMOutcome) -> Iterator[TokenEvent]:
         chain = prompt.template(self.brand) | llm.bind(stop=ANSWER_STOP)
         started = time.perf_counter()
+        guard = RepetitionGuard()
+        stream: Any = chain.stream({"question": question, "passages": format_passages(passages)})
         try:
-            for chunk in chain.stream({"question": question, "passages": format_passages(passages)}):
+            for chunk in stream:
                 outcome.observe(chunk)
                 if chunk.text and not self.timings["llm_first_token"]:
                     self.timings["llm_first_token"] = _ms(started)
-                yield from self._tokens(chunk.text)
+                yield from self._tokens(guard.feed(chunk.text))
+                if guard.stopped:
+                    log.info("answer started repeating itself; stopped the %s stream", llm._llm_type)
+                    break
         except Exception as exc:
             outcome.error = exc
+        finally:
+            stream.close()  # releases the model (a remote stream, or the local model's lock)
+        yield from self._tokens(guard.finish())
         self.timings["llm_total"] = _ms(started)
 
     def _attribute(self, passages: list[Passage]) -> Iterator[TokenEvent]:

@@ -466,3 +466,13 @@ def test_an_uncited_answer_resembling_no_passage_stays_uncited(prompts, settings
     pipeline = make_pipeline(prompts, settings, llm, _RetrieverWithEmbedder([REFUNDS, TAXES, EXPORT], embedder))
     done = done_of(ask(pipeline, "How do I add a tax rate?"))
     assert done.sources == [] and "Sources:" not in done.answer
+
+
+def test_a_looping_model_answer_is_cut_where_the_loop_starts(prompts, settings) -> None:
+    loop = "1. Open Settings > Taxes and click Add tax rate [2].\n" + "".join(
+        f"{n}. Click Add tax rate again to confirm the new tax rate.\n" for n in range(2, 30))
+    events = ask(make_pipeline(prompts, settings, ScriptedChatModel(replies=[loop])), "How do I add a tax rate?")
+    done = done_of(events)
+    assert done.answer.count("Click Add tax rate again") == 1
+    assert "".join(e.text for e in events if e.type == "token") == done.answer
+    assert not done.fallback and [s.title for s in done.sources] == ["Tax rates"]
