@@ -58,6 +58,11 @@ class CitationRewriter:
         self._pending_ws = ""
         return tail
 
+    def new_paragraph(self) -> None:
+        """The next text starts a paragraph: whitespace held back becomes exactly one blank line."""
+        if self._started:
+            self._pending_ws = "\n\n"
+
     def _emit(self, text: str) -> str:
         ws = self._pending_ws if self._started else ""
         self._pending_ws = ""

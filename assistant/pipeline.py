@@ -319,7 +319,8 @@ class _Run:
         self.timings["attribute"] = _ms(started)
         if picks:
             log.info("answer had no citations; attributed to passages %s by similarity", picks)
-            yield from self._tokens("\n\n" + ATTRIBUTION_LABEL + " " + " ".join(f"[{n}]" for n in sorted(picks)))
+            self.rewriter.new_paragraph()
+            yield from self._tokens(ATTRIBUTION_LABEL + " " + " ".join(f"[{n}]" for n in sorted(picks)))
 
     def _extractive(self, question: str, passages: list[Passage], prompt: PromptFile) -> Iterator[TokenEvent]:
         text = extractive_answer(question, passages, intro=prompt.text("extractive_intro", self.brand))

@@ -476,3 +476,10 @@ def test_a_looping_model_answer_is_cut_where_the_loop_starts(prompts, settings) 
     assert done.answer.count("Click Add tax rate again") == 1
     assert "".join(e.text for e in events if e.type == "token") == done.answer
     assert not done.fallback and [s.title for s in done.sources] == ["Tax rates"]
+
+
+def test_attribution_follows_the_answer_after_exactly_one_blank_line(prompts, settings, embedder) -> None:
+    llm = ScriptedChatModel(replies=["1. Open Settings > Taxes.\n2. Click Add tax rate to create a tax rate.\n\n\n"])
+    pipeline = make_pipeline(prompts, settings, llm, _RetrieverWithEmbedder([REFUNDS, TAXES, EXPORT], embedder))
+    done = done_of(ask(pipeline, "How do I add a tax rate?"))
+    assert done.answer.endswith("create a tax rate.\n\nSources: [1]")
