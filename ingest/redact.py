@@ -53,7 +53,8 @@ _COMMON_WORDS = frozenset({
 })
 
 
-def _luhn_ok(digits: str) -> bool:
+def luhn_ok(digits: str) -> bool:
+    """The payment-card checksum: a digit run that fails it is an order number, not a card."""
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
@@ -108,7 +109,7 @@ def _counting(kind: str, counts: Counter[str]) -> Callable[[re.Match[str]], str]
 def _card_sub(counts: Counter[str]) -> Callable[[re.Match[str]], str]:
     def sub(match: re.Match[str]) -> str:
         digits = re.sub(r"[ -]", "", match.group(0))
-        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
             counts["card"] += 1
             return PLACEHOLDERS["card"]
         return match.group(0)

@@ -23,6 +23,8 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
+from ingest.redact import luhn_ok
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PUBLIC = EXAMPLES / "docs" / "public"
 INTERNAL = EXAMPLES / "docs" / "internal"
@@ -35,16 +37,6 @@ CARD_LIKE = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 IPV6 = re.compile(r"\b2001:db8:[0-9a-f:]+", re.IGNORECASE)
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def document_text(path: Path) -> str:
