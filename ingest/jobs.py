@@ -271,19 +271,24 @@ class IngestJob:
         self.report.failures.append(Failure(path=str(path), row=row, reason=reason, source=cfg.name))
         log.warning("skipped %s%s: %s", path, f" row {row}" if row else "", reason)
 
-    def _classify(self, counts: Counts, doc_key: str, fp: str, prev_docs: dict[str, tuple[str, str]],
-                  to_copy: list[str]) -> bool:
-        """Count the item; returns True when it must be (re)built, False when it is copied."""
+    def _reused(self, counts: Counts, doc_key: str, fp: str, prev_docs: dict[str, tuple[str, str]],
+                to_copy: list[str]) -> bool:
+        """An item unchanged since the previous generation is copied from it, unparsed."""
         prev = prev_docs.get(doc_key)
-        if prev and prev[0] == fp:
-            counts.unchanged += 1
-            to_copy.append(doc_key)
+        if prev is None or prev[0] != fp:
             return False
-        if prev:
+        counts.unchanged += 1
+        to_copy.append(doc_key)
+        return True
+
+    def _built(self, counts: Counts, record: Document | Ticket, fp: str, chunks: list[Chunk],
+               prev_docs: dict[str, tuple[str, str]], pending: list[_Pending]) -> None:
+        item = self._pending(record, fp, chunks)
+        if item.doc_key in prev_docs:
             counts.updated += 1
         else:
             counts.added += 1
-        return True
+        pending.append(item)
 
     def _load_documents(self, cfg: SourceConfig, params: ChunkParams, pipeline_fp: str,
                         prev_docs: dict[str, tuple[str, str]], seen: set[str], to_copy: list[str],
@@ -307,8 +312,8 @@ class IngestJob:
             except (SourceError, OSError) as exc:
                 self._fail(counts, cfg, exc, path)
                 continue
-            seen.add(doc_key)
-            if not self._classify(counts, doc_key, fp, prev_docs, to_copy):
+            if self._reused(counts, doc_key, fp, prev_docs, to_copy):
+                seen.add(doc_key)
                 continue
             try:
                 doc = load_document(cfg, key, path, max_bytes=max_bytes)
@@ -320,11 +325,10 @@ class IngestJob:
                     raise SourceError("no text left after parsing", path=str(path),
                                       hint="is the file empty or only images?")
             except Exception as exc:
-                self._uncount(counts, doc_key, prev_docs)
-                seen.discard(doc_key)
                 self._fail(counts, cfg, exc, path)
                 continue
-            pending.append(self._pending(doc, fp, chunks))
+            seen.add(doc_key)
+            self._built(counts, doc, fp, chunks, prev_docs, pending)
 
     def _load_tickets(self, cfg: SourceConfig, params: ChunkParams, pipeline_fp: str,
                       prev_docs: dict[str, tuple[str, str]], seen: set[str], to_copy: list[str],
@@ -346,9 +350,9 @@ class IngestJob:
                 self._fail(counts, cfg, SourceError(f"duplicate ticket id {item.id}; the first one is kept",
                                                     path=str(cfg.path), row=item.row), cfg.path)
                 continue
-            seen.add(doc_key)
             fp = _doc_fingerprint(item.fingerprint, pipeline_fp, cfg, redact)
-            if not self._classify(counts, doc_key, fp, prev_docs, to_copy):
+            if self._reused(counts, doc_key, fp, prev_docs, to_copy):
+                seen.add(doc_key)
                 continue
             try:
                 ticket = item
@@ -359,18 +363,10 @@ class IngestJob:
                 if not chunks:
                     raise SourceError("ticket has no text", path=str(cfg.path), row=item.row)
             except Exception as exc:
-                self._uncount(counts, doc_key, prev_docs)
-                seen.discard(doc_key)
                 self._fail(counts, cfg, exc, cfg.path, item.row)
                 continue
-            pending.append(self._pending(ticket, fp, chunks))
-
-    @staticmethod
-    def _uncount(counts: Counts, doc_key: str, prev_docs: dict[str, tuple[str, str]]) -> None:
-        if doc_key in prev_docs:
-            counts.updated -= 1
-        else:
-            counts.added -= 1
+            seen.add(doc_key)
+            self._built(counts, ticket, fp, chunks, prev_docs, pending)
 
     @staticmethod
     def _pending(record: Document | Ticket, fp: str, chunks: list[Chunk]) -> _Pending:
