@@ -221,11 +221,6 @@ class ChunkDB:
     def documents(self) -> dict[str, sqlite3.Row]:
         return {r["doc_key"]: r for r in self.db.execute("SELECT * FROM documents")}
 
-    def count(self, audience: Audience | None = None) -> int:
-        if audience is None:
-            return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
-        return int(self.db.execute("SELECT count(*) FROM chunks WHERE audience = ?", (audience,)).fetchone()[0])
-
     def ids_for_positions(self, audience: Audience, positions: Sequence[int]) -> list[int | None]:
         """Map FAISS positions of one partition to chunk row ids (None for missing)."""
         if not positions:

@@ -2,7 +2,7 @@
 
 :class:`LoadedGeneration` opens one generation (FAISS files + ``chunks.sqlite``) and refuses it
 when its embedding model differs from the one we query with. :class:`IndexHandle` follows
-``CURRENT``: each :meth:`IndexHandle.current` call checks the pointer (one ``stat``) and swaps
+``CURRENT``: each :meth:`IndexHandle.current` call reads the pointer (a few bytes) and swaps
 to a newly published generation; queries already holding the old object finish on it.
 """
 
@@ -103,7 +103,3 @@ class IndexHandle:
                 # The old object is not closed: queries in flight may still hold it; GC frees it.
                 self._loaded = fresh
             return self._loaded
-
-    @property
-    def generation(self) -> str | None:
-        return self._loaded.id if self._loaded else generations.current_id(self.data_dir)
