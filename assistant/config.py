@@ -129,6 +129,11 @@ class WebSettings(_Section):
     allow_same_origin: bool | None = None  # None: the server's own origin is allowed in development only
     trusted_proxies: str = ""  # comma-separated proxy IPs whose X-Forwarded-For is believed
     metrics_token: SecretStr | None = None  # when set, /metrics wants "Authorization: Bearer <token>"
+    # The worker pool that runs answers for every channel (assistant/workers.py). A thread waiting on
+    # a remote LLM stream costs little: size it for the concurrent answers you expect. Answers past
+    # workers + queue are refused at once ("busy": HTTP 503 + Retry-After, a notice in Slack).
+    workers: int = Field(32, ge=1)
+    queue: int = Field(64, ge=0)  # answers admitted to wait for a free worker
 
 
 class SlackSettings(_Section):
@@ -143,6 +148,21 @@ class SlackSettings(_Section):
     max_concurrent_answers: int = Field(4, ge=1)  # pipeline runs at once; the rest wait their turn
     dedupe_ttl_s: float = Field(3600.0, gt=0)  # how long a handled event id is remembered
     history_turns: int = Field(20, ge=0)  # thread turns passed to the pipeline as history
+    shared_channel_ttl_s: float = Field(300.0, gt=0)  # how long "is this channel Slack Connect?" is cached
+
+
+class DraftsSettings(_Section):
+    """Ticket -> article drafts (``assistant drafts``) and the coverage-gap report."""
+
+    curated_dir: Path | None = None  # approved drafts go to <curated_dir>/<audience>/; list it in sources.yaml
+    min_tickets: int = Field(3, ge=2)  # resolved tickets a topic needs before it earns a draft
+    coverage_threshold: float = 0.55  # best public-doc cosine under this: the topic is poorly covered
+    cluster_distance: float = Field(0.45, gt=0, lt=2)  # cosine distance that still joins two tickets
+
+
+class InsightsSettings(_Section):
+    gap_distance: float = Field(0.5, gt=0, lt=2)  # cosine distance (average linkage) joining failed questions
+    max_gap_questions: int = Field(3000, ge=10)  # most recent distinct failed questions clustered
 
 
 class Settings(BaseSettings):
@@ -169,6 +189,9 @@ class Settings(BaseSettings):
     brand: BrandSettings = BrandSettings()
     web: WebSettings = WebSettings()
     slack: SlackSettings = SlackSettings()
+    drafts: DraftsSettings = DraftsSettings()
+    insights: InsightsSettings = InsightsSettings()
+    admin_token: SecretStr | None = None  # enables /admin (bearer or cookie login); unset: 404
 
     # Slack's own variable names, as Slack's docs and every Bolt example use them.
     slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
