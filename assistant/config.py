@@ -192,6 +192,9 @@ class Settings(BaseSettings):
     drafts: DraftsSettings = DraftsSettings()
     insights: InsightsSettings = InsightsSettings()
     admin_token: SecretStr | None = None  # enables /admin (bearer or cookie login); unset: 404
+    # Shared state for several replicas (README: Scaling out). Unset: in-process memory and SQLite.
+    redis_url: str | None = None  # redis://host:6379/0: rate limits, quotas, session revocation, Slack dedupe
+    store_url: str | None = None  # postgresql://user:pass@host/db: conversations, audit, feedback
 
     # Slack's own variable names, as Slack's docs and every Bolt example use them.
     slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))

@@ -71,6 +71,10 @@ def ingest(
     config: Annotated[Path, typer.Option("--config", "-c", help="sources.yaml describing what to ingest")],
     json_out: Annotated[bool, typer.Option("--json", help="print the run report as one JSON line last")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars, warnings only")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="local (this process) or ray (Ray tasks + actor pool)")]
+    = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="Ray cluster to join with --engine ray (default: start a local Ray)")] = None,
 ) -> None:
     """Build a new index generation from the sources file and publish it atomically."""
     from ingest.jobs import IngestAborted, IngestReport, run_ingest
@@ -83,11 +87,12 @@ def ingest(
     aborted: list[IngestReport] = []
     try:
         if quiet or json_out or not sys.stderr.isatty():
-            report = run_ingest(settings, config, embedder=embedder, on_abort=aborted.append)
+            report = run_ingest(settings, config, embedder=embedder, on_abort=aborted.append,
+                                engine=engine, ray_address=ray_address)
         else:
             with RichProgress() as progress:
                 report = run_ingest(settings, config, embedder=embedder, progress=progress,
-                                    on_abort=aborted.append)
+                                    on_abort=aborted.append, engine=engine, ray_address=ray_address)
     except IngestAborted as exc:
         if json_out:
             typer.echo(json.dumps(aborted[0].model_dump(mode="json")))

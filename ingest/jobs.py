@@ -27,7 +27,7 @@ from assistant import generations, vectors
 from assistant.chunkdb import FORMAT_VERSION, ChunkDB, ChunkDBWriter, blob_to_vector
 from assistant.config import Settings
 from assistant.embeddings import Embedder
-from assistant.errors import AssistantError, SourceError
+from assistant.errors import AssistantError, ConfigError, SourceError
 from assistant.schemas import Chunk, Document, Ticket
 from ingest.chunking import ChunkParams, chunk_document, chunk_ticket
 from ingest.redact import Redactor, redact_document, redact_ticket
@@ -73,6 +73,7 @@ class IngestReport(BaseModel):
     """The run report: printed, stored beside the generation, and the last line of ``--json``."""
 
     generation: str | None = None
+    engine: str = "local"  # local | ray: where load/chunk/embed ran
     published: bool = False
     previous_generation: str | None = None
     documents: Counts = Field(default_factory=Counts)
@@ -169,6 +170,7 @@ class IngestJob:
         to_copy: list[str] = []
         pending: list[_Pending] = []
         seen: set[str] = set()
+        self._prepare(sources, params, pipeline_fp, prev_docs)
         for cfg in sources:
             if cfg.type == "documents":
                 self._load_documents(cfg, params, pipeline_fp, prev_docs, seen, to_copy, pending)
@@ -316,11 +318,7 @@ class IngestJob:
                 seen.add(doc_key)
                 continue
             try:
-                doc = load_document(cfg, key, path, max_bytes=max_bytes)
-                if redactor:
-                    doc, found = redact_document(doc, redactor)
-                    self._redactions.update(found)
-                chunks = chunk_document(doc, params, self.embedder.count_tokens)
+                doc, chunks = self._parse_document(cfg, key, path, max_bytes, redactor, params)
                 if not chunks:
                     raise SourceError("no text left after parsing", path=str(path),
                                       hint="is the file empty or only images?")
@@ -355,11 +353,7 @@ class IngestJob:
                 seen.add(doc_key)
                 continue
             try:
-                ticket = item
-                if redactor:
-                    ticket, found = redact_ticket(ticket, redactor)
-                    self._redactions.update(found)
-                chunks = chunk_ticket(ticket, params, self.embedder.count_tokens)
+                ticket, chunks = self._parse_ticket(cfg, item, redactor, params)
                 if not chunks:
                     raise SourceError("ticket has no text", path=str(cfg.path), row=item.row)
             except Exception as exc:
@@ -367,6 +361,33 @@ class IngestJob:
                 continue
             seen.add(doc_key)
             self._built(counts, ticket, fp, chunks, prev_docs, pending)
+
+    # ---------------------------------------------- per-item work (engines override)
+
+    def _parse_document(self, cfg: SourceConfig, key: str, path: Path, max_bytes: int, redactor: Redactor | None,
+                        params: ChunkParams) -> tuple[Document, list[Chunk]]:
+        """Load → redact → chunk one file. The Ray engine answers this from work done on the cluster."""
+        doc = load_document(cfg, key, path, max_bytes=max_bytes)
+        if redactor:
+            doc, found = redact_document(doc, redactor)
+            self._redactions.update(found)
+        return doc, chunk_document(doc, params, self.embedder.count_tokens)
+
+    def _parse_ticket(self, cfg: SourceConfig, ticket: Ticket, redactor: Redactor | None,
+                      params: ChunkParams) -> tuple[Ticket, list[Chunk]]:
+        """Redact → chunk one ticket (already parsed from its export)."""
+        if redactor:
+            ticket, found = redact_ticket(ticket, redactor)
+            self._redactions.update(found)
+        return ticket, chunk_ticket(ticket, params, self.embedder.count_tokens)
+
+    def _prepare(self, sources: list[SourceConfig], params: ChunkParams, pipeline_fp: str,
+                 prev_docs: dict[str, tuple[str, str]]) -> None:
+        """Called once before the sources are read; an engine starts its parallel work here."""
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Normalised float32 vectors for ``texts`` in order (the Ray engine uses an actor pool)."""
+        return self.embedder.encode(texts, progress=self._advance)
 
     @staticmethod
     def _pending(record: Document | Ticket, fp: str, chunks: list[Chunk]) -> _Pending:
@@ -395,7 +416,7 @@ class IngestJob:
         self.report.chunks.embedded = len(todo)
         if todo:
             self._start("embedding", len(todo))
-            encoded = self.embedder.encode([chunks[i].embed_text for i in todo], progress=self._advance)
+            encoded = self._embed([chunks[i].embed_text for i in todo])
             matrix[todo] = encoded
         return matrix
 
@@ -420,9 +441,23 @@ class IngestJob:
 
 def run_ingest(settings: Settings, sources_file: Path, *, embedder: Embedder,
                progress: Progress | None = None,
-               on_abort: Callable[[IngestReport], None] | None = None) -> IngestReport:
-    """Run one ingestion; an aborted run still stores and hands back its report."""
-    job = IngestJob(settings, sources_file, embedder=embedder, progress=progress)
+               on_abort: Callable[[IngestReport], None] | None = None,
+               engine: str = "local", ray_address: str | None = None) -> IngestReport:
+    """Run one ingestion; an aborted run still stores and hands back its report.
+
+    ``engine="ray"`` runs load/redact/chunk as Ray tasks and embedding on a Ray Data actor pool
+    (``ray_address``: ``None``/``local`` starts a local Ray, else a cluster address); the
+    generation written is the same either way.
+    """
+    job: IngestJob
+    if engine == "ray":
+        from ingest.ray_engine import RayIngestJob
+
+        job = RayIngestJob(settings, sources_file, embedder=embedder, progress=progress, address=ray_address)
+    elif engine == "local":
+        job = IngestJob(settings, sources_file, embedder=embedder, progress=progress)
+    else:
+        raise ConfigError(f"Unknown ingest engine {engine!r}", hint="use --engine local or --engine ray")
     try:
         return job.run()
     except IngestAborted:
