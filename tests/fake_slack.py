@@ -98,6 +98,7 @@ class FakeSlack:
         self.acks: dict[str, tuple[float, dict[str, Any]]] = {}  # envelope id -> (time, ack)
         self.envelopes_sent: dict[str, float] = {}
         self._faults: dict[str, list[tuple[int, str, int]]] = {}  # method -> [(status, error, retry_after)]
+        self.ext_shared: set[str] = set()  # conversations shared with another organisation (Slack Connect)
         self._ts = itertools.count(1)
         self._lock = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -400,6 +401,18 @@ class FakeSlack:
     def _m_assistant_threads_setTitle(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
+    def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel") or ""
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        with self._lock:
+            shared = channel in self.ext_shared
+        info: dict[str, Any] = {"id": channel, "is_channel": channel.startswith("C"),
+                                "is_group": channel.startswith("G"), "is_im": channel.startswith("D"),
+                                "is_ext_shared": shared, "is_shared": shared, "is_org_shared": False,
+                                "is_pending_ext_shared": False, "is_member": True}
+        return {"ok": True, "channel": info}
+
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "messages": [], "has_more": False}
 
@@ -433,13 +446,20 @@ class SlackRequests:
         return body, headers
 
     @staticmethod
-    def event_payload(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
-        return {"token": "legacy", "team_id": TEAM, "api_app_id": "A0APP", "type": "event_callback",
-                "event_id": event_id or "Ev" + uuid.uuid4().hex[:10].upper(), "event_time": int(time.time()),
-                "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}], "event": event}
+    def event_payload(event: dict[str, Any], *, event_id: str | None = None,
+                      ext_shared: bool | None = None) -> dict[str, Any]:
+        """An ``event_callback`` body; ``ext_shared`` sets Slack's ``is_ext_shared_channel`` flag
+        (None leaves it out, as in payloads that do not carry it)."""
+        payload = {"token": "legacy", "team_id": TEAM, "api_app_id": "A0APP", "type": "event_callback",
+                   "event_id": event_id or "Ev" + uuid.uuid4().hex[:10].upper(), "event_time": int(time.time()),
+                   "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}], "event": event}
+        if ext_shared is not None:
+            payload["is_ext_shared_channel"] = ext_shared
+        return payload
 
-    def event(self, event: dict[str, Any], *, event_id: str | None = None, **kw: Any) -> tuple[str, dict[str, str]]:
-        return self.signed(json.dumps(self.event_payload(event, event_id=event_id)),
+    def event(self, event: dict[str, Any], *, event_id: str | None = None, ext_shared: bool | None = None,
+              **kw: Any) -> tuple[str, dict[str, str]]:
+        return self.signed(json.dumps(self.event_payload(event, event_id=event_id, ext_shared=ext_shared)),
                            content_type="application/json", **kw)
 
     def mention(self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE", ts: str | None = None,

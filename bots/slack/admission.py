@@ -1,4 +1,5 @@
-"""Whether a question gets answered: allowlist, duplicates, rate limits, Slack Connect users.
+"""Whether a question gets answered, and for which audience: allowlist, duplicates, rate limits,
+Slack Connect users and externally shared conversations.
 
 Refusals that a person should understand (rate limits, a channel the bot is not enabled in)
 come back as a short ephemeral notice that only the asker sees.
@@ -12,6 +13,8 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.answering import quietly
+from bots.slack.audience import shared_flag
+from bots.slack.channels import ChannelPolicy
 from bots.slack.deps import SlackDeps
 
 NOT_ENABLED = "I'm not enabled in this channel. Ask an admin to add it to the Slack channel file, or DM me."
@@ -33,6 +36,15 @@ def is_external(event: dict[str, Any], team_id: str | None) -> bool:
     user_team = event.get("user_team")
     team = team_id or event.get("team")
     return bool(user_team and team and user_team != team)
+
+
+async def conversation_policy(deps: SlackDeps, client: AsyncWebClient, channel: str, *,
+                              external_user: bool = False, body: dict[str, Any] | None = None,
+                              event: dict[str, Any] | None = None, fresh: bool = False) -> ChannelPolicy:
+    """The one admission every entry point uses: the channel's policy, made public when the asker
+    belongs to another organisation or the conversation is externally shared (whoever asks)."""
+    shared = await deps.shared.is_shared(client, channel, flag=shared_flag(body, event), fresh=fresh)
+    return deps.channels.policy(channel, external_user=external_user, shared=shared)
 
 
 async def tell(client: AsyncWebClient, *, channel: str, user: str | None, text: str,

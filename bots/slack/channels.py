@@ -110,9 +110,11 @@ class ChannelConfig:
         """DMs are always allowed; with an allowlist, a channel must be on it or configured below it."""
         return is_dm or self.allowlist is None or channel in self.allowlist or channel in self.channels
 
-    def policy(self, channel: str, *, external_user: bool = False) -> ChannelPolicy:
+    def policy(self, channel: str, *, external_user: bool = False, shared: bool = False) -> ChannelPolicy:
+        """The channel's policy, made public when someone from another organisation asks
+        (``external_user``) or can read the answer (``shared``: an externally shared conversation)."""
         policy = self.channels.get(channel, ChannelPolicy())
-        if external_user and policy.audience != "public":
+        if (external_user or shared) and policy.audience != "public":
             policy = policy.model_copy(update={"audience": "public", "prompt": None})  # its prompt is internal
         return policy
 

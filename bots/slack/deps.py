@@ -15,7 +15,9 @@ from typing import Protocol
 
 from assistant.config import Settings
 from assistant.schemas import AnswerEvent, AnswerRequest, Audience, SourceRef
+from assistant.shared_state import SharedRateLimiter, SharedSeen, shared_state_from_url
 from assistant.store import Store
+from bots.slack.audience import SharedChannels
 from bots.slack.channels import ChannelConfig
 from bots.slack.guards import RateLimiter, SeenCache
 
@@ -70,10 +72,11 @@ class SlackDeps:
     pipeline: AnswerPipeline
     store: Store
     channels: ChannelConfig
-    seen_events: SeenCache
-    seen_messages: SeenCache
-    user_limits: RateLimiter
-    channel_limits: RateLimiter
+    seen_events: SeenCache | SharedSeen  # SharedSeen/SharedRateLimiter: in Redis (ASSISTANT_REDIS_URL)
+    seen_messages: SeenCache | SharedSeen
+    user_limits: RateLimiter | SharedRateLimiter
+    channel_limits: RateLimiter | SharedRateLimiter
+    shared: SharedChannels = field(default_factory=lambda: SharedChannels(300.0))
     answers: AnswerCache = field(default_factory=AnswerCache)
     streaming_available: bool = True  # turned off the first time Slack refuses chat.startStream
     _slots: asyncio.Semaphore | None = None
@@ -86,13 +89,21 @@ class SlackDeps:
             from assistant.prompts import load_prompts
 
             channels.check_prompts(load_prompts(settings.llm.prompts_dir), slack.channels)
+        shared = shared_state_from_url(settings.redis_url)
         return cls(
             settings=settings, pipeline=pipeline, store=store,
             channels=channels,
-            seen_events=SeenCache(slack.dedupe_ttl_s),
-            seen_messages=SeenCache(slack.dedupe_ttl_s),
-            user_limits=RateLimiter(slack.rate_per_minute_user),
-            channel_limits=RateLimiter(slack.rate_per_minute_channel),
+            # With Redis, a retry that lands on another replica is still recognised, and limits
+            # count across replicas; without, this process remembers (one Slack worker).
+            seen_events=shared.seen("slack:events", slack.dedupe_ttl_s) if shared
+            else SeenCache(slack.dedupe_ttl_s),
+            seen_messages=shared.seen("slack:messages", slack.dedupe_ttl_s) if shared
+            else SeenCache(slack.dedupe_ttl_s),
+            user_limits=shared.per_minute("slack:user", slack.rate_per_minute_user) if shared
+            else RateLimiter(slack.rate_per_minute_user),
+            channel_limits=shared.per_minute("slack:channel", slack.rate_per_minute_channel) if shared
+            else RateLimiter(slack.rate_per_minute_channel),
+            shared=SharedChannels(slack.shared_channel_ttl_s),
             streaming_available=slack.streaming != "update",
         )
 

@@ -75,7 +75,10 @@ def test_app_manifest_asks_for_what_the_app_handles() -> None:
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert {"app_mentions:read", "chat:write", "commands", "im:history", "channels:history", "groups:history",
             "assistant:write"} <= scopes
-    assert {"app_mention", "message.im", "message.channels", "message.groups", "assistant_thread_started"} <= events
+    # conversations.info, to tell an externally shared conversation (public answers only)
+    assert {"channels:read", "groups:read", "im:read", "mpim:read"} <= scopes
+    assert {"app_mention", "message.im", "message.channels", "message.groups", "assistant_thread_started",
+            "channel_shared", "channel_unshared"} <= events
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/ask"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True

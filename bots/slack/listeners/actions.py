@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack.admission import tell
+from bots.slack.admission import conversation_policy, tell
 from bots.slack.answering import header_blocks
 from bots.slack.blocks import (
     ESCALATE_BLOCK,
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 THANKS = "Thanks for the feedback!"
 GONE = "That answer is no longer available. Please ask again."
+NOT_POSTABLE = ("This answer uses internal sources and this channel is customer-facing or shared with another "
+                "organisation, so I won't post it here.")
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -139,10 +141,11 @@ async def handle_post_answer(deps: SlackDeps, body: dict[str, Any], action: dict
     if record is None or not channel:
         await respond(text=GONE, response_type="ephemeral", replace_original=False)
         return
-    if record.audience == "internal" and deps.channels.policy(channel).audience == "public":
-        await respond(text="This answer uses internal sources and this channel is customer-facing, so I won't "
-                           "post it here.", response_type="ephemeral", replace_original=False)
-        return
+    if record.audience == "internal":
+        policy = await conversation_policy(deps, client, channel, body=body, fresh=True)  # never a stale "no"
+        if policy.audience == "public":
+            await respond(text=NOT_POSTABLE, response_type="ephemeral", replace_original=False)
+            return
     messages = answer_messages(record.answer)
     messages[0] = header_blocks(record.user or _user(body), record.question) + messages[0]
     footer = answer_footer(sources=record.sources, fallback=record.fallback, abstained=record.abstained,

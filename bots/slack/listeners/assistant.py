@@ -1,7 +1,8 @@
 """Slack's AI-app threads (the assistant side panel), where the workspace has them.
 
 A new thread gets a greeting and suggested prompts; each message in it is answered like a
-DM, with a "thinking…" status while the pipeline works. Bolt's ``AsyncAssistant`` middleware
+DM, with a "thinking…" status while the pipeline works, through the same admission (an
+externally shared conversation gets the public audience). Bolt's ``AsyncAssistant`` middleware
 claims these events, so the plain DM listener never sees them twice.
 """
 
@@ -33,7 +34,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await quietly(set_suggested_prompts(prompts=[{"title": p[:75], "message": p} for p in prompts]))
 
     @assistant.user_message
-    async def on_user_message(payload: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        await handle_message(deps, client, payload, context, mentioned=False, assistant_thread=True)
+    async def on_user_message(body: dict[str, Any], payload: dict[str, Any], context: AsyncBoltContext,
+                              client: AsyncWebClient) -> None:
+        await handle_message(deps, client, payload, context, mentioned=False, assistant_thread=True, body=body)
 
     app.use(assistant)

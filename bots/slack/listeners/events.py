@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack.admission import NOT_ENABLED, is_external, rate_limit_notice, tell
+from bots.slack.admission import NOT_ENABLED, conversation_policy, is_external, rate_limit_notice, tell
 from bots.slack.answering import Ask, answer_in_thread, bot_is_in_thread
 from bots.slack.deps import SlackDeps
 from bots.slack.formatting import plain_question
@@ -27,16 +27,31 @@ EMPTY_QUESTION = "Hi! Ask me a question about our product, docs or past tickets,
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
     @app.event("app_mention")
-    async def on_mention(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        await handle_message(deps, client, event, context, mentioned=True)
+    async def on_mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext,
+                         client: AsyncWebClient) -> None:
+        await handle_message(deps, client, event, context, mentioned=True, body=body)
 
     @app.event("message")
-    async def on_message(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        await handle_message(deps, client, event, context, mentioned=False)
+    async def on_message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext,
+                         client: AsyncWebClient) -> None:
+        await handle_message(deps, client, event, context, mentioned=False, body=body)
+
+    @app.event("channel_shared")
+    async def on_channel_shared(event: dict[str, Any]) -> None:
+        """Shared with another organisation: public answers from the next message on."""
+        if event.get("channel"):
+            deps.shared.remember(str(event["channel"]), True)
+
+    @app.event("channel_unshared")
+    async def on_channel_unshared(event: dict[str, Any]) -> None:
+        """Unshared, but maybe still shared with a third organisation: ask Slack again."""
+        if event.get("channel"):
+            deps.shared.forget(str(event["channel"]))
 
 
 async def handle_message(deps: SlackDeps, client: AsyncWebClient, event: dict[str, Any],
-                         context: AsyncBoltContext, *, mentioned: bool, assistant_thread: bool = False) -> None:
+                         context: AsyncBoltContext, *, mentioned: bool, assistant_thread: bool = False,
+                         body: dict[str, Any] | None = None) -> None:
     if event.get("subtype") not in _ANSWERABLE_SUBTYPES or event.get("bot_id") or not event.get("user"):
         return
     bot_user = context.bot_user_id
@@ -45,14 +60,14 @@ async def handle_message(deps: SlackDeps, client: AsyncWebClient, event: dict[st
     is_dm = event.get("channel_type") == "im" or channel.startswith("D")
     if not mentioned and not is_dm and bot_user and f"<@{bot_user}>" in text:
         return  # the app_mention event for the same message answers it
-    policy = deps.channels.policy(channel, external_user=is_external(event, context.team_id))
     thread_ts: str | None = event.get("thread_ts")
-    if not (mentioned or is_dm or assistant_thread):
-        if thread_ts:
-            in_thread = await asyncio.to_thread(bot_is_in_thread, deps, channel, thread_ts, policy.audience)
-            if not in_thread:
-                return
-        elif policy.respond != "all":
+    if not (mentioned or is_dm or assistant_thread or thread_ts) and deps.channels.policy(channel).respond != "all":
+        return  # channel chatter: not a question for the bot (decided before asking Slack anything)
+    policy = await conversation_policy(deps, client, channel, external_user=is_external(event, context.team_id),
+                                       body=body, event=event)
+    if not (mentioned or is_dm or assistant_thread) and thread_ts:
+        in_thread = await asyncio.to_thread(bot_is_in_thread, deps, channel, thread_ts, policy.audience)
+        if not in_thread:
             return
     user: str = event["user"]
     reply_ts = thread_ts or event["ts"]
