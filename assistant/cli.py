@@ -25,9 +25,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from assistant.commands import ask, eval, index
+    from assistant.commands import ask, drafts, eval, index, insights
 
-    for module in (index, ask, eval):
+    for module in (index, ask, eval, insights, drafts):
         module.register(app)
     for entry in metadata.entry_points(group="assistant.commands"):
         try:

@@ -157,12 +157,12 @@ class DraftsSettings(_Section):
 
     curated_dir: Path | None = None  # approved drafts go to <curated_dir>/<audience>/; list it in sources.yaml
     min_tickets: int = Field(3, ge=2)  # resolved tickets a topic needs before it earns a draft
-    coverage_threshold: float = 0.55  # best public-doc cosine under this: the topic is poorly covered
+    coverage_threshold: float = 0.5  # best public-doc cosine under this: the topic is poorly covered
     cluster_distance: float = Field(0.45, gt=0, lt=2)  # cosine distance that still joins two tickets
 
 
 class InsightsSettings(_Section):
-    gap_distance: float = Field(0.5, gt=0, lt=2)  # cosine distance (average linkage) joining failed questions
+    gap_distance: float = Field(0.6, gt=0, lt=2)  # cosine distance (average linkage) joining failed questions
     max_gap_questions: int = Field(3000, ge=10)  # most recent distinct failed questions clustered
 
 
