@@ -283,7 +283,7 @@ def resolved_tickets(generation: LoadedGeneration, redactor: Redactor | None = N
         subject = re.sub(r"^Ticket [^:]*:\s*", "", chunks[0]["title"])
         tickets.append(MinedTicket(
             id=str(meta.get("ticket_id") or chunks[0]["path"]), subject=redactor.redact(subject)[0],
-            url=chunks[0]["url"], question=redactor.redact(question)[0],
+            url=chunks[0]["url"], question=clean_question(redactor.redact(question)[0]),
             replies=[redactor.redact(r)[0] for r in replies], updated=meta.get("updated"),
         ))
     return tickets
@@ -299,6 +299,22 @@ def _turns(text: str) -> list[tuple[str, str]]:
             continue
         out.append((mark.group(1), text[mark.end():end].strip()))
     return out
+
+
+_PLACEHOLDERS_ONLY = re.compile(r"^(\[[A-Z]+\][\s,.]*)+$")
+
+
+def clean_question(text: str) -> str:
+    """The customer's question without greeting, sign-off and signature lines ("Thanks, [NAME]")."""
+    kept = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or _GREETING.match(line) or _NAME_ONLY.match(line) or _PLACEHOLDERS_ONLY.match(line):
+            continue
+        if _SIGNOFF.match(line) and len(line.split()) <= 4:
+            continue
+        kept.append(line)
+    return " ".join(kept) or text.strip()
 
 
 def _answer_sentences(reply: str) -> list[str]:

@@ -340,3 +340,69 @@ def insights_from_settings(settings: Settings, store: Store, period: Period, *, 
                             generation=generation, gap_distance=settings.insights.gap_distance,
                             max_gap_questions=settings.insights.max_gap_questions,
                             vector_cache=vector_cache_for(settings) if gaps else None, gap_members=gap_members)
+
+
+def recent_conversations(store: Store, *, limit: int = 25, channel: str | None = None,
+                         redactor: Redactor | None = None) -> list[dict[str, Any]]:
+    """The latest conversations with their first question, outcome, feedback and hand-offs (redacted)."""
+    redactor = redactor or Redactor()
+    with _reading(store) as db:
+        convs = _rows(db, "SELECT id, channel, audience, created_at FROM conversations"
+                          + (" WHERE channel = ?" if channel else "") + " ORDER BY created_at DESC LIMIT ?",
+                      (*((channel,) if channel else ()), limit))
+        out: list[dict[str, Any]] = []
+        for conv_id, chan, audience, created in convs:
+            answers = _rows(db, "SELECT turn_id, question, abstained, created_at FROM audit"
+                                " WHERE conversation_id = ? ORDER BY created_at", (conv_id,))
+            ratings = _rows(db, "SELECT f.rating FROM feedback f JOIN audit a ON a.turn_id = f.turn_id"
+                                " WHERE a.conversation_id = ?", (conv_id,))
+            handed = _rows(db, "SELECT COUNT(*) FROM handoffs WHERE conversation_id = ?", (conv_id,))[0][0]
+            out.append({
+                "id": conv_id, "channel": chan, "audience": audience, "created_at": created,
+                "first_question": redactor.redact(answers[0][1])[0] if answers else "",
+                "questions": len(answers), "abstained": sum(1 for a in answers if a[2]),
+                "up": sum(1 for r in ratings if r[0] > 0), "down": sum(1 for r in ratings if r[0] < 0),
+                "handoffs": int(handed),
+            })
+    return out
+
+
+def conversation_detail(store: Store, conversation_id: str, *, generation: LoadedGeneration | None = None,
+                        redactor: Redactor | None = None) -> dict[str, Any] | None:
+    """One conversation turn by turn: each answer with its sources, outcome and feedback (redacted)."""
+    redactor = redactor or Redactor()
+    with _reading(store) as db:
+        conv = _rows(db, "SELECT id, channel, audience, created_at FROM conversations WHERE id = ?",
+                     (conversation_id,))
+        if not conv:
+            return None
+        turns = _rows(db, "SELECT t.id, t.role, t.text, t.created_at, a.chunk_ids, a.abstained, a.fallback,"
+                          " a.backend, a.timings_ms FROM turns t LEFT JOIN audit a ON a.turn_id = t.id"
+                          " WHERE t.conversation_id = ? ORDER BY t.created_at, t.id", (conversation_id,))
+        ratings = _rows(db, "SELECT f.turn_id, f.rating, f.comment, f.created_at FROM feedback f JOIN audit a"
+                            " ON a.turn_id = f.turn_id WHERE a.conversation_id = ? ORDER BY f.id", (conversation_id,))
+        handoffs = _rows(db, "SELECT destination, status, created_at FROM handoffs WHERE conversation_id = ?"
+                             " ORDER BY created_at", (conversation_id,))
+    titles: dict[str, dict[str, Any]] = {}
+    chunk_ids = {c for t in turns if t[4] for c in json.loads(t[4])}
+    if generation is not None and chunk_ids:
+        marks = ",".join("?" * len(chunk_ids))
+        for chunk_id, title, url, audience in generation.db.db.execute(
+                f"SELECT chunk_id, title, url, audience FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids)):
+            titles[chunk_id] = {"title": title, "url": url, "audience": audience}
+    feedback: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for turn_id, rating, comment, created in ratings:
+        feedback[turn_id].append({"rating": rating, "comment": redactor.redact(comment)[0] if comment else None,
+                                  "created_at": created})
+    return {
+        "id": conv[0][0], "channel": conv[0][1], "audience": conv[0][2], "created_at": conv[0][3],
+        "turns": [{
+            "id": turn_id, "role": role, "text": redactor.redact(text)[0], "created_at": created,
+            "sources": [{"chunk_id": c, **titles.get(c, {"title": c, "url": None, "audience": "?"})}
+                        for c in (json.loads(chunk_json) if chunk_json else [])],
+            "abstained": bool(abst) if abst is not None else None, "fallback": bool(fb) if fb is not None else None,
+            "backend": backend, "latency_ms": (json.loads(timings) or {}).get("total") if timings else None,
+            "feedback": feedback.get(turn_id, []),
+        } for turn_id, role, text, created, chunk_json, abst, fb, backend, timings in turns],
+        "handoffs": [{"destination": d, "status": s, "created_at": c} for d, s, c in handoffs],
+    }

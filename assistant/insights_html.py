@@ -45,7 +45,7 @@ def _nice_max(value: float) -> float:
 
 
 def trend_svg(per_day: list[dict[str, Any]], *, width: int = 960, height: int = 260) -> str:
-    """Stacked bars per day (answered, declined) with 👎 and hand-offs as lines."""
+    """Stacked bars per day (answered, declined) with not-helpful ratings and hand-offs as lines."""
     if not per_day:
         return ""
     left, right, top, bottom = 44, 12, 14, 40
@@ -84,11 +84,11 @@ def trend_svg(per_day: list[dict[str, Any]], *, width: int = 960, height: int = 
 
 
 def _legend_svg() -> str:
-    items = (("answered", "answered"), ("abstained", "declined"), ("down", "👎 (line)"),
+    items = (("answered", "answered"), ("abstained", "declined"), ("down", "not helpful (line)"),
              ("handoffs", "hand-offs (line)"))
-    parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 560 22" role="img" aria-label="legend">']
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 600 22" width="600" height="22" role="img" aria-label="legend">']
     for i, (key, label) in enumerate(items):
-        x = 44 + i * 130
+        x = 44 + i * 135
         parts.append(f'<rect x="{x}" y="6" width="10" height="10" fill="{COLORS[key]}"/>'
                      f'<text x="{x + 16}" y="15" font-size="12" fill="{COLORS["text"]}">{escape(label)}</text>')
     parts.append("</svg>")
@@ -123,7 +123,7 @@ def funnel_svg(data: dict[str, Any]) -> str:
     questions = data["questions"]
     not_down = data["answered"] - min(data["answered"], data["feedback"]["down"])
     rows = [("questions", questions), ("answered (not declined)", data["answered"]),
-            ("answered, no 👎", not_down), ("settled without a human (deflected)", data["deflected"])]
+            ("answered, not rated unhelpful", not_down), ("settled without a human (deflected)", data["deflected"])]
     return hbars_svg([(label, float(n), f"{n}  ({_pct(n, questions)})") for label, n in rows],
                      label_w=300, color=COLORS["answered"], aria="funnel from questions to deflected")
 
@@ -148,7 +148,7 @@ def report_sections(data: dict[str, Any]) -> str:
     fb = data["feedback"]
     kpis = [("Questions", str(q)), ("Answered", f"{data['answered']} ({_pct(data['answered'], q)})"),
             ("Declined", f"{data['abstained']} ({_pct(data['abstained'], q)})"),
-            ("LLM fell back", str(data["fallback"])), ("👍 / 👎", f"{fb['up']} / {fb['down']}"),
+            ("LLM fell back", str(data["fallback"])), ("Helpful / not helpful", f"{fb['up']} / {fb['down']}"),
             ("Hand-offs", str(data["handoffs"])), ("Deflection", f"{100 * data['deflection_rate']:.0f}%"),
             ("Latency p50 / p95", f"{_ms(lat.get('p50'))} / {_ms(lat.get('p95'))}")]
     out = ['<section class="kpis" aria-label="key numbers">']
@@ -170,10 +170,10 @@ def report_sections(data: dict[str, Any]) -> str:
                        f'<div>{chans} {why}</div><ol class="examples">{examples}</ol>'
                        f'<div class="muted">Nearest documents:</div><ul>{near or "<li>none</li>"}</ul></div>')
     else:
-        out.append('<p class="muted">No declined, 👎 or handed-off questions in this period.</p>')
+        out.append('<p class="muted">No declined, unhelpful or handed-off questions in this period.</p>')
     reasons = data.get("down_reasons") or []
     if reasons:
-        out.append("<h2>Why people pressed 👎</h2><table><tr><th>reason</th><th class=num>times</th></tr>")
+        out.append("<h2>Why answers were rated not helpful</h2><table><tr><th>reason</th><th class=num>times</th></tr>")
         out += [f"<tr><td>{escape(r['reason'])}</td><td class=num>{r['count']}</td></tr>" for r in reasons]
         out.append("</table>")
     out.append("<h2>Most cited documents</h2>")

@@ -48,7 +48,7 @@ from bots.web.handoff import destination_from_settings
 from bots.web.metrics import WebMetrics
 from bots.web.middleware import ApiGate, OriginPolicy, RequestMetrics, SafetyNet, SecurityHeaders
 from bots.web.ratelimit import WebLimits
-from bots.web.routes import chat, conversations, feedback, handoff, ops, pages, session
+from bots.web.routes import admin, chat, conversations, feedback, handoff, ops, pages, session
 from bots.web.tokens import SessionTokens
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ def create_app(settings: Settings, *, pipeline: Answerer | None = None, store: S
     install_error_handlers(app)
     for module in (session, chat, feedback, handoff, conversations, ops, pages):
         app.include_router(module.router)
+    admin.install(app)  # /admin: 404 unless ASSISTANT_ADMIN_TOKEN is set
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in extra_routers:
         app.include_router(router)
