@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +16,7 @@ import typer
 from assistant.config import load_settings
 from assistant.errors import AssistantError
 from assistant.factory import build_embedder
+from ingest.interrupts import Interrupts
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,29 @@ class RichProgress:
 
     def advance(self, done: int) -> None:
         self._progress.update(self._task, completed=done)
+
+
+class LogProgress:
+    """Without a terminal (cron, systemd, CI): one log line as each phase starts, so a run's log
+    shows where it was when it stopped."""
+
+    def start(self, phase: str, total: int | None) -> None:
+        log.info("%s%s", phase, f" ({total} items)" if total is not None else "")
+
+    def advance(self, done: int) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _progress(*, quiet: bool) -> Iterator[RichProgress | LogProgress | None]:
+    """Progress bars on a terminal, phase lines in a log, nothing with --quiet or --json."""
+    if quiet:
+        yield None
+    elif sys.stderr.isatty():
+        with RichProgress() as bars:
+            yield bars
+    else:
+        yield LogProgress()
 
 
 def _summary(report: Any) -> str:
@@ -85,14 +112,18 @@ def ingest(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     embedder = build_embedder(settings)
     aborted: list[IngestReport] = []
+    interrupts = Interrupts()
     try:
-        if quiet or json_out or not sys.stderr.isatty():
-            report = run_ingest(settings, config, embedder=embedder, on_abort=aborted.append,
-                                engine=engine, ray_address=ray_address)
-        else:
-            with RichProgress() as progress:
-                report = run_ingest(settings, config, embedder=embedder, progress=progress,
-                                    on_abort=aborted.append, engine=engine, ray_address=ray_address)
+        with interrupts.installed(), _progress(quiet=quiet or json_out) as progress:
+            report = run_ingest(settings, config, embedder=embedder, progress=progress, on_abort=aborted.append,
+                                engine=engine, ray_address=ray_address, interrupts=interrupts)
+    except KeyboardInterrupt:
+        if json_out and aborted:
+            typer.echo(json.dumps(aborted[0].model_dump(mode="json")))
+        name = signal.Signals(interrupts.signum or signal.SIGINT).name
+        message = aborted[0].message if aborted else "interrupted: nothing was published"
+        typer.secho(f"{name}: {message}", err=True, fg=typer.colors.YELLOW)
+        raise typer.Exit(interrupts.exit_code) from None
     except IngestAborted as exc:
         if json_out:
             typer.echo(json.dumps(aborted[0].model_dump(mode="json")))

@@ -10,9 +10,11 @@ run changes nothing that is served.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from assistant.embeddings import Embedder
 from assistant.errors import AssistantError, ConfigError, SourceError
 from assistant.schemas import Chunk, Document, Ticket
 from ingest.chunking import ChunkParams, chunk_document, chunk_ticket
+from ingest.interrupts import Interrupts
 from ingest.redact import Redactor, redact_document, redact_ticket
 from ingest.sources.config import SourceConfig, load_sources
 from ingest.sources.documents import file_fingerprint, list_document_files, load_document
@@ -120,6 +123,8 @@ def _doc_fingerprint(base: str, pipeline: str, cfg: SourceConfig, redact: bool) 
 
 
 class IngestJob:
+    interrupts: Interrupts | None = None  # set by run_ingest: stop signals the run honours
+
     def __init__(self, settings: Settings, sources_file: Path, *, embedder: Embedder,
                  progress: Progress | None = None) -> None:
         self.settings = settings
@@ -237,12 +242,25 @@ class IngestJob:
             "previous_generation": report.previous_generation,
             "report": report.model_dump(mode="json"),
         }
-        staging.commit(manifest)
-        generations.publish(self.data_dir, staging.id)
-        report.published = True
+        self._publish(staging, manifest)
         for old in generations.prune(self.data_dir, self.settings.index.keep_generations):
             log.info("pruned generation %s", old)
         report.message = f"published generation {staging.id}"
+
+    def _publish(self, staging: generations.Staging, manifest: dict[str, Any]) -> None:
+        """Commit and publish ``staging``, unless a stop signal came (even one whose
+        KeyboardInterrupt was swallowed on the way). A signal arriving in here is held until
+        the pointer swap is done, then raised: the generation is published whole or not at all."""
+        interrupts = self.interrupts
+        with interrupts.held() if interrupts else contextlib.nullcontext():
+            if interrupts:
+                interrupts.check()
+            final = staging.commit(manifest)
+            if interrupts and interrupts.received:  # came while fsyncing: the pointer is not touched
+                shutil.rmtree(final, ignore_errors=True)
+                interrupts.check()
+            generations.publish(self.data_dir, staging.id)
+            self.report.published = True
 
     def _previous(self, model_id: str) -> ChunkDB | None:
         gen = generations.current_id(self.data_dir)
@@ -442,8 +460,12 @@ class IngestJob:
 def run_ingest(settings: Settings, sources_file: Path, *, embedder: Embedder,
                progress: Progress | None = None,
                on_abort: Callable[[IngestReport], None] | None = None,
-               engine: str = "local", ray_address: str | None = None) -> IngestReport:
-    """Run one ingestion; an aborted run still stores and hands back its report.
+               engine: str = "local", ray_address: str | None = None,
+               interrupts: Interrupts | None = None) -> IngestReport:
+    """Run one ingestion; an aborted or interrupted run still stores and hands back its report.
+
+    ``interrupts``: the stop signals (installed by the caller) this run checks before publishing;
+    an interrupted run raises ``KeyboardInterrupt`` after ``on_abort`` got its report.
 
     ``engine="ray"`` runs load/redact/chunk as Ray tasks and embedding on a Ray Data actor pool
     (``ray_address``: ``None``/``local`` starts a local Ray, else a cluster address); the
@@ -458,11 +480,25 @@ def run_ingest(settings: Settings, sources_file: Path, *, embedder: Embedder,
         job = IngestJob(settings, sources_file, embedder=embedder, progress=progress)
     else:
         raise ConfigError(f"Unknown ingest engine {engine!r}", hint="use --engine local or --engine ray")
+    job.interrupts = interrupts
     try:
-        return job.run()
+        report = job.run()
+        if interrupts:
+            interrupts.check()  # a signal swallowed after publishing still makes the run "interrupted"
+        return report
     except IngestAborted:
         job.report.published = False
         job._store_report()
         if on_abort:
             on_abort(job.report)
+        raise
+    except KeyboardInterrupt:
+        report = job.report
+        report.message = (f"interrupted after publishing generation {report.generation}" if report.published
+                          else "interrupted: nothing was published; the previous generation is still serving")
+        if not report.published:
+            report.generation = None
+        job._store_report()
+        if on_abort:
+            on_abort(report)
         raise

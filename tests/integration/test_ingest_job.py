@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -9,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -247,29 +247,70 @@ def test_cli_json_report_is_the_last_stdout_line(settings, corpus):
     assert report["published"] is True and report["generation"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_killing_a_run_midway_leaves_the_previous_generation_serving(settings, corpus, embedder, sig):
     first = _ingest(settings, corpus, embedder)
-    for n in range(60):  # enough new text that the run is still embedding when we strike
+    for n in range(100):  # ~800 chunks: embedding them takes far longer than the test takes to strike
         _write(corpus / "docs/public/more" / f"extra-{n}.md",
                "# Extra\n\n" + " ".join(f"Extra article {n} sentence {i} about payouts." for i in range(150)))
-    proc = _cli(["ingest", "--config", str(corpus / "sources.yaml"), "--quiet"], settings.data_dir)
-    deadline = time.monotonic() + 120
-    while not list((settings.data_dir / "generations").glob(".staging-*")):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    time.sleep(0.5)
+    # Not --quiet: without a terminal the run logs a line as each phase starts. The signal goes
+    # when the "embedding" line arrives, i.e. once the run is past loading and nothing is published.
+    proc = _cli(["ingest", "--config", str(corpus / "sources.yaml")], settings.data_dir)
+    assert proc.stderr is not None
+    log_lines = []
+    for line in proc.stderr:
+        log_lines.append(line)
+        if " INFO " in line and "embedding (" in line:
+            break
+    else:
+        raise AssertionError("the run ended before embedding:\n" + "".join(log_lines))
+    assert list((settings.data_dir / "generations").glob(".staging-*")), "the run is building a generation"
     proc.send_signal(sig)
-    proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + sig), err
     assert generations.current_id(settings.data_dir) == first.generation
     assert LoadedGeneration(settings.data_dir).size("public") == first.audiences["public"]
-    if sig == signal.SIGINT:  # a clean interrupt removes its own staging directory
+    if sig != signal.SIGKILL:  # a clean stop removes its own staging directory and says so
         assert not list((settings.data_dir / "generations").glob(".staging-*"))
+        assert "nothing was published" in err and "Traceback" not in err
+        stored = [json.loads(p.read_text()) for p in (settings.data_dir / "reports").glob("*-failed.json")]
+        assert [r["published"] for r in stored] == [False] and "interrupted" in stored[0]["message"]
+    shutil.rmtree(corpus / "docs/public/more")
     again = _ingest(settings, corpus, embedder)  # and nothing left behind breaks the next run
     assert again.published and not list((settings.data_dir / "generations").glob(".staging-*"))
-    shutil.rmtree(corpus / "docs/public/more")
+
+
+class _SwallowedInterrupt:
+    """Progress that delivers a stop signal as embedding starts and swallows the KeyboardInterrupt,
+    as a careless ``except BaseException`` in a library would."""
+
+    def __init__(self, interrupts) -> None:
+        self.interrupts = interrupts
+
+    def start(self, phase: str, total: int | None) -> None:
+        if phase == "embedding":
+            with contextlib.suppress(KeyboardInterrupt):
+                self.interrupts.handle(signal.SIGINT)
+
+    def advance(self, done: int) -> None:
+        pass
+
+
+def test_a_swallowed_interrupt_still_stops_the_run_before_publishing(settings, corpus, embedder):
+    from ingest.interrupts import Interrupts
+
+    first = _ingest(settings, corpus, embedder)
+    _write(corpus / "docs/public/new.md", "# New\n\nA new article about payout schedules and bank holidays.")
+    interrupts = Interrupts()
+    reports = []
+    with pytest.raises(KeyboardInterrupt):
+        run_ingest(settings, corpus / "sources.yaml", embedder=embedder, progress=_SwallowedInterrupt(interrupts),
+                   interrupts=interrupts, on_abort=reports.append)
+    assert generations.current_id(settings.data_dir) == first.generation
+    assert not list((settings.data_dir / "generations").glob(".staging-*"))
+    assert [g.id for g in generations.list_generations(settings.data_dir)] == [first.generation]
+    assert reports[0].published is False and reports[0].generation is None
+    assert "interrupted" in reports[0].message
 
 
 def test_example_corpus_ingests_cleanly(example_index):
