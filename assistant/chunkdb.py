@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -90,11 +91,15 @@ def fts_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
+def readonly_uri(path: Path) -> str:
+    """A published generation never changes: ``immutable=1`` makes SQLite skip locks and never
+    create ``-journal``/``-wal``/``-shm`` files, so replicas can read it from a read-only or
+    network volume (NFS, EFS, Azure Files) where SQLite's locking is unreliable."""
+    return f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
+
+
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        db = sqlite3.connect(path)
+    db = sqlite3.connect(readonly_uri(path), uri=True, check_same_thread=False) if readonly else sqlite3.connect(path)
     db.row_factory = sqlite3.Row
     return db
 
@@ -131,7 +136,7 @@ class ChunkDBWriter:
         )
 
     def attach_previous(self, previous: Path) -> None:
-        self.db.execute("ATTACH DATABASE ? AS prev", (f"file:{previous}?mode=ro",))
+        self.db.execute("ATTACH DATABASE ? AS prev", (readonly_uri(previous),))
         self._attached = previous
 
     def copy_documents(self, doc_keys: Iterable[str]) -> int:

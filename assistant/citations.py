@@ -1,12 +1,20 @@
-"""Citation markers: map the model's ``[n]`` to sources, renumber them, drop the invented ones.
+"""Citation markers: keep the model's ``[n]`` when ``n`` was offered, drop the invented ones.
 
-The prompt numbers the passages it offers ``1..n``. Answers cite a subset, in any order, and
-small models cite numbers they were never given. :class:`CitationRewriter` rewrites the text
-as it streams, so the tokens a user sees are exactly the final answer: the first source cited
-becomes ``[1]``, the next new one ``[2]``, and so on; a marker naming a number that was not
-offered is removed together with the space before it (``costs $5 [9].`` → ``costs $5.``).
-Groups such as ``[2, 4]`` are rewritten member by member. Brackets that are not citations
-(``[ ]``, ``[see below]``) pass through untouched.
+The prompt numbers the passages it offers ``1..n`` and the ``sources`` event lists them with
+those same numbers. The streamed text keeps that numbering — there is one numbering at every
+moment of the stream, so a ``[3]`` link shown while the answer is still arriving already
+points to the passage the model meant. :class:`CitationRewriter` only
+
+- removes a marker that names a number that was never offered, together with the space
+  before it (``costs $5 [9].`` → ``costs $5.``), and
+- normalises the members of a group (``[2,2]`` → ``[2]``, ``[1-3]`` with two offered → ``[1, 2]``),
+
+and records the offered numbers in citation order (the ``done`` event's ``sources``).
+
+Only citation-shaped brackets are touched: ``[1]``, ``[1][2]``, ``[1, 2]``, ``[1-3]`` — at most
+two digits per number, and not right after a word or a closing bracket (``items[0].id`` is an
+index). Everything else is left as written: ``[2023]``, ``[Source 2]``, ``[ ]``, ``[see below]``,
+and anything inside a code span or a fenced code block.
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ from __future__ import annotations
 import re
 
 _MAX_MARKER = 24  # longest "[1, 2, 3]"-style marker considered a citation
-_MARKER_CHARS = frozenset("0123456789 ,;")
+_MARKER_CHARS = frozenset("0123456789 ,;-–")
+_MEMBER = re.compile(r"^\s*(\d{1,2})\s*(?:[-–]\s*(\d{1,2})\s*)?$")
+_MAX_RANGE = 10  # "[1-40]" is not a citation range
 
 
 class CitationRewriter:
@@ -22,36 +32,92 @@ class CitationRewriter:
 
     def __init__(self, offered: int) -> None:
         self.offered = offered
-        self.order: list[int] = []  # offered numbers in citation order: order[i] is shown as [i + 1]
+        self.order: list[int] = []  # offered numbers in the order they were first cited
         self.dropped: list[int] = []  # numbers the model cited that were never offered
         self._pending_ws = ""  # whitespace held back: it goes if the next marker is dropped
         self._bracket: str | None = None  # an open "[..." that may still become a citation
         self._started = False  # leading whitespace of the answer is dropped
         self._after_drop = False  # a marker was dropped at a line start: skip the spaces after it
+        self._prev = ""  # the last character shown (an index follows a word: items[0])
+        self._ticks = 0  # backticks seen: odd while inside a code span or fence
+        self._attached: str | None = None  # "[1]" right after a word: a citation or an index?
+        self._bracket_attached = False
+        self._pending_char = ""
+        self._index_chain = False
 
     def feed(self, text: str) -> str:
         out: list[str] = []
         for ch in text:
-            if self._bracket is not None:
-                self._bracket += ch
-                if ch == "]":
-                    out.append(self._close_bracket())
-                elif ch not in _MARKER_CHARS or len(self._bracket) > _MAX_MARKER:
-                    out.append(self._emit(self._bracket))
-                    self._bracket = None
-            elif ch == "[":
-                self._bracket = "["
-            elif ch.isspace():
-                if self._after_drop and ch in " \t":
-                    continue
-                self._pending_ws += ch
-            else:
-                out.append(self._emit(ch))
+            if self._attached is None:
+                out.append(self._feed_char(ch))
+                continue
+            out.append(self._resolve_attached(ch))
+            if self._pending_char:  # the character that decided it is processed normally
+                pending, self._pending_char = self._pending_char, ""
+                out.append(self._feed_char(pending))
         return "".join(out)
+
+    def _feed_char(self, ch: str) -> str:
+        if self._bracket is not None:
+            self._bracket += ch
+            if ch == "]":
+                if self._bracket_attached and _citation_numbers(self._bracket[1:-1]) is not None:
+                    self._attached, self._bracket = self._bracket, None  # decided by what follows
+                    return ""
+                return self._close_bracket()
+            if ch not in _MARKER_CHARS or len(self._bracket) > _MAX_MARKER:
+                text, self._bracket = self._bracket, None
+                return self._emit(text)
+            return ""
+        if ch == "[" and self._index_chain and self._prev == "]" and not self._pending_ws:
+            return self._emit(ch)
+        if ch == "[" and not self._ticks % 2:
+            self._bracket = "["
+            self._bracket_attached = _is_word(self._prev) and not self._pending_ws
+            return ""
+        if ch.isspace():
+            if self._after_drop and ch in " \t":
+                return ""
+            self._pending_ws += ch
+            return ""
+        if ch == "`":
+            self._ticks += 1
+        return self._emit(ch)
+
+    def _resolve_attached(self, ch: str) -> str:
+        """``word[1]`` then ``ch``: an index when a word, a bracket, a call or ``.name`` follows."""
+        marker = self._attached or ""
+        if marker.endswith("]."):
+            self._attached = None
+            if _is_word(ch):  # items[1].id
+                self._pending_char = ch
+                return self._emit(marker)
+            self._bracket, self._attached = marker[:-1], None
+            self._pending_char = ch
+            return self._close_bracket() + self._emit(".")
+        if ch == ".":
+            self._attached = marker + "."
+            return ""
+        self._attached = None
+        self._pending_char = ch
+        if _is_word(ch) or ch in "[(":
+            shown = self._emit(marker)
+            self._index_chain = True  # m[1][2]: the next bracket indexes too
+            return shown
+        self._bracket = marker
+        return self._close_bracket()
 
     def finish(self) -> str:
         """Flush what is held back; trailing whitespace is dropped."""
         tail = ""
+        if self._attached is not None:
+            marker, self._attached = self._attached, None
+            if marker.endswith("]."):
+                self._bracket = marker[:-1]
+                tail = self._close_bracket() + self._emit(".")
+            else:
+                self._bracket = marker
+                tail = self._close_bracket()
         if self._bracket is not None:
             tail = self._emit(self._bracket)
             self._bracket = None
@@ -68,21 +134,23 @@ class CitationRewriter:
         self._pending_ws = ""
         self._started = True
         self._after_drop = False
+        self._index_chain = False
+        if text:
+            self._prev = text[-1]
         return ws + text
 
     def _close_bracket(self) -> str:
         marker, self._bracket = self._bracket or "", None
-        numbers = [int(n) for n in re.findall(r"\d+", marker)]
-        if not numbers:
-            return self._emit(marker)  # "[ ]", "[,]": not a citation
+        numbers = _citation_numbers(marker[1:-1])
+        if numbers is None:
+            return self._emit(marker)  # "[ ]", "[2023]", "[1-40]": not a citation
         shown: list[int] = []
         for n in numbers:
             if 1 <= n <= self.offered:
                 if n not in self.order:
                     self.order.append(n)
-                new = self.order.index(n) + 1
-                if new not in shown:
-                    shown.append(new)
+                if n not in shown:
+                    shown.append(n)
             elif n not in self.dropped:
                 self.dropped.append(n)
         if shown:
@@ -94,6 +162,27 @@ class CitationRewriter:
         if newlines or not self._started:
             self._after_drop = True
         return newlines
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _citation_numbers(inner: str) -> list[int] | None:
+    """The numbers of a citation-shaped marker body ("1", "1, 2", "1-3"), else None."""
+    if not inner.strip():
+        return None
+    numbers: list[int] = []
+    for member in re.split(r"[,;]", inner):
+        match = _MEMBER.match(member)
+        if not match:
+            return None
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) else first
+        if last < first or last - first > _MAX_RANGE:
+            return None
+        numbers.extend(range(first, last + 1))
+    return numbers
 
 
 def resolve_citations(text: str, offered: int) -> tuple[str, list[int]]:

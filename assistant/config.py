@@ -77,6 +77,9 @@ class LLMSettings(_Section):
     max_new_tokens: int = Field(384, ge=1)
     temperature: float = Field(0.2, ge=0)
     prompts_dir: Path | None = None  # empty: the prompts/ shipped with the code
+    # Grounding guard: share of a generated sentence's content words the passages must hold for it to
+    # be shown (calibrated on tests/data/grounding_sentences.jsonl; lower shows more paraphrase).
+    grounding_min_support: float = Field(0.6, ge=0, le=1)
 
 
 class TGISettings(_Section):

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 QUALITY = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "abstention_precision",
-           "abstention_recall", "citation_validity")
+           "abstention_recall", "citation_validity", "answer_correct", "fact_recall")
+# Answer metrics where lower is better: a rise is the regression.
+LOWER_IS_BETTER = ("invented_rate", "unsupported_rate", "leak_rate")
 LATENCY = (("retrieval", "p50"), ("retrieval", "p95"), ("answer", "p50"), ("answer", "p95"),
            ("first_token", "p50"), ("first_token", "p95"))
 
@@ -38,6 +40,13 @@ def compare_reports(current: dict[str, Any], previous: dict[str, Any], *, tolera
         delta = None if now is None or before is None else round(now - before, 4)
         rows.append({"metric": name, "previous": before, "current": now, "delta": delta,
                      "regressed": delta is not None and delta < -tolerance})
+    for name in LOWER_IS_BETTER:
+        now, before = current.get(name), previous.get(name)
+        delta = None if now is None or before is None else round(now - before, 4)
+        # leaks are never tolerated; the other rates get the same tolerance as quality metrics
+        limit = 0.0 if name == "leak_rate" else tolerance
+        rows.append({"metric": name, "previous": before, "current": now, "delta": delta,
+                     "regressed": delta is not None and delta > limit})
     for stage, pct in LATENCY:
         now, before = _latency(current, stage, pct), _latency(previous, stage, pct)
         delta = None if now is None or before is None else round(now - before, 2)
@@ -70,6 +79,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border-bottom:1px solid #dde;padding:.25rem .6rem;
 text-align:left;vertical-align:top}th{background:#f3f4f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
+mark.inv{background:#f9d0cc}mark.fact{background:#d3f0dc}.answer{white-space:pre-wrap;max-width:60rem}
 .miss{color:#b3261e}.ok{color:#1b7f3b}.muted{color:#667}.warn{background:#fff6e0;padding:.5rem 1rem}
 svg{background:#fbfbfd;border:1px solid #e4e6ee}
 """
@@ -163,10 +173,69 @@ def _histogram(values: Sequence[float], label: str, bins: int = 24) -> str:
     return "".join(parts)
 
 
+def _mark(text: str, terms: Sequence[str], css: str) -> str:
+    """``text`` escaped, with each occurrence of ``terms`` (case-insensitive) wrapped in <mark>."""
+    spans: list[tuple[int, int]] = []
+    lower = text.lower()
+    for term in terms:
+        term_lower = term.lower()
+        start = lower.find(term_lower) if term_lower else -1
+        while start >= 0:
+            spans.append((start, start + len(term_lower)))
+            start = lower.find(term_lower, start + 1)
+    out, at = [], 0
+    for start, end in sorted(spans):
+        if start < at:
+            continue
+        out.append(html.escape(text[at:start]) + f"<mark class={css}>" + html.escape(text[start:end]) + "</mark>")
+        at = end
+    return "".join(out) + html.escape(text[at:])
+
+
+def _answers(per_question: Sequence[dict[str, Any]]) -> str:
+    """Each answer with the facts it holds in green, invented terms in red, missing facts listed."""
+    answered = [q for q in per_question if q.get("answer") is not None]
+    if not answered:
+        return ""
+    rows = []
+    for q in answered:
+        found: list[str] = []  # which alternatives of the found groups to mark
+        missing = [tuple(g) for g in q.get("missing_facts") or []]
+        for group in q.get("facts") or []:
+            if tuple(group) not in missing:
+                found.extend(group)
+        answer = q["answer"]
+        marked = _mark(answer, q.get("invented") or [], "inv")
+        if found and not q.get("invented"):
+            marked = _mark(answer, found, "fact")
+        verdict = ("–" if not q.get("facts_total") else
+                   f"<span class={'ok' if q['facts_found'] == q['facts_total'] else 'miss'}>"
+                   f"{q['facts_found']}/{q['facts_total']}</span>")
+        notes = []
+        if missing:
+            notes.append("missing: " + "; ".join(" | ".join(html.escape(a) for a in g) for g in missing))
+        if q.get("invented"):
+            notes.append("invented: " + ", ".join(html.escape(t) for t in q["invented"]))
+        if q.get("unsupported"):
+            notes.append(f"{len(q['unsupported'])} unsupported sentence(s)")
+        if q.get("leak"):
+            notes.append("<b>prompt text shown</b>")
+        grounding = q.get("grounding") or {}
+        if grounding.get("dropped"):
+            notes.append(f"guard dropped {grounding['dropped']}/{grounding.get('checked', 0)}"
+                         + (", fell back" if grounding.get("fell_back") else ""))
+        rows.append(f"<tr><td class=n>{q['line']}</td><td>{html.escape(q['question'])}</td>"
+                    f"<td class=n>{verdict}</td><td class=answer>{marked}</td>"
+                    f"<td class=miss>{'<br>'.join(notes)}</td></tr>")
+    return ("<h2>Answers</h2><p class=muted>Facts found in <mark class=fact>green</mark>, invented terms in "
+            "<mark class=inv>red</mark>.</p><table><tr><th>line</th><th>question</th><th>facts</th>"
+            "<th>answer</th><th>problems</th></tr>" + "".join(rows) + "</table>")
+
+
 def render_html(report: dict[str, Any], comparison: Sequence[dict[str, Any]] | None = None) -> str:
     per_question = report.get("per_question", [])
     rows = "".join(f"<tr><th>{html.escape(m)}</th><td class=n>{_fmt(report.get(m))}</td></tr>"
-                   for m in (*QUALITY, "abstention_f1"))
+                   for m in (*QUALITY, *LOWER_IS_BETTER, "abstention_f1"))
     latency = "".join(
         f"<tr><th>{html.escape(stage)}</th>" + "".join(f"<td class=n>{_fmt((v or {}).get(p))}</td>"
                                                        for p in ("p50", "p95", "p99")) + "</tr>"
@@ -219,6 +288,7 @@ def render_html(report: dict[str, Any], comparison: Sequence[dict[str, Any]] | N
 <p>{calibrated}</p>
 {_score_plot(per_question, thresholds)}
 <h2>Latency distribution</h2>{_histogram(retrieval_ms, 'retrieval')} {_histogram(answer_ms, 'answer')}
+{_answers(per_question)}
 <h2>Questions</h2><table><tr><th>line</th><th>question</th><th>audience</th><th>answerable</th><th>rank</th>
 <th>best dense</th><th>abstained</th><th>valid cites</th><th>retrieval ms</th><th>answer ms</th><th>error</th></tr>
 {questions}</table>

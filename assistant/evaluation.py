@@ -15,7 +15,13 @@ not chunks: three chunks of one file are one rank. Metrics:
   question should be abstained on when ``answerable`` is false;
 - ``citation_validity``: share of cited sources that were offered to the model and whose
   audience the asker may read;
-- latency percentiles (p50/p95/p99) of retrieval, answer and first token.
+- latency percentiles (p50/p95/p99) of retrieval, answer and first token;
+- answer level, when a backend answers (:mod:`assistant.answer_quality`): ``answer_correct``
+  (share of answerable questions with ``facts`` whose every fact group is in the answer),
+  ``fact_recall`` (share of fact groups found), ``invented_rate`` (share of shown answers with a
+  number, identifier, UI label or name found in neither question nor offered passages),
+  ``unsupported_rate`` (share of answer sentences the grounding check would not show) and
+  ``leak_rate`` (answers showing prompt or template text); ``grounding`` sums what the guard did.
 
 Abstention comes from the answer pipeline when it runs, else from the retrieval score and the
 configured threshold. :func:`calibrate_threshold` sweeps that threshold on the same data.
@@ -34,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assistant.answer_quality import aggregate, score_answer
 from assistant.errors import AssistantError, ConfigError
 from assistant.schemas import AnswerEvent, AnswerRequest, Audience, Passage, SourceRef, partitions_for
 
@@ -52,6 +59,8 @@ class EvalCase(BaseModel):
     question: str = Field(min_length=1)
     expected_sources: list[str] = Field(default_factory=list)
     answerable: bool
+    # Fact groups for answer-level metrics: each group is a list of accepted alternatives.
+    facts: list[list[str]] | None = None
     audience: Audience
     line: int = Field(0, exclude=True)
 
@@ -79,6 +88,9 @@ def parse_dataset(lines: Iterable[str], *, name: str) -> list[EvalCase]:
             raise ConfigError(f"{name}, line {number}: {problems}",
                               hint='needs "question", "answerable" (true/false) and "audience" '
                                    '("public" or "internal")') from exc
+        if case.facts is not None and any(not g or not all(a.strip() for a in g) for g in case.facts):
+            raise ConfigError(f"{name}, line {number}: every facts group needs at least one non-empty string",
+                              hint='"facts": [["5-10 business days", "5–10 business days"], ["Refund payment"]]')
         if case.answerable and not case.expected_sources:
             raise ConfigError(f"{name}, line {number}: an answerable question needs expected_sources",
                               hint="list the document path, URL or file name that answers it")
@@ -183,6 +195,17 @@ class QuestionResult:
     fallback: bool | None = None
     error: str | None = None
     line: int = 0
+    # answer level (assistant.answer_quality): None / zero when no backend answered
+    answer: str | None = None
+    facts: list[list[str]] | None = None
+    facts_total: int = 0
+    facts_found: int = 0
+    missing_facts: list[list[str]] = field(default_factory=list)
+    invented: list[str] = field(default_factory=list)
+    units: int = 0
+    unsupported: list[str] = field(default_factory=list)
+    leak: bool = False
+    grounding: dict[str, Any] = field(default_factory=dict)
 
     @property
     def first_rank(self) -> int | None:
@@ -257,6 +280,12 @@ def compute_metrics(results: Sequence[QuestionResult]) -> dict[str, Any]:
         "valid": sum(r.cited_valid for r in results),
         "not_offered": sum(r.cited_not_offered for r in results),
         "wrong_audience": sum(r.cited_wrong_audience for r in results),
+    }
+    metrics.update(aggregate(results))
+    metrics["grounding"] = {
+        "checked": sum(r.grounding.get("checked", 0) for r in results),
+        "dropped": sum(r.grounding.get("dropped", 0) for r in results),
+        "fell_back": sum(bool(r.grounding.get("fell_back")) for r in results),
     }
     metrics["latency_ms"] = {
         "retrieval": percentiles([r.retrieval_ms for r in results]),
@@ -347,13 +376,46 @@ def evaluate_case(case: EvalCase, *, retriever: HybridRetriever, documents: dict
             elif event.type == "done":
                 result.abstained = event.abstained
                 result.fallback = event.fallback
+                result.answer = event.answer
+                result.grounding = event.grounding.model_dump()
                 check_citations(result, offered, event.sources)
             elif event.type == "error":
                 result.error = f"{event.code}: {event.message}"
     except AssistantError as exc:
         result.error = f"{exc.code}: {exc.message}"
     result.answer_ms = round((time.perf_counter() - t0) * 1000, 3)
+    if result.answer is not None:
+        _score_answer(result, case, offered, found.passages, pipeline)
     return result
+
+
+def _score_answer(result: QuestionResult, case: EvalCase, offered: Sequence[SourceRef],
+                  retrieved: Sequence[Passage], pipeline: Answering) -> None:
+    """Answer-level scores: facts found, invented terms, unsupported units, leaks."""
+    texts = {p.chunk.chunk_id: p.chunk for p in retrieved}
+    passages: list[str] = []
+    for source in offered:
+        chunk = texts.get(source.chunk_id)
+        passages.extend([source.title, source.section, chunk.text if chunk is not None else source.snippet])
+    score = score_answer(result.answer or "", question=case.question, passages=passages, facts=case.facts,
+                         fixed_texts=_fixed_texts(pipeline, case.audience))
+    result.facts = case.facts
+    result.facts_total, result.facts_found = score.facts_total, score.facts_found
+    result.missing_facts, result.invented = score.missing_facts, score.invented
+    result.units, result.unsupported, result.leak = score.units, score.unsupported, score.leak
+
+
+def _fixed_texts(pipeline: Answering, audience: Audience) -> list[str]:
+    """The brand's own texts an answer may contain (intro, notices, attribution label)."""
+    prompts, settings = getattr(pipeline, "prompts", None), getattr(pipeline, "settings", None)
+    if prompts is None or settings is None:
+        return []
+    from assistant.pipeline import ATTRIBUTION_LABEL
+    from assistant.prompts import ANSWER_TEXTS, brand_values
+
+    prompt = prompts.answer(audience, audience)
+    return [*(prompt.text(key, settings.brand) for key in ANSWER_TEXTS), ATTRIBUTION_LABEL,
+            *brand_values(settings.brand).values()]
 
 
 def run_evaluation(cases: Sequence[EvalCase], *, retriever: HybridRetriever, pipeline: Answering | None = None,

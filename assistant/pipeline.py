@@ -46,9 +46,10 @@ from langchain_core.output_parsers import StrOutputParser
 from assistant.citations import CitationRewriter
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.grounding import GroundingGuard, evidence_for
 from assistant.llm import EXTRACTIVE, check_backend
 from assistant.llm.extractive import best_excerpt, extractive_answer
-from assistant.prompts import PromptFile, PromptSet, format_history, format_passages
+from assistant.prompts import ANSWER_TEXTS, PromptFile, PromptSet, brand_values, format_history, format_passages
 from assistant.protocols import Retriever
 from assistant.repetition import RepetitionGuard
 from assistant.schemas import (
@@ -57,6 +58,7 @@ from assistant.schemas import (
     Audience,
     DoneEvent,
     ErrorEvent,
+    GroundingResult,
     HistoryTurn,
     Passage,
     SourceRef,
@@ -181,6 +183,7 @@ class _Run:
         self.timings = dict.fromkeys(STAGES, 0.0)
         self.parts: list[str] = []
         self.rewriter = CitationRewriter(0)
+        self.grounding = GroundingResult()
 
     def events(self) -> Iterator[AnswerEvent]:
         request, p = self.request, self.p
@@ -235,10 +238,16 @@ class _Run:
                 model, usage = outcome.model, outcome.usage
                 if outcome.error is not None or not self._shown():
                     fallback = True
-                    reason = _describe(outcome.error) if outcome.error else "empty answer"
-                    log.warning("LLM backend %s failed (%s); extractive fallback", backend, reason)
+                    if outcome.error is None and self.grounding.checked:
+                        self.grounding.fell_back = True
+                        log.info("no supported sentence left of the %s answer (%d dropped); extractive answer",
+                                 backend, self.grounding.dropped)
+                    else:
+                        reason = _describe(outcome.error) if outcome.error else "empty answer"
+                        log.warning("LLM backend %s failed (%s); extractive fallback", backend, reason)
                     if self._shown():
-                        yield from self._tokens("\n\n" + prompt.text("interrupted_notice", self.brand) + "\n\n")
+                        self.rewriter.new_paragraph()
+                        yield from self._tokens(prompt.text("interrupted_notice", self.brand) + "\n\n")
                     yield from self._extractive(standalone, passages, prompt)
                 elif not self.rewriter.order:
                     yield from self._attribute(passages)
@@ -250,7 +259,7 @@ class _Run:
         self.timings["total"] = _ms(self.started)
         done = DoneEvent(
             answer="".join(self.parts),
-            sources=[offered[n - 1].model_copy(update={"n": i}) for i, n in enumerate(self.rewriter.order, 1)],
+            sources=[offered[n - 1] for n in self.rewriter.order],  # numbered as in the sources event
             abstained=abstained,
             fallback=fallback,
             backend=backend,
@@ -260,6 +269,7 @@ class _Run:
             conversation_id=conversation.id if conversation else None,
             timings_ms={k: round(v, 2) for k, v in self.timings.items()},
             usage=usage,
+            grounding=self.grounding,
         )
         if conversation is not None:
             done.answer_id = self._record(conversation, done, passages)
@@ -286,13 +296,14 @@ class _Run:
         chain = prompt.template(self.brand) | llm.bind(stop=ANSWER_STOP)
         started = time.perf_counter()
         guard = RepetitionGuard()
+        grounding = self._grounding_guard(prompt, question, passages)
         stream: Any = chain.stream({"question": question, "passages": format_passages(passages)})
         try:
             for chunk in stream:
                 outcome.observe(chunk)
                 if chunk.text and not self.timings["llm_first_token"]:
                     self.timings["llm_first_token"] = _ms(started)
-                yield from self._tokens(guard.feed(chunk.text))
+                yield from self._tokens(grounding.feed(guard.feed(chunk.text)))
                 if guard.stopped:
                     log.info("answer started repeating itself; stopped the %s stream", llm._llm_type)
                     break
@@ -300,8 +311,26 @@ class _Run:
             outcome.error = exc
         finally:
             stream.close()  # releases the model (a remote stream, or the local model's lock)
-        yield from self._tokens(guard.finish())
+        if outcome.error is None:  # a unit cut off by a failure was never checked: it is not shown
+            yield from self._tokens(grounding.feed(guard.finish()) + grounding.finish())
+        report = grounding.report
+        self.grounding = GroundingResult(checked=report.checked, dropped=len(report.dropped),
+                                         dropped_units=report.dropped)
+        if report.dropped:
+            log.info("grounding guard dropped %d of %d unit(s): %s", len(report.dropped), report.checked,
+                     "; ".join(f"{d['reason']} {d.get('terms', '')}".strip() for d in report.dropped))
         self.timings["llm_total"] = _ms(started)
+
+    def _grounding_guard(self, prompt: PromptFile, question: str, passages: list[Passage]) -> GroundingGuard:
+        """The guard for one answer: evidence is the offered passages, the question and the brand's
+        own texts; the prompt's wording is what a leak would repeat."""
+        brand = brand_values(self.brand)
+        texts = [prompt.text(key, self.brand) for key in ANSWER_TEXTS]
+        return GroundingGuard(
+            evidence_for(question, passages, extra=[*brand.values(), *texts],
+                         prompt_text=prompt.system + "\n" + prompt.user),
+            min_support=self.p.settings.llm.grounding_min_support,
+        )
 
     def _attribute(self, passages: list[Passage]) -> Iterator[TokenEvent]:
         """The model answered without citing anything (small models often do): cite the passages
@@ -323,7 +352,9 @@ class _Run:
             yield from self._tokens(ATTRIBUTION_LABEL + " " + " ".join(f"[{n}]" for n in sorted(picks)))
 
     def _extractive(self, question: str, passages: list[Passage], prompt: PromptFile) -> Iterator[TokenEvent]:
-        text = extractive_answer(question, passages, intro=prompt.text("extractive_intro", self.brand))
+        embedder = getattr(self.p.retriever, "embedder", None)
+        text = extractive_answer(question, passages, intro=prompt.text("extractive_intro", self.brand),
+                                 encode=embedder.encode if embedder is not None else None)
         for line in text.splitlines(keepends=True):
             yield from self._tokens(line)
 

@@ -173,10 +173,20 @@ class TokenEvent(_Record):
     text: str
 
 
+class GroundingResult(_Record):
+    """What the grounding guard did to a generated answer (DESIGN decision 12)."""
+
+    checked: int = 0  # units (sentences, list items) of the model's text that were checked
+    dropped: int = 0  # units not shown: invented terms, unsupported, prompt text, unsafe
+    fell_back: bool = False  # nothing supported was left, so the extractive answer was shown
+    # What was dropped and why, for the audit record; never sent to users.
+    dropped_units: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
+
+
 class DoneEvent(_Record):
     type: Literal["done"] = "done"
     answer: str
-    sources: list[SourceRef]  # only those cited, in citation order, renumbered
+    sources: list[SourceRef]  # only those cited, in citation order, numbered as in the sources event
     abstained: bool
     fallback: bool  # the LLM failed and the extractive answer was used
     backend: str
@@ -187,6 +197,7 @@ class DoneEvent(_Record):
     answer_id: str | None = None  # id of the stored turn: feedback refers to it
     timings_ms: dict[str, float] = Field(default_factory=dict)
     usage: dict[str, int] = Field(default_factory=dict)
+    grounding: GroundingResult = Field(default_factory=GroundingResult)
 
 
 class ErrorEvent(_Record):

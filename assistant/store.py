@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS audit (
     fallback INTEGER NOT NULL,
     timings_ms TEXT NOT NULL,
     usage TEXT NOT NULL DEFAULT '{}',
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    grounding TEXT NOT NULL DEFAULT '{}'  -- JSON: checked, dropped, fell_back, dropped_units (text, reason)
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -100,6 +101,9 @@ class Store:
         self._local = threading.local()
         with self._connect() as db:
             db.executescript(SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(audit)")}
+            if "grounding" not in columns:  # a store written before the grounding guard
+                db.execute("ALTER TABLE audit ADD COLUMN grounding TEXT NOT NULL DEFAULT '{}'")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -210,7 +214,7 @@ class Store:
             db.execute(
                 "INSERT INTO audit (turn_id, conversation_id, channel, audience, question, chunk_ids,"
                 " chunk_audiences, retrieved_chunk_ids, generation, prompt_version, backend, model, abstained,"
-                " fallback, timings_ms, usage, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " fallback, timings_ms, usage, created_at, grounding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     turn_id, conversation.id, conversation.channel, conversation.audience, question,
                     json.dumps([s.chunk_id for s in done.sources]),
@@ -219,6 +223,7 @@ class Store:
                     done.generation, done.prompt_version, done.backend, done.model,
                     int(done.abstained), int(done.fallback), json.dumps(done.timings_ms),
                     json.dumps(done.usage), now,
+                    json.dumps({**done.grounding.model_dump(), "dropped_units": done.grounding.dropped_units}),
                 ),
             )
         return turn_id
@@ -229,7 +234,7 @@ class Store:
         if not row:
             return None
         out = dict(row)
-        for key in ("chunk_ids", "chunk_audiences", "retrieved_chunk_ids", "timings_ms", "usage"):
+        for key in ("chunk_ids", "chunk_audiences", "retrieved_chunk_ids", "timings_ms", "usage", "grounding"):
             out[key] = json.loads(out[key])
         out["abstained"], out["fallback"] = bool(out["abstained"]), bool(out["fallback"])
         return out

@@ -2,8 +2,8 @@
 
 ``--json`` prints one JSON object instead (for scripts and CI): ``answer``, ``abstained``,
 ``fallback``, ``sources`` (``n``, ``title``, ``url``, ``source``, ``audience``, ``chunk_id``, in
-citation order), ``generation``, ``backend``, ``model``, ``prompt_version``, ``timings_ms`` and
-``usage``. Problems before answering (no index yet, a bad backend name, a bad prompt file) exit
+citation order), ``generation``, ``backend``, ``model``, ``prompt_version``, ``timings_ms``, ``usage`` and
+``grounding`` (``checked``, ``dropped``, ``fell_back``: what the grounding guard did). Problems before answering (no index yet, a bad backend name, a bad prompt file) exit
 with status 2 and a hint; an error while answering exits with status 1.
 """
 
@@ -87,6 +87,7 @@ def result_json(done: DoneEvent) -> dict[str, Any]:
         "prompt_version": done.prompt_version,
         "timings_ms": done.timings_ms,
         "usage": done.usage,
+        "grounding": done.grounding.model_dump(),
     }
 
 

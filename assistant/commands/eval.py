@@ -21,7 +21,8 @@ def _print_summary(report: dict[str, Any], out_dir: Path) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "abstention_precision",
-                 "abstention_recall", "citation_validity"):
+                 "abstention_recall", "citation_validity", "answer_correct", "fact_recall", "invented_rate",
+                 "unsupported_rate", "leak_rate"):
         value = report.get(name)
         table.add_row(name, "–" if value is None else f"{value:.3f}")
     for stage, values in report["latency_ms"].items():
@@ -66,7 +67,8 @@ def eval_command(
         "--retrieval-only", help="skip answering; abstention from the retrieval score and threshold")] = False,
     fail_on_regression: Annotated[bool, typer.Option(help="exit 1 when --compare finds a regression")] = False,
 ) -> None:
-    """Score retrieval (recall@k, MRR, nDCG), abstention, citations and latency on a question set."""
+    """Score retrieval (recall@k, MRR, nDCG), abstention, citations, answers (facts, invented terms,
+    unsupported sentences, prompt leaks) and latency on a question set."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -1,55 +1,85 @@
-"""The ``extractive`` backend: no LLM, the best passages quoted with their citations.
+"""The ``extractive`` backend: no LLM, the sentences of the top passages that answer the question.
 
-It is a backend of its own (fast, exact, no model to host) and the fallback whenever the
-configured LLM fails. It is not a chat model: it needs the retrieved passages rather than a
-rendered prompt, so the pipeline calls :func:`extractive_answer` directly.
+It is a backend of its own (fast, exact, nothing to host, nothing invented) and the fallback
+whenever a generating backend fails or its answer does not survive the grounding guard. It is
+not a chat model: it needs the retrieved passages rather than a rendered prompt, so the
+pipeline calls :func:`extractive_answer` directly.
 
-Each excerpt is the passage's sentences that share the most words with the question, cut at a
-sentence or word boundary, with Markdown syntax removed so it reads the same in Slack, the
-widget and a terminal. One excerpt per document, at most ``max_passages`` of them.
+How an answer is built (query-focused sentence selection):
+
+1. the top passages (``max_passages`` distinct documents) are cut into units: sentences, and
+   numbered procedures kept whole as one unit ("1. Open … 2. Click …");
+2. each unit is scored against the question: cosine of sentence embeddings when an encoder is
+   given (the retriever's), plus the share of the question's content words it holds (rarer words
+   weigh more), plus a small bonus for the passage's retrieval rank;
+3. the best unit opens the answer, followed by the sentence after it when it continues the same
+   thought, then the next best units while they score close to the best and fit ``max_chars``;
+4. every sentence is the passage's own words (Markdown syntax removed so it reads the same in
+   Slack, the widget and a terminal) and ends with its citation ``[n]``, ``n`` being the
+   passage's position in ``passages``. Sentences that relay an instruction planted in the data
+   (:func:`assistant.grounding.is_unsafe`) are never quoted.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
+
+from assistant.grounding import content_words, is_unsafe, stem
 from assistant.schemas import Passage
 
+Encoder = Callable[[Sequence[str]], np.ndarray]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`<])")
+_STEP = re.compile(r"^\s{0,3}(\d{1,2})[.)]\s+(.*)$")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_STOPWORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i",
-    "if", "in", "is", "it", "its", "me", "my", "of", "on", "or", "our", "so", "that", "the",
-    "their", "then", "there", "this", "to", "was", "we", "what", "when", "where", "which", "who",
-    "why", "will", "with", "you", "your",
-})
+# Weights of the unit score: semantic similarity, lexical coverage of the question, rank prior.
+W_COSINE = 1.0
+W_LEXICAL = 0.6
+W_RANK = 0.04
+FOLLOW_MIN_RATIO = 0.6  # further units must score at least this share of the best unit
+MAX_UNITS = 4
+MAX_PROCEDURE_CHARS = 1400
+MIN_UNIT_CHARS = 12
+
+
+@dataclass
+class _Unit:
+    n: int  # the passage's number (1-based position in ``passages``)
+    rank: float  # position of its document among those considered (ties: passage order)
+    index: int  # position inside its passage
+    text: str
+    steps: list[str] | None = None  # a numbered procedure, one text per step
+    score: float = 0.0
+
+    @property
+    def chars(self) -> int:
+        return sum(len(s) + 8 for s in self.steps) if self.steps else len(self.text)
 
 
 def extractive_answer(question: str, passages: list[Passage], *, intro: str, max_passages: int = 3,
-                      max_chars: int = 320) -> str:
-    """An answer made of excerpts; ``[n]`` is the passage's position in ``passages`` (1-based)."""
-    lines = [intro.strip(), ""]
-    seen_docs: set[str] = set()
-    for n, passage in enumerate(passages, start=1):
-        if len(seen_docs) >= max_passages:
-            break
-        if passage.chunk.doc_key in seen_docs:
-            continue
-        excerpt = best_excerpt(question, passage.chunk.text, max_chars=max_chars)
-        if not excerpt:
-            continue
-        seen_docs.add(passage.chunk.doc_key)
-        lines.append(f"- {_clean(passage.chunk.title)}: {excerpt} [{n}]")
-    return "\n".join(lines).strip()
+                      max_chars: int = 700, encode: Encoder | None = None) -> str:
+    """An answer made of the passages' best sentences, best first, each cited ``[n]``."""
+    units = _candidate_units(passages, max_passages)
+    if not units:
+        return intro.strip()
+    _score(question, units, encode)
+    chosen = _select(units, max_chars)
+    return _render(intro, chosen)
 
 
 def best_excerpt(question: str, text: str, *, max_chars: int = 320) -> str:
-    """The run of sentences around the one that best matches the question, at most ``max_chars``."""
+    """The run of sentences around the one that best matches the question, at most ``max_chars``
+    (the snippet shown under a source)."""
     sentences = [s for s in (_clean(p) for p in _SENTENCE_END.split(_strip_markdown(text))) if s]
     if not sentences:
         return ""
-    wanted = _content_words(question)
-    scores = [len(wanted & _content_words(s)) for s in sentences]
+    wanted = set(_content_stems(question))
+    scores = [len(wanted & set(_content_stems(s))) for s in sentences]
     best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
     excerpt = sentences[best]
     for sentence in sentences[best + 1:]:
@@ -59,14 +89,167 @@ def best_excerpt(question: str, text: str, *, max_chars: int = 320) -> str:
     return _shorten(excerpt, max_chars)
 
 
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1}
+# --------------------------------------------------------------------------- units
+
+
+def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
+    units: list[_Unit] = []
+    docs: list[str] = []
+    for n, passage in enumerate(passages, start=1):
+        doc = passage.chunk.doc_key
+        if doc not in docs:
+            if len(docs) >= max_passages:
+                continue
+            docs.append(doc)
+        rank = docs.index(doc)
+        for index, (text, steps) in enumerate(_split_passage(passage.chunk.text)):
+            if steps is None and (len(text) < MIN_UNIT_CHARS or is_unsafe(text)):
+                continue
+            if steps is not None:
+                steps = [s for s in steps if not is_unsafe(s)]
+                if not steps:
+                    continue
+            units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps))
+    return units
+
+
+def _split_passage(text: str) -> list[tuple[str, list[str] | None]]:
+    """Sentences, with each numbered procedure as one unit (its steps cleaned, in order)."""
+    out: list[tuple[str, list[str] | None]] = []
+    prose: list[str] = []
+    steps: list[str] = []
+
+    def flush_prose() -> None:
+        if prose:
+            block = _strip_markdown("\n".join(prose))
+            out.extend((s, None) for s in (_clean(p) for p in _SENTENCE_END.split(block)) if s)
+            prose.clear()
+
+    def flush_steps() -> None:
+        if len(steps) >= 2:
+            cleaned = [_clean(_strip_markdown(s)) for s in steps]
+            out.append((" ".join(cleaned), cleaned))
+        else:
+            prose.extend(steps)
+        steps.clear()
+
+    for line in _remove_code(text).splitlines():
+        match = _STEP.match(line)
+        if match:
+            if not steps:
+                flush_prose()
+            if steps and int(match.group(1)) != len(steps) + 1:
+                flush_steps()
+                flush_prose()
+            steps.append(match.group(2))
+        elif steps and line.strip() and line.startswith(("   ", "\t")):
+            steps[-1] += " " + line.strip()  # a step's continuation line
+        else:
+            if steps and line.strip():
+                flush_steps()
+            if line.strip() or not steps:
+                prose.append(line)
+    flush_steps()
+    flush_prose()
+    return out
+
+
+# --------------------------------------------------------------------------- scoring and selection
+
+
+def _content_stems(text: str) -> list[str]:
+    return [stem(w) for w in content_words(text)]
+
+
+def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
+    wanted = list(dict.fromkeys(_content_stems(question)))
+    unit_stems = [set(_content_stems(u.text)) for u in units]
+    # Rarer question words (present in few units) say more about which unit answers.
+    weights = {w: math.log(1 + len(units) / (1 + sum(w in s for s in unit_stems))) for w in wanted}
+    total = sum(weights.values()) or 1.0
+    lexical = [sum(weights[w] for w in wanted if w in s) / total for s in unit_stems]
+    cosine = [0.0] * len(units)
+    if encode is not None:
+        vectors = np.asarray(encode([question, *(_embed_text(u) for u in units)]), dtype=np.float32)
+        cosine = [float(v) for v in vectors[1:] @ vectors[0]]
+    for unit, lex, cos in zip(units, lexical, cosine, strict=True):
+        unit.score = W_COSINE * cos + W_LEXICAL * lex - W_RANK * unit.rank
+
+
+def _embed_text(unit: _Unit) -> str:
+    return unit.text[:1000]
+
+
+def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
+    ranked = sorted(units, key=lambda u: -u.score)
+    best = ranked[0]
+    chosen = [best]
+    used = best.chars if not best.steps else min(best.chars, MAX_PROCEDURE_CHARS)
+    # The sentence right after the best one usually completes it (a value, a condition, a step).
+    following = next((u for u in units if u.n == best.n and u.index == best.index + 1 and not u.steps), None)
+    if following is not None and not best.steps and used + following.chars <= max_chars:
+        chosen.append(following)
+        used += following.chars
+    floor = best.score * FOLLOW_MIN_RATIO if best.score > 0 else best.score
+    for unit in ranked[1:]:
+        if len(chosen) >= MAX_UNITS or unit.score < floor:
+            break
+        if unit in chosen or _same_text(unit, chosen):
+            continue
+        size = min(unit.chars, MAX_PROCEDURE_CHARS)
+        if used + size > max_chars:
+            continue
+        chosen.append(unit)
+        used += size
+    return chosen
+
+
+def _same_text(unit: _Unit, chosen: list[_Unit]) -> bool:
+    key = " ".join(_WORD.findall(unit.text.lower()))
+    return any(" ".join(_WORD.findall(c.text.lower())) == key for c in chosen)
+
+
+def _render(intro: str, chosen: list[_Unit]) -> str:
+    paragraphs: list[str] = []
+    prose: list[str] = []
+    for unit in chosen:
+        if unit.steps:
+            if prose:
+                paragraphs.append(" ".join(prose))
+                prose = []
+            steps = _cap_steps(unit.steps)
+            paragraphs.append("\n".join(f"{i}. {step} [{unit.n}]" for i, step in enumerate(steps, start=1)))
+        else:
+            prose.append(f"{_shorten(unit.text, 400)} [{unit.n}]")
+    if prose:
+        paragraphs.append(" ".join(prose))
+    return "\n\n".join([intro.strip(), *paragraphs]).strip()
+
+
+def _cap_steps(steps: list[str]) -> list[str]:
+    out: list[str] = []
+    used = 0
+    for step in steps:
+        used += len(step)
+        if out and used > MAX_PROCEDURE_CHARS:
+            break
+        out.append(_shorten(step, 300))
+    return out
+
+
+# --------------------------------------------------------------------------- text cleaning
+
+
+def _remove_code(text: str) -> str:
+    return re.sub(r"```.*?```", " ", text, flags=re.DOTALL)  # code blocks do not read as an answer
 
 
 def _strip_markdown(text: str) -> str:
-    text = re.sub(r"```.*?```", " ", text, flags=re.DOTALL)  # code blocks do not read as an answer
+    text = _remove_code(text)
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", text)  # images
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # links: keep the words
+    # A heading or list item without closing punctuation still ends a sentence.
+    text = re.sub(r"(?m)^(\s{0,3}(?:#{1,6}|[-*+]|\d+[.)])\s+.*?[^.!?:;,\s])[ \t]*$", r"\1.", text)
     text = re.sub(r"(?m)^\s{0,3}(#{1,6}|>|[-*+]|\d+[.)])\s+", "", text)  # headings, quotes, list markers
     text = re.sub(r"(\*\*|__|`|~~)", "", text)
     text = re.sub(r"(?m)^\s*\|.*\|\s*$", " ", text)  # table rows

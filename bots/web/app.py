@@ -41,6 +41,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.config import Settings, load_settings
 from assistant.errors import ConfigError
+from assistant.shared_state import MemoryRevocations, shared_state_from_url
 from assistant.store import Store
 from bots.web.deps import Answerer, WebContext
 from bots.web.errors import install_error_handlers
@@ -99,11 +100,14 @@ def create_app(settings: Settings, *, pipeline: Answerer | None = None, store: S
     store = store if store is not None else Store(settings.store_path)
     web = settings.web
     tokens = SessionTokens(session_secret(settings), ttl_s=web.session_ttl_s, max_age_s=web.session_max_age_s)
+    shared = shared_state_from_url(settings.redis_url)  # None: limits and revocations in this process
     ctx = WebContext(
         settings=settings, store=store, tokens=tokens, metrics=WebMetrics(),
         limits=WebLimits(per_minute_session=web.rate_per_minute_session, per_minute_ip=web.rate_per_minute_ip,
-                         daily_quota_ip=web.daily_quota_ip, handoff_per_hour_session=web.handoff_per_hour_session),
+                         daily_quota_ip=web.daily_quota_ip, handoff_per_hour_session=web.handoff_per_hour_session,
+                         shared=shared),
         handoff=destination_from_settings(settings), pipeline=pipeline,
+        revocations=shared.revocations() if shared else MemoryRevocations(),
     )
     same_origin = web.allow_same_origin if web.allow_same_origin is not None else settings.env == "development"
     if settings.env == "production" and not settings.allowed_origins:

@@ -16,13 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.config import Settings
 from assistant.schemas import AnswerEvent, AnswerRequest
+from assistant.shared_state import MemoryRevocations, Revocations
 from assistant.store import Conversation, Store
 from bots.web.errors import ApiError
 from bots.web.handoff import HandoffDestination
 from bots.web.metrics import WebMetrics
 from bots.web.middleware import normalise_origin
 from bots.web.models import PublicSource
-from bots.web.ratelimit import DailyQuota, SlidingWindow, WebLimits, retry_after_header
+from bots.web.ratelimit import Limit, WebLimits, retry_after_header
 from bots.web.tokens import Session, SessionTokens, TokenError
 
 WEB_CHANNEL = "web"
@@ -84,6 +85,8 @@ class WebContext:
     handoff: HandoffDestination
     pipeline: Answerer | None = None
     sources: SourceMemory = field(default_factory=SourceMemory)
+    # Ended sessions (DELETE /v1/session); in Redis with ASSISTANT_REDIS_URL so every replica refuses them.
+    revocations: Revocations = field(default_factory=MemoryRevocations)
 
     def answerer(self) -> Answerer:
         if self.pipeline is None:
@@ -115,6 +118,7 @@ _TOKEN_MESSAGES = {
     "missing_token": "A session token is required. Start a session with POST /v1/session.",
     "invalid_token": "The session token is not valid. Start a new session.",
     "expired_token": "The session has expired. Start a new session.",
+    "revoked_token": "This session has ended. Start a new session.",
 }
 
 
@@ -124,10 +128,14 @@ async def current_session(request: Request, ctx: Annotated[WebContext, Depends(g
         raise ApiError(401, "missing_token", _TOKEN_MESSAGES["missing_token"],
                        headers={"WWW-Authenticate": "Bearer"})
     try:
-        return ctx.tokens.verify(token, origin=normalise_origin(request.headers.get("origin", "")))
+        session = ctx.tokens.verify(token, origin=normalise_origin(request.headers.get("origin", "")))
     except TokenError as exc:
         raise ApiError(401, exc.code, _TOKEN_MESSAGES[exc.code],
                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+    if ctx.revocations.is_revoked(session.sid):
+        raise ApiError(401, "revoked_token", _TOKEN_MESSAGES["revoked_token"],
+                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return session
 
 
 ContextDep = Annotated[WebContext, Depends(get_context)]
@@ -143,7 +151,7 @@ _LIMIT_MESSAGES = {
 }
 
 
-def enforce(ctx: WebContext, limit: SlidingWindow | DailyQuota, key: str, scope: str) -> None:
+def enforce(ctx: WebContext, limit: Limit, key: str, scope: str) -> None:
     """Count a hit against ``limit``; over it, a 429 with ``Retry-After``."""
     wait = limit.hit(key)
     if wait is not None:

@@ -2,8 +2,9 @@
 
 Why in memory: one server process answers all widget traffic in the default deployment, and
 a limiter that needs no Redis is one less moving part. The cost is that counts reset on
-restart and are per process; when serving runs as several replicas (DESIGN decision 11)
-put the limits in the reverse proxy or swap this module for a shared store.
+restart and are per process. When serving runs as several replicas, set
+``ASSISTANT_REDIS_URL``: :class:`WebLimits` then builds the same limits on Redis
+(``assistant/shared_state.py``) and they count across all replicas.
 
 Limits are sliding windows (a deque of hit times per key), so a burst cannot straddle a
 window edge to get twice the allowance. Idle keys are swept so memory stays bounded by the
@@ -18,6 +19,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from assistant.shared_state import SharedState
+
+
+class Limit(Protocol):
+    """What routes enforce: ``hit`` returns ``None`` when allowed, else seconds to wait."""
+
+    def hit(self, key: str) -> float | None: ...
 
 
 class SlidingWindow:
@@ -88,13 +99,18 @@ class WebLimits:
     """The limits one web app enforces, built from :class:`~assistant.config.WebSettings`."""
 
     def __init__(self, *, per_minute_session: int, per_minute_ip: int, daily_quota_ip: int,
-                 handoff_per_hour_session: int) -> None:
-        self.chat_session = SlidingWindow(per_minute_session, 60)
-        self.chat_ip = SlidingWindow(per_minute_ip, 60)
-        self.chat_daily_ip = DailyQuota(daily_quota_ip)
+                 handoff_per_hour_session: int, shared: SharedState | None = None) -> None:
+        # With ``shared`` (Redis) every limit counts across all replicas; without, in this process.
+        def window(name: str, limit: int, window_s: float) -> Limit:
+            return shared.window(f"web:{name}", limit, window_s) if shared else SlidingWindow(limit, window_s)
+
+        self.chat_session = window("chat_session", per_minute_session, 60)
+        self.chat_ip = window("chat_ip", per_minute_ip, 60)
+        self.chat_daily_ip: Limit = shared.daily("web:chat_daily_ip", daily_quota_ip) if shared \
+            else DailyQuota(daily_quota_ip)
         # Issuing tokens and the small calls get their own per-IP allowance, so a visitor who
         # used up chat can still give feedback or ask for a human. New sessions do not buy more
         # chat: the per-IP chat limit holds whatever the session.
-        self.session_ip = SlidingWindow(per_minute_ip * 2, 60)
-        self.other_ip = SlidingWindow(per_minute_ip * 2, 60)
-        self.handoff_session = SlidingWindow(handoff_per_hour_session, 3600)
+        self.session_ip = window("session_ip", per_minute_ip * 2, 60)
+        self.other_ip = window("other_ip", per_minute_ip * 2, 60)
+        self.handoff_session = window("handoff_session", handoff_per_hour_session, 3600)

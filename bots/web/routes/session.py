@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from bots.web.deps import ClientIPDep, ContextDep, OriginDep, bearer_token, enforce
+from bots.web.deps import ClientIPDep, ContextDep, OriginDep, SessionDep, bearer_token, enforce
 from bots.web.errors import ApiError
 from bots.web.models import SessionRequest, SessionResponse
 from bots.web.tokens import Session, TokenError, identity_matches
@@ -43,8 +43,20 @@ async def create_session(request: Request, ctx: ContextDep, ip: ClientIPDep, ori
             renew = ctx.tokens.verify(current, origin=origin)
         except TokenError:
             renew = None
+        if renew is not None and ctx.revocations.is_revoked(renew.sid):
+            renew = None  # an ended session is not brought back by renewing its token
         if renew is not None and user_id is not None and renew.user_id not in (None, user_id):
             renew = None  # a different user logged in on this page: do not carry the session over
     token, session = ctx.tokens.issue(origin=origin, user_id=user_id, renew=renew)
     expires_in = max(0, session.expires - int(ctx.tokens.now()))
     return SessionResponse(token=token, expires_in=expires_in, identified=session.user_id is not None)
+
+
+@router.delete("/session", status_code=204, summary="End a widget session",
+               responses={401: {"description": "Missing, invalid or already ended session token"}})
+async def end_session(ctx: ContextDep, session: SessionDep, ip: ClientIPDep) -> Response:
+    """End this session ("log out", or a shared computer): its tokens, including renewals, are
+    refused from now on, on every replica. Its conversations are kept for the audit trail."""
+    enforce(ctx, ctx.limits.other_ip, ip, "ip")
+    ctx.revocations.revoke(session.sid, session.started + ctx.tokens.max_age_s)
+    return Response(status_code=204)

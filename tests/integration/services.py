@@ -1,0 +1,131 @@
+"""Real Redis and PostgreSQL servers for tests, started from the Debian packages in a temp dir.
+
+Each starts on a free loopback port with its data in a temporary directory and is stopped at
+the end. When the binary is missing (``scripts/install.sh --dev`` installs ``redis-server`` and
+``postgresql``), the test is skipped with the reason and the fix.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
+    """Poll ``ready`` until it holds; fail at once if the server process died."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not become ready in {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@contextmanager
+def redis_server(directory: Path) -> Iterator[str]:
+    """A throwaway ``redis-server`` (no persistence); yields its ``redis://`` URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server not installed (apt-get install redis-server, or scripts/install.sh --dev)")
+    import redis
+
+    port = free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(directory)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+
+    def ready() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.exceptions.ConnectionError:
+            return False
+
+    try:
+        wait_until(ready, process, "redis-server", timeout=30)
+        yield url
+    finally:
+        client.close()
+        _stop(process)
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(candidates[-1]).parent if candidates else None
+
+
+@contextmanager
+def postgres_server(directory: Path) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (``initdb`` + ``postgres``); yields a ``postgresql://`` URL."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql, or scripts/install.sh --dev)")
+    import psycopg
+
+    data = directory / "pgdata"
+    port = free_port()
+    env = dict(os.environ)
+    run_as: dict[str, object] = {}
+    if os.geteuid() == 0:  # postgres refuses to run as root: run as the packaged 'postgres' user
+        import pwd
+
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no 'postgres' user to run PostgreSQL as")
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chown(directory, user.pw_uid, user.pw_gid)
+        run_as = {"user": user.pw_uid, "group": user.pw_gid}
+    init = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "assistant", "--auth=trust", "-E", "UTF8",
+                           "--no-sync"], capture_output=True, env=env, **run_as)  # type: ignore[call-overload]
+    if init.returncode != 0:
+        raise RuntimeError(f"initdb failed: {init.stderr.decode(errors='replace')[-500:]}")
+    process = subprocess.Popen(
+        [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(directory),
+         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, **run_as)  # type: ignore[call-overload]
+    url = f"postgresql://assistant@127.0.0.1:{port}/postgres"
+
+    def ready() -> bool:
+        try:
+            with psycopg.connect(url, connect_timeout=1):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    try:
+        wait_until(ready, process, "postgres", timeout=60)
+        yield url
+    finally:
+        _stop(process)
