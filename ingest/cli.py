@@ -77,9 +77,10 @@ def _summary(report: Any) -> str:
     lines = [
         f"generation {report.generation or '-'} {'published' if report.published else 'NOT published'}"
         f" in {report.seconds:.1f}s",
-        f"documents: +{d.added} ~{d.updated} -{d.removed} ={d.unchanged} failed {d.failed}",
+        f"documents: +{d.added} ~{d.updated} -{d.removed} ={d.unchanged} failed {d.failed}"
+        f" (kept from the last run: {d.kept_stale})",
         f"tickets:   +{t.added} ~{t.updated} -{t.removed} ={t.unchanged} failed {t.failed}"
-        f" skipped (unresolved) {t.skipped}",
+        f" (kept from the last run: {t.kept_stale}) skipped (unresolved) {t.skipped}",
         f"chunks:    {c.total} total, {c.embedded} embedded, {c.reused} reused;"
         f" public {report.audiences.get('public', 0)}, internal {report.audiences.get('internal', 0)}",
     ]

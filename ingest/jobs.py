@@ -36,7 +36,7 @@ from ingest.interrupts import Interrupts
 from ingest.redact import Redactor, redact_document, redact_ticket
 from ingest.sources.config import SourceConfig, load_sources
 from ingest.sources.documents import file_fingerprint, list_document_files, load_document
-from ingest.sources.tickets import iter_tickets
+from ingest.sources.tickets import TicketError, iter_tickets
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Counts(BaseModel):
     unchanged: int = 0
     failed: int = 0
     skipped: int = 0  # tickets not resolved (only resolved ones are indexed by default)
+    kept_stale: int = 0  # failed (or unreadable source) this run: the previous generation's chunks are kept
 
 
 class ChunkCounts(BaseModel):
@@ -291,6 +292,41 @@ class IngestJob:
         self.report.failures.append(Failure(path=str(path), row=row, reason=reason, source=cfg.name))
         log.warning("skipped %s%s: %s", path, f" row {row}" if row else "", reason)
 
+    def _keep_stale(self, counts: Counts, doc_key: str, prev_docs: dict[str, tuple[str, str]], seen: set[str],
+                    to_copy: list[str]) -> bool:
+        """Nothing lost to a bad night: an item that failed to load but is in the previous
+        generation keeps its last good chunks (copied, counted ``kept_stale``, still reported
+        under failures) until it loads again or is really deleted."""
+        if doc_key not in prev_docs or doc_key in seen:
+            return False
+        counts.kept_stale += 1
+        seen.add(doc_key)
+        to_copy.append(doc_key)
+        return True
+
+    def _keep_unseen(self, counts: Counts, cfg: SourceConfig, kind: str, prev_docs: dict[str, tuple[str, str]],
+                     seen: set[str], to_copy: list[str], exclude: set[str] | None = None) -> int:
+        """Keep every item of ``cfg`` from the previous generation that this run did not see
+        (``exclude``: ones it saw and chose to drop, like tickets reopened since)."""
+        prefix = f"{cfg.name}:"
+        kept = 0
+        for doc_key, (_, prev_kind) in prev_docs.items():
+            if (prev_kind == kind and doc_key.startswith(prefix) and doc_key not in seen
+                    and doc_key not in (exclude or ())):
+                kept += self._keep_stale(counts, doc_key, prev_docs, seen, to_copy)
+        return kept
+
+    def _source_unreadable(self, counts: Counts, cfg: SourceConfig, kind: str,
+                           prev_docs: dict[str, tuple[str, str]], seen: set[str], to_copy: list[str],
+                           reason: str) -> None:
+        """A source that yields nothing but had items last time is a failure, not a deletion:
+        an unmounted share or an empty export must not take a whole help center offline."""
+        kept = self._keep_unseen(counts, cfg, kind, prev_docs, seen, to_copy)
+        if kept:
+            hint = (f"kept the {kept} {kind}s of the previous generation; if they were really removed, "
+                    "take the source out of the sources file")
+            self._fail(counts, cfg, SourceError(reason, path=str(cfg.path), hint=hint), cfg.path)
+
     def _reused(self, counts: Counts, doc_key: str, fp: str, prev_docs: dict[str, tuple[str, str]],
                 to_copy: list[str]) -> bool:
         """An item unchanged since the previous generation is copied from it, unparsed."""
@@ -331,6 +367,7 @@ class IngestJob:
                 fp = _doc_fingerprint(file_fingerprint(path, cfg), pipeline_fp, cfg, redact)
             except (SourceError, OSError) as exc:
                 self._fail(counts, cfg, exc, path)
+                self._keep_stale(counts, doc_key, prev_docs, seen, to_copy)
                 continue
             if self._reused(counts, doc_key, fp, prev_docs, to_copy):
                 seen.add(doc_key)
@@ -342,9 +379,13 @@ class IngestJob:
                                       hint="is the file empty or only images?")
             except Exception as exc:
                 self._fail(counts, cfg, exc, path)
+                self._keep_stale(counts, doc_key, prev_docs, seen, to_copy)
                 continue
             seen.add(doc_key)
             self._built(counts, doc, fp, chunks, prev_docs, pending)
+        if not files:
+            self._source_unreadable(counts, cfg, "document", prev_docs, seen, to_copy,
+                                    "no files found (is the folder mounted?)")
 
     def _load_tickets(self, cfg: SourceConfig, params: ChunkParams, pipeline_fp: str,
                       prev_docs: dict[str, tuple[str, str]], seen: set[str], to_copy: list[str],
@@ -353,13 +394,22 @@ class IngestJob:
         redact = cfg.should_redact  # tickets: on unless the source turns it off
         redactor = Redactor() if redact else None
         self._start(f"reading {cfg.name}", None)
+        unattributed = False  # a failure that names no ticket: the export may have lost some
+        skipped: set[str] = set()
+        n = 0
         for n, item in enumerate(iter_tickets(cfg), 1):
             self._advance(n)
             if isinstance(item, SourceError):
                 self._fail(counts, cfg, item, cfg.path)
+                ticket_id = item.ticket_id if isinstance(item, TicketError) else None
+                if ticket_id is None:
+                    unattributed = True
+                else:
+                    self._keep_stale(counts, f"{cfg.name}:{ticket_id}", prev_docs, seen, to_copy)
                 continue
             if not item.resolved and cfg.resolved_only:
                 counts.skipped += 1
+                skipped.add(f"{cfg.name}:{item.id}")
                 continue
             doc_key = f"{cfg.name}:{item.id}"
             if doc_key in seen:
@@ -376,9 +426,14 @@ class IngestJob:
                     raise SourceError("ticket has no text", path=str(cfg.path), row=item.row)
             except Exception as exc:
                 self._fail(counts, cfg, exc, cfg.path, item.row)
+                self._keep_stale(counts, doc_key, prev_docs, seen, to_copy)
                 continue
             seen.add(doc_key)
             self._built(counts, ticket, fp, chunks, prev_docs, pending)
+        if n == 0:
+            self._source_unreadable(counts, cfg, "ticket", prev_docs, seen, to_copy, "the export holds no tickets")
+        elif unattributed:  # e.g. a JSON Lines export cut short: its missing tickets are not deleted ones
+            self._keep_unseen(counts, cfg, "ticket", prev_docs, seen, to_copy, exclude=skipped)
 
     # ---------------------------------------------- per-item work (engines override)
 

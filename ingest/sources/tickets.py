@@ -36,6 +36,33 @@ _VENDORS: dict[str, tuple[Builder, tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+class TicketError(SourceError):
+    """A record that could not become a ticket. ``ticket_id`` is set when the record still names
+    its ticket, so the ingestion job can keep that ticket's last good version; a plain
+    :class:`SourceError` (an unreadable file, a line that is not JSON) names no ticket."""
+
+    def __init__(self, message: str, *, ticket_id: str | None, path: str | None = None, row: int | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, path=path, row=row, hint=hint)
+        self.ticket_id = ticket_id
+
+
+_ID_KEYS: dict[str, tuple[str, ...]] = {"zendesk": ("id",), "freshdesk": ("id",), "intercom": ("id",),
+                                        "jira": ("key", "id")}
+
+
+def record_ticket_id(data: Any, cfg: SourceConfig) -> str | None:
+    """The id a raw record gives its ticket, when it gives one (best effort, for error reports)."""
+    keys = _ID_KEYS.get(cfg.type) or ((cfg.columns.id,) if cfg.columns else ("id",))
+    for key in keys:
+        value: Any = data
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, int | str) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return None
+
+
 def iter_tickets(cfg: SourceConfig) -> Iterator[Ticket | SourceError]:
     """Every ticket of a ticket source, in file order, or the error that replaced it."""
     records: Iterator[RawRecord | SourceError]
@@ -59,11 +86,12 @@ def iter_tickets(cfg: SourceConfig) -> Iterator[Ticket | SourceError]:
         try:
             ticket = build(item.data, item.page, cfg)
         except RecordError as exc:
-            yield SourceError(f"{item.where}: {exc}", path=shown, row=item.row, hint=hint)
+            yield TicketError(f"{item.where}: {exc}", ticket_id=record_ticket_id(item.data, cfg), path=shown,
+                              row=item.row, hint=hint)
             continue
         if ticket.id in seen:
-            yield SourceError(f"{item.where}: duplicate ticket id '{ticket.id}' (first at {seen[ticket.id]}); "
-                              "skipped", path=shown, row=item.row)
+            yield TicketError(f"{item.where}: duplicate ticket id '{ticket.id}' (first at {seen[ticket.id]}); "
+                              "skipped", ticket_id=ticket.id, path=shown, row=item.row)
             continue
         seen[ticket.id] = item.where
         ticket.row = item.row

@@ -172,6 +172,79 @@ def test_deleted_document_disappears_from_the_index(settings, corpus, embedder):
     assert hits and all(c.path != "article-4.md" for c in gen.chunks([i for i, _ in hits]).values())
 
 
+def _paths(settings: Settings, audience: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for chunk in LoadedGeneration(settings.data_dir).db.iter_chunks(audience):
+        found.setdefault(chunk.path, []).append(chunk.text)
+    return found
+
+
+def test_a_document_that_fails_to_load_keeps_its_last_good_chunks(settings, corpus, embedder):
+    first = _ingest(settings, corpus, embedder)
+    article = corpus / "docs/public/article-3.md"
+    good = article.read_text()
+    article.write_bytes(b"")  # half-copied at 2 am
+    report = _ingest(settings, corpus, embedder)
+    assert report.published
+    assert (report.documents.failed, report.documents.kept_stale, report.documents.removed) == (1, 1, 0)
+    assert [Path(f.path).name for f in report.failures] == ["article-3.md"]
+    assert report.audiences == first.audiences and report.chunks.embedded == 0
+    assert any("Reminders go out after 6 days" in t for t in _paths(settings, "public")["article-3.md"])
+    hits = LoadedGeneration(settings.data_dir).keyword_search("public", "invoice 3 client portal", 10)
+    assert hits, "the stale article is still searchable"
+    # it loads again: updated from the new text, nothing stale any more
+    article.write_text(good.replace("after 6 days", "after 8 days"))
+    healed = _ingest(settings, corpus, embedder)
+    assert (healed.documents.updated, healed.documents.kept_stale, healed.documents.failed) == (1, 0, 0)
+    assert any("after 8 days" in t for t in _paths(settings, "public")["article-3.md"])
+    # and when it is really deleted, it goes
+    article.unlink()
+    gone = _ingest(settings, corpus, embedder)
+    assert (gone.documents.removed, gone.documents.kept_stale) == (1, 0)
+    assert "article-3.md" not in _paths(settings, "public")
+
+
+def test_a_ticket_export_that_fails_to_parse_keeps_the_previous_tickets(settings, corpus, embedder):
+    first = _ingest(settings, corpus, embedder)
+    export = corpus / "exports/zendesk.json"
+    good = export.read_text()
+    export.write_text(good[: len(good) // 2])  # cut short: not JSON any more
+    report = _ingest(settings, corpus, embedder)
+    assert report.published
+    assert (report.tickets.failed, report.tickets.kept_stale, report.tickets.removed) == (1, 6, 0)
+    assert report.failures[0].path.endswith("zendesk.json") and "invalid JSON" in report.failures[0].reason
+    assert report.audiences == first.audiences
+    export.write_text(good)
+    healed = _ingest(settings, corpus, embedder)
+    assert (healed.tickets.unchanged, healed.tickets.kept_stale, healed.tickets.failed) == (6, 0, 0)
+
+
+def test_a_broken_ticket_keeps_its_last_version_while_a_deleted_one_goes(settings, corpus, embedder):
+    _ingest(settings, corpus, embedder)
+    export = corpus / "exports/zendesk.json"
+    data = json.loads(export.read_text())
+    data["tickets"] = [t for t in data["tickets"] if t["id"] != 5]  # really deleted
+    broken = next(t for t in data["tickets"] if t["id"] == 2)
+    broken["comments"] = "not a list"  # still names its ticket
+    export.write_text(json.dumps(data))
+    report = _ingest(settings, corpus, embedder)
+    assert (report.tickets.failed, report.tickets.kept_stale, report.tickets.removed) == (1, 1, 1)
+    assert report.tickets.unchanged == 4
+    assert report.failures[0].row == 2
+    keys = {c.path for c in LoadedGeneration(settings.data_dir).db.iter_chunks("internal")}
+    assert "2" in keys and "5" not in keys
+
+
+def test_an_emptied_documents_folder_is_a_failure_not_a_deletion(settings, corpus, embedder):
+    first = _ingest(settings, corpus, embedder)
+    runbook = corpus / "docs/internal/runbook.md"
+    runbook.rename(corpus / "runbook.md.bak")  # e.g. the share was not mounted
+    report = _ingest(settings, corpus, embedder)
+    assert (report.documents.failed, report.documents.kept_stale, report.documents.removed) == (1, 1, 0)
+    assert "no files found" in report.failures[0].reason
+    assert report.audiences == first.audiences
+
+
 def test_bad_inputs_are_skipped_with_path_row_and_reason(settings, corpus, embedder):
     public = corpus / "docs/public"
     (public / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nthis is not a real pdf")
