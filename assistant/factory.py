@@ -13,6 +13,7 @@ from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.index import IndexHandle
 from assistant.store import Store
+from assistant.workers import WorkerPool
 
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -31,6 +32,11 @@ def build_index_handle(settings: Settings, embedder: Embedder | None = None) -> 
     """Follows the published generation; refuses one built with another embedding model."""
     embedder = embedder or build_embedder(settings)
     return IndexHandle(settings.data_dir, model_id=embedder.model_id, device=settings.index.device)
+
+
+def build_worker_pool(settings: Settings) -> WorkerPool:
+    """The process's bounded pool for answer work (``ASSISTANT_WEB_WORKERS``, ``ASSISTANT_WEB_QUEUE``)."""
+    return WorkerPool(settings.web.workers, queue=settings.web.queue)
 
 
 def build_store(settings: Settings) -> Store:
@@ -103,4 +109,4 @@ def build_pipeline(settings: Settings, *, store: Store | None = None, backend: s
         return build_llm(settings, name)
 
     return AnswerPipeline(retriever=retriever or build_retriever(settings), prompts=prompts, llm_provider=llm_for,
-                          settings=settings, store=store, backend=backend)
+                          settings=settings, store=store, backend=backend, pool=build_worker_pool(settings))

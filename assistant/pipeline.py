@@ -28,12 +28,9 @@ control flow, not a chain.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import dataclasses
 import logging
 import re
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
@@ -45,7 +42,7 @@ from langchain_core.output_parsers import StrOutputParser
 
 from assistant.citations import CitationRewriter
 from assistant.config import Settings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, public_error
 from assistant.grounding import GroundingGuard, evidence_for
 from assistant.llm import EXTRACTIVE, check_backend
 from assistant.llm.extractive import best_excerpt, extractive_answer
@@ -67,12 +64,12 @@ from assistant.schemas import (
     partitions_for,
 )
 from assistant.store import Conversation, Store
+from assistant.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
 LLMProvider = Callable[[str], BaseChatModel | None]
 STAGES = ("condense", "retrieve", "llm_first_token", "llm_total", "total")
-INTERNAL_ERROR_MESSAGE = "Sorry, something went wrong while answering. Please try again in a moment."
 CONDENSE_MAX_TOKENS = 96
 # An answer never contains passage markup; a model that starts writing some is echoing the prompt.
 ANSWER_STOP = ["<passage", "</passage"]
@@ -84,40 +81,62 @@ ATTRIBUTION_LABEL = "Sources:"
 
 
 class AnswerPipeline:
-    """One pipeline per process; safe to share between threads (no per-request state on self)."""
+    """One pipeline per process; safe to share between threads (no per-request state on self).
+
+    :meth:`astream` runs answers on ``pool``, the process's bounded :class:`WorkerPool`
+    (``ASSISTANT_WEB_WORKERS`` threads); every channel that answers through this pipeline shares
+    it. Without one, the pipeline makes its own from the settings.
+    """
 
     def __init__(self, *, retriever: Retriever, prompts: PromptSet, llm_provider: LLMProvider,
-                 settings: Settings, store: Store | None = None, backend: str | None = None) -> None:
+                 settings: Settings, store: Store | None = None, backend: str | None = None,
+                 pool: WorkerPool | None = None) -> None:
         self.retriever = retriever
         self.prompts = prompts
         self.settings = settings
         self.store = store
         self.default_backend = check_backend(backend or settings.llm.backend)
         self._llm_provider = llm_provider
+        self.pool = pool or WorkerPool(settings.web.workers, queue=settings.web.queue)
 
     # ------------------------------------------------------------------ public interface
 
     def ready(self) -> dict[str, bool]:
-        """Readiness for probes (``/readyz``): the published index loads, the default backend answers.
+        """Readiness for probes (``/readyz``): a generation can be served, the default backend answers.
 
         May do I/O (a ``stat`` of ``CURRENT``, an HTTP health call); callers run it in a thread.
         """
+        return self.readiness()[0]
+
+    def readiness(self) -> tuple[dict[str, bool], str | None]:
+        """:meth:`ready`'s checks and a short reason for operators, without paths (``/readyz``
+        shows it): "no index published yet", "LLM backend not reachable". The reason can come
+        with all checks passing: the newest generation failed to load, the previous one serves."""
         checks: dict[str, bool] = {}
+        reason: str | None = None
         index = getattr(self.retriever, "index", None)
-        if index is not None and hasattr(index, "current"):
+        status = getattr(index, "status", None)
+        if callable(status):
+            state = status()
+            checks["index"] = state.serving is not None
+            reason = state.reason
+        elif index is not None and hasattr(index, "current"):
             try:
                 index.current()
                 checks["index"] = True
             except AssistantError as exc:
-                log.warning("not ready: %s", exc.message)
+                log.warning("not ready: %s [%s] %s", exc.message, exc.code, exc.detail or "")
                 checks["index"] = False
+                reason = _INDEX_REASONS.get(exc.code, "index cannot be loaded")
         if self.default_backend == EXTRACTIVE:
             checks["llm"] = True
         else:
             llm = self._llm_provider(self.default_backend)
             probe = getattr(llm, "health", None)
             checks["llm"] = bool(probe()) if callable(probe) else llm is not None
-        return checks
+            if not checks["llm"] and reason is None:
+                reason = "LLM backend not reachable"
+        return checks, reason
 
     def stream(self, request: AnswerRequest) -> Generator[AnswerEvent, None, None]:
         """Answer one request as events; never raises (failures end the stream with ErrorEvent)."""
@@ -126,46 +145,30 @@ class AnswerPipeline:
         except AssistantError as exc:
             log.warning("answer refused: %s [%s] %s", exc.message, exc.code, exc.detail or "",
                         exc_info=exc.code == "internal_error")
-            yield ErrorEvent(code=exc.code, message=exc.message, retryable=exc.retryable)
+            shown = public_error(exc)  # the catalogue's words: exc.message may name paths or settings
+            yield ErrorEvent(code=shown.code, message=shown.message, retryable=shown.retryable)
         except Exception:
             log.exception("answer failed (channel=%s, audience=%s)", request.channel, request.audience)
-            yield ErrorEvent(code="internal_error", message=INTERNAL_ERROR_MESSAGE, retryable=True)
+            shown = public_error("internal_error")
+            yield ErrorEvent(code=shown.code, message=shown.message, retryable=True)
 
-    async def astream(self, request: AnswerRequest) -> AsyncIterator[AnswerEvent]:
-        """:meth:`stream` for async callers: the work runs in a thread, the event loop stays free.
+    def astream(self, request: AnswerRequest) -> AsyncIterator[AnswerEvent]:
+        """:meth:`stream` for async callers, run start to end on one worker of :attr:`pool`.
 
-        If the caller stops early (a client disconnects), the worker stops at its next event and
-        closes the pipeline, which releases the LLM stream.
+        Raises :class:`assistant.workers.Busy` *when called* if the pool and its waiting line
+        are full, so a channel can refuse before it answers anything (HTTP 503, "busy" in
+        Slack). If the caller stops early (a client disconnects) and closes the iterator, the
+        worker stops at its next event and closes the pipeline, which releases the LLM stream.
         """
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[AnswerEvent | None] = asyncio.Queue()
-        stop = threading.Event()
+        return self.pool.stream(lambda: self.stream(request))
 
-        def put(item: AnswerEvent | None) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the caller's loop is gone: nobody is listening
-                stop.set()
-
-        def produce() -> None:
-            events = self.stream(request)
-            try:
-                for event in events:
-                    if stop.is_set():
-                        break
-                    put(event)
-            finally:
-                events.close()
-                put(None)
-
-        context = contextvars.copy_context()
-        worker = threading.Thread(target=context.run, args=(produce,), name="answer-pipeline", daemon=True)
-        worker.start()
-        try:
-            while (item := await queue.get()) is not None:
-                yield item
-        finally:
-            stop.set()
+    def close(self) -> None:
+        """Let running answers finish, then stop the workers and release the index."""
+        self.pool.close()
+        index = getattr(self.retriever, "index", None)
+        close = getattr(index, "close", None)
+        if callable(close):
+            close()
 
     def llm_for(self, backend: str) -> BaseChatModel | None:
         """The chat model for ``backend`` (``None`` for extractive)."""
@@ -416,6 +419,13 @@ class _LLMOutcome:
                 "completion_tokens": int(usage.get("output_tokens", 0)),
                 "total_tokens": int(usage.get("total_tokens", 0)),
             }
+
+
+_INDEX_REASONS = {
+    "no_index": "no index published yet",
+    "model_mismatch": "index built with another embedding model",
+    "index_error": "published index cannot be loaded",
+}
 
 
 def _audience_guard(passages: list[Passage], audience: Audience) -> list[Passage]:

@@ -4,13 +4,18 @@ SQLite is the embedded default. Every channel (web, Slack, CLI, eval) records th
 class, so an answer can always be traced to the chunks, index generation, prompt version and
 model that produced it. Swap this module for a server database, not its callers.
 
-Thread safety: one connection per call, WAL mode, short transactions; the web server and the
-Slack worker threads share one ``Store`` object.
+Thread safety and resources: a ``Store`` owns a small pool of SQLite connections (WAL mode).
+Each method borrows one for a single short transaction and gives it back, whichever thread it
+runs on, so the number of open files does not grow with the number of threads that ever
+called it; :meth:`Store.close` closes them. The web server, the Slack listeners and the
+answer workers share one ``Store`` object. A method must not call another while it holds a
+connection (borrow once per transaction), or a full pool would wait on itself.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import threading
 import time
@@ -94,11 +99,76 @@ class Conversation:
     user_id: str | None
 
 
+class _ConnectionPool:
+    """Up to ``size`` connections to one SQLite file, lent out one transaction at a time.
+
+    Connections stay open between transactions, with ``synchronous=NORMAL`` in WAL mode:
+    opening one and fsyncing every commit cost ~20 ms a write, which showed up as latency in
+    every streamed answer. NORMAL in WAL mode is still safe against corruption; a power cut
+    can lose the last commits, never the database.
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._open: set[sqlite3.Connection] = set()
+
+    def _new(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        with self._lock:
+            self._open.add(db)
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a connection (waiting while all ``size`` are lent) for one transaction."""
+        with self._slots:
+            try:
+                db = self._idle.get_nowait()
+            except queue.Empty:
+                db = self._new()
+            try:
+                with db:
+                    yield db
+            finally:
+                with self._lock:
+                    kept = db in self._open
+                if kept:
+                    self._idle.put(db)
+                else:  # the pool was closed while this one was lent
+                    db.close()
+
+    @property
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._open)
+
+    def close(self) -> None:
+        """Close idle connections now and lent ones when they come back; later calls reopen."""
+        with self._lock:
+            self._open.clear()
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                break
+
+
 class Store:
-    def __init__(self, path: Path) -> None:
+    """The conversation and audit store on one SQLite file (see the module docstring)."""
+
+    POOL_SIZE = 8  # connections; WAL lets readers share, writers take turns anyway
+
+    def __init__(self, path: Path, *, pool_size: int = POOL_SIZE) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._pool = _ConnectionPool(self.path, pool_size)
         with self._connect() as db:
             db.executescript(SCHEMA)
             columns = {row["name"] for row in db.execute("PRAGMA table_info(audit)")}
@@ -107,23 +177,13 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A transaction on this thread's connection.
-
-        Connections stay open (one per thread) and WAL runs with ``synchronous=NORMAL``: opening
-        a connection and fsyncing every commit cost ~20 ms a write, which showed up as latency
-        in every streamed answer. NORMAL in WAL mode is still safe against corruption; a power
-        cut can lose the last commits, never the database.
-        """
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        with db:
+        """One transaction on a connection borrowed from the pool (committed, or rolled back on error)."""
+        with self._pool.transaction() as db:
             yield db
+
+    def close(self) -> None:
+        """Close the store's connections (a later call opens new ones, so late callers still work)."""
+        self._pool.close()
 
     # ------------------------------------------------------------------ conversations
 

@@ -9,7 +9,7 @@ scripted, so channel tests can check how a medium renders a known answer.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import re
 import threading
 import time
@@ -39,6 +39,7 @@ from assistant.schemas import (
     partitions_for,
 )
 from assistant.store import Store
+from assistant.workers import WorkerPool
 
 
 @dataclass
@@ -88,7 +89,8 @@ class FakePipeline:
     """Scripted answer pipeline with the real one's interface and event contract."""
 
     def __init__(self, answer: ScriptedAnswer | Responder | str = "It works.", *, store: Store | None = None,
-                 token_delay_s: float = 0.0, tokens_per_event: int = 1) -> None:
+                 token_delay_s: float = 0.0, tokens_per_event: int = 1, pool: WorkerPool | None = None) -> None:
+        self.pool = pool or _shared_pool()  # the real pipeline's bounded pool; tests of "busy" pass a small one
         if isinstance(answer, str):
             answer = ScriptedAnswer(answer)
         if isinstance(answer, ScriptedAnswer):
@@ -139,37 +141,15 @@ class FakePipeline:
                                                       done=done)
         yield done
 
-    async def astream(self, request: AnswerRequest) -> AsyncIterator[AnswerEvent]:
-        """Runs ``stream`` in its own thread, as the real pipeline does, so the loop stays free."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[AnswerEvent | Exception | None] = asyncio.Queue()
-        stop = threading.Event()
+    def astream(self, request: AnswerRequest) -> AsyncIterator[AnswerEvent]:
+        """Runs ``stream`` on a worker pool, as the real pipeline does (``Busy`` when it is full)."""
+        return self.pool.stream(lambda: self.stream(request))
 
-        def put(item: AnswerEvent | Exception | None) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the caller's loop is gone
-                stop.set()
 
-        def produce() -> None:
-            try:
-                for event in self.stream(request):
-                    if stop.is_set():
-                        break
-                    put(event)
-            except Exception as exc:  # a scripted crash reaches the caller, as a bug in a pipeline would
-                put(exc)
-            finally:
-                put(None)
-
-        threading.Thread(target=produce, name="fake-pipeline", daemon=True).start()
-        try:
-            while (item := await queue.get()) is not None:
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            stop.set()
+@functools.cache
+def _shared_pool() -> WorkerPool:
+    """One pool for every FakePipeline without its own, made on first use (threads stay few)."""
+    return WorkerPool(16, queue=1024, name="fake-pipeline")
 
 
 # ---------------------------------------------------------------------- retrieval and LLM fakes

@@ -37,6 +37,8 @@ class WebMetrics:
         self.feedback = Counter("assistant_feedback", "Feedback received", ["rating"], registry=r)
         self.handoffs = Counter("assistant_handoffs", "Hand-offs to a human", ["destination", "status"],
                                 registry=r)
+        self.busy = Counter("assistant_busy", "Answers refused because every worker was taken (503 busy)",
+                            registry=r)
         self.rate_limited = Counter("assistant_rate_limited", "Requests refused by a rate limit or quota",
                                     ["scope"], registry=r)
 

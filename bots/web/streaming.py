@@ -18,8 +18,9 @@ from typing import Any
 
 from fastapi.sse import KEEPALIVE_COMMENT, format_sse_event
 
-from assistant.errors import AssistantError
-from assistant.schemas import AnswerRequest, DoneEvent, ErrorEvent, SourceRef, SourcesEvent, TokenEvent
+from assistant.errors import AssistantError, public_error
+from assistant.schemas import AnswerEvent, AnswerRequest, DoneEvent, ErrorEvent, SourceRef, SourcesEvent, TokenEvent
+from assistant.workers import Busy
 from bots.web.deps import WebContext
 from bots.web.errors import GENERIC_MESSAGE, ApiError
 from bots.web.models import ChatAnswer, PublicSource
@@ -57,7 +58,39 @@ def _error(code: str, message: str, retryable: bool) -> dict[str, Any]:
 _Event = SourcesEvent | TokenEvent | DoneEvent | ErrorEvent
 
 
-async def _events(ctx: WebContext, request: AnswerRequest) -> AsyncGenerator[list[_Event | None], None]:
+def _busy(ctx: WebContext, exc: Busy) -> ApiError:
+    ctx.metrics.busy.inc()
+    log.warning("answer refused, worker pool full: %s", exc.detail)
+    return ApiError(503, "busy", exc.message, headers={"Retry-After": str(exc.retry_after_s)})
+
+
+def refuse_if_busy(ctx: WebContext) -> None:
+    """An early 503 ``busy`` when the pool is already full, before a conversation row is written.
+
+    Only a shortcut: :func:`open_answer` is where admission really happens.
+    """
+    pool = getattr(ctx.pipeline, "pool", None)
+    if pool is not None and pool.admitted >= pool.capacity:
+        raise _busy(ctx, Busy(pool.retry_after_s, detail=f"{pool.admitted} answers admitted"))
+
+
+def open_answer(ctx: WebContext, request: AnswerRequest) -> AsyncIterator[AnswerEvent]:
+    """Start the answer on the worker pool, before any response is promised.
+
+    A full pool is a 503 with ``Retry-After`` and the ``busy`` error body; nothing of the
+    request has been done yet, so retrying is safe.
+    """
+    try:
+        return ctx.answerer().astream(request)
+    except Busy as exc:
+        raise _busy(ctx, exc) from exc
+    except AssistantError as exc:
+        log.warning("answer could not start: %s [%s] %s", exc.message, exc.code, exc.detail or "")
+        shown = public_error(exc)
+        raise ApiError(503 if shown.retryable else 500, shown.code, shown.message) from exc
+
+
+async def _events(stream: AsyncIterator[AnswerEvent]) -> AsyncGenerator[list[_Event | None], None]:
     """The pipeline's events in batches of those ready at once; ``None`` for each quiet ``KEEPALIVE_S``.
 
     One pump task reads the pipeline into a queue and one ticker adds keep-alives, so a stream
@@ -65,7 +98,6 @@ async def _events(ctx: WebContext, request: AnswerRequest) -> AsyncGenerator[lis
     batching them makes one socket write instead of one each.
     """
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    stream = ctx.answerer().astream(request)
     last = time.monotonic()
 
     async def pump() -> None:
@@ -130,16 +162,20 @@ def _encode(ctx: WebContext, event: _Event | None) -> tuple[bytes, bool]:
         answer = _answer(event)
         _remember(ctx, event, answer, "stream")
         return _sse("done", answer.model_dump()), True
-    ctx.metrics.answer_errors.labels(code=event.code).inc()
-    return _sse("error", _error(event.code, event.message, event.retryable)), True
+    shown = public_error(event.code)  # the catalogue's words, whatever text the event carried
+    ctx.metrics.answer_errors.labels(code=shown.code).inc()
+    return _sse("error", _error(shown.code, shown.message, event.retryable)), True
 
 
-async def sse_stream(ctx: WebContext, request: AnswerRequest) -> AsyncIterator[bytes]:
-    """``sources`` first, ``token``s, ``done`` last — or an ``error`` that ends the stream."""
+async def sse_stream(ctx: WebContext, stream: AsyncIterator[AnswerEvent]) -> AsyncIterator[bytes]:
+    """``sources`` first, ``token``s, ``done`` last — or an ``error`` that ends the stream.
+
+    ``stream`` comes from :func:`open_answer`, called before the response started.
+    """
     started = time.perf_counter()
     first = True
     try:
-        async with contextlib.aclosing(_events(ctx, request)) as events:
+        async with contextlib.aclosing(_events(stream)) as events:
             async for batch in events:
                 if first and any(event is not None for event in batch):
                     ctx.metrics.first_event_seconds.observe(time.perf_counter() - started)
@@ -156,9 +192,9 @@ async def sse_stream(ctx: WebContext, request: AnswerRequest) -> AsyncIterator[b
         raise _Refused("no done event")
     except _Refused:
         code, message, retryable = "internal_error", GENERIC_MESSAGE, False
-    except AssistantError as exc:  # its message is user-safe by contract; detail goes to the log
-        log.warning("answer failed: %s (%s)", exc.code, exc.detail)
-        code, message, retryable = exc.code, exc.message, exc.retryable
+    except AssistantError as exc:  # operator text goes to the log; the user reads the catalogue
+        log.warning("answer failed: %s [%s] %s", exc.message, exc.code, exc.detail or "")
+        code, message, retryable = public_error(exc)
     except ApiError as exc:
         code, message, retryable = exc.code, exc.message, True
     except Exception:
@@ -168,10 +204,10 @@ async def sse_stream(ctx: WebContext, request: AnswerRequest) -> AsyncIterator[b
     yield _sse("error", _error(code, message, retryable))
 
 
-async def json_answer(ctx: WebContext, request: AnswerRequest) -> ChatAnswer:
+async def json_answer(ctx: WebContext, stream: AsyncIterator[AnswerEvent]) -> ChatAnswer:
     """The whole answer at once; a failed answer is an HTTP error with the same JSON error shape."""
     try:
-        async with contextlib.aclosing(_events(ctx, request)) as events:
+        async with contextlib.aclosing(_events(stream)) as events:
             async for batch in events:
                 for event in batch:
                     if isinstance(event, SourcesEvent):
@@ -181,13 +217,15 @@ async def json_answer(ctx: WebContext, request: AnswerRequest) -> ChatAnswer:
                         _remember(ctx, event, answer, "json")
                         return answer
                     elif isinstance(event, ErrorEvent):
-                        ctx.metrics.answer_errors.labels(code=event.code).inc()
-                        raise ApiError(503 if event.retryable else 500, event.code, event.message)
+                        shown = public_error(event.code)
+                        ctx.metrics.answer_errors.labels(code=shown.code).inc()
+                        raise ApiError(503 if event.retryable else 500, shown.code, shown.message)
         raise _Refused("no done event")
     except _Refused as exc:
         ctx.metrics.answer_errors.labels(code="internal_error").inc()
         raise ApiError(500, "internal_error", GENERIC_MESSAGE) from exc
     except AssistantError as exc:
-        log.warning("answer failed: %s (%s)", exc.code, exc.detail)
-        ctx.metrics.answer_errors.labels(code=exc.code).inc()
-        raise ApiError(503 if exc.retryable else 500, exc.code, exc.message) from exc
+        log.warning("answer failed: %s [%s] %s", exc.message, exc.code, exc.detail or "")
+        shown = public_error(exc)
+        ctx.metrics.answer_errors.labels(code=shown.code).inc()
+        raise ApiError(503 if shown.retryable else 500, shown.code, shown.message) from exc

@@ -7,7 +7,9 @@ the web layer contains it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,10 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from assistant.config import Settings
+from assistant.errors import USER_MESSAGES
 from assistant.schemas import AnswerEvent, AnswerRequest, ErrorEvent
 from assistant.store import Store
+from assistant.workers import WorkerPool
 from bots.web import streaming
 from bots.web.app import create_app
 from tests.fakes import FakePipeline, ScriptedAnswer, audience_scoped, source
@@ -71,16 +75,47 @@ def test_an_internal_source_from_the_pipeline_is_withheld(serve) -> None:
 
 
 def test_pipeline_error_event_ends_the_stream_and_maps_to_503_in_json(serve) -> None:
-    busy = ErrorEvent(code="backend_error", message="The assistant is busy. Please retry.", retryable=True)
-    client, _, _ = serve(ScriptedAnswer("", error=busy))
+    failed = ErrorEvent(code="backend_error", message="TGI at http://10.0.0.7:8080 timed out", retryable=True)
+    client, _, _ = serve(ScriptedAnswer("", error=failed))
     token = open_session(client)
-    _, events = chat(client, token, "hello")
+    response, events = chat(client, token, "hello")
     assert [name for name, _ in events] == ["sources", "error"]
-    assert events[-1][1] == {"code": "backend_error", "message": "The assistant is busy. Please retry.",
-                             "retryable": True}
+    # The user reads the catalogue's words for the code, never the text the event carried.
+    assert events[-1][1] == {"code": "backend_error", "message": USER_MESSAGES["backend_error"], "retryable": True}
+    assert "10.0.0.7" not in response.text
     as_json = client.post("/v1/chat", json={"message": "hello"}, headers=auth(token, accept="application/json"))
     assert as_json.status_code == 503
-    assert as_json.json() == {"error": {"code": "backend_error", "message": "The assistant is busy. Please retry."}}
+    assert as_json.json() == {"error": {"code": "backend_error", "message": USER_MESSAGES["backend_error"]}}
+
+
+def test_a_full_worker_pool_answers_503_busy_with_retry_after_and_recovers(tmp_path: Path) -> None:
+    gate, started = threading.Event(), threading.Event()
+
+    def respond(_request: AnswerRequest) -> ScriptedAnswer:
+        started.set()
+        gate.wait(20)
+        return ScriptedAnswer("Done [1].", [source(1, "Doc")])
+
+    store = Store(tmp_path / "store.sqlite")
+    pipeline = FakePipeline(respond, store=store, pool=WorkerPool(1, queue=0, retry_after_s=2))
+    app = create_app(web_settings(tmp_path), pipeline=pipeline, store=store)
+    with running(app) as base, httpx.Client(base_url=base, timeout=30) as client, \
+            httpx.Client(base_url=base, timeout=30) as other, ThreadPoolExecutor(1) as background:
+        token = open_session(client)
+        first = background.submit(chat, other, token, "first")
+        assert started.wait(20)
+        refused = [client.post("/v1/chat", json={"message": "second"}, headers=auth(token, accept=accept))
+                   for accept in ("text/event-stream", "application/json")]
+        gate.set()
+        _, first_events = first.result(20)
+        _, later_events = chat(client, token, "third")
+        metrics = client.get("/metrics").text
+    for response in refused:
+        assert response.status_code == 503 and response.headers["retry-after"] == "2"
+        assert response.json() == {"error": {"code": "busy", "message": USER_MESSAGES["busy"]}}
+    assert first_events[-1][0] == "done" and later_events[-1][0] == "done"
+    assert [r.question for r in pipeline.requests] == ["first", "third"]
+    assert "assistant_busy_total 2.0" in metrics
 
 
 class ExplodingPipeline:
@@ -119,7 +154,8 @@ def test_readyz_is_503_when_a_check_fails(serve) -> None:
     pipeline.readiness["llm"] = False
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {"status": "not_ready", "checks": {"index": True, "llm": False}}
+    assert response.json() == {"status": "not_ready", "reason": "llm check failed",
+                               "checks": {"index": True, "llm": False}}
 
 
 def test_metrics_token_protects_metrics_when_set(serve) -> None:

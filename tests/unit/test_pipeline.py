@@ -19,7 +19,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
 from assistant.config import Settings
-from assistant.errors import BackendError, NoIndexError
+from assistant.errors import USER_MESSAGES, BackendError, NoIndexError
 from assistant.pipeline import AnswerPipeline
 from assistant.prompts import load_prompts
 from assistant.schemas import AnswerRequest, DoneEvent, ErrorEvent, HistoryTurn, RetrievalFilters
@@ -321,10 +321,10 @@ def test_unexpected_errors_become_a_user_safe_error_event_and_are_logged(prompts
     assert any(r.exc_info for r in caplog.records)
 
 
-def test_assistant_errors_keep_their_code_and_message(prompts, settings):
-    error = NoIndexError("No published index yet.", hint="run assistant ingest")
+def test_assistant_errors_reach_users_as_catalogue_messages_without_operator_text(prompts, settings):
+    error = NoIndexError("No published index in /srv/secret/var", hint="run assistant ingest")
     events = ask(make_pipeline(prompts, settings, None, _BrokenRetriever(error)))  # type: ignore[arg-type]
-    assert events == [ErrorEvent(code="no_index", message="No published index yet.", retryable=False)]
+    assert events == [ErrorEvent(code="not_ready", message=USER_MESSAGES["not_ready"], retryable=True)]
 
 
 def test_unknown_backend_in_a_request_is_an_error_event(prompts, settings):

@@ -23,7 +23,7 @@ from bots.web.deps import (
 )
 from bots.web.errors import ApiError
 from bots.web.models import ChatAnswer, ChatRequest
-from bots.web.streaming import json_answer, sse_stream
+from bots.web.streaming import json_answer, open_answer, refuse_if_busy, sse_stream
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -55,6 +55,8 @@ def _wants_json(request: Request) -> bool:
         413: {"description": "Message longer than the configured limit"},
         422: {"description": "Invalid body, or the conversation is too long to continue"},
         429: {"description": "Rate limit or daily quota hit; see Retry-After"},
+        503: {"description": "`busy`: every answer worker is taken; retry after `Retry-After` seconds. "
+                             "`not_ready`: no index can be served yet"},
     },
 )
 async def chat(body: ChatRequest, request: Request, session: SessionDep, ctx: ContextDep,
@@ -68,6 +70,7 @@ async def chat(body: ChatRequest, request: Request, session: SessionDep, ctx: Co
     question = body.message.strip()
     if not question:
         raise ApiError(422, "invalid_request", "The message is empty.")
+    refuse_if_busy(ctx)  # before the limits: a refusal for load should not cost the caller quota
     enforce(ctx, ctx.limits.chat_session, session.sid, "session")
     enforce(ctx, ctx.limits.chat_ip, ip, "ip")
     enforce(ctx, ctx.limits.chat_daily_ip, ip, "daily")
@@ -86,8 +89,9 @@ async def chat(body: ChatRequest, request: Request, session: SessionDep, ctx: Co
     answer_request = AnswerRequest(question=question, audience=WIDGET_AUDIENCE, history=history,
                                    conversation_id=conversation.id, channel=WEB_CHANNEL,
                                    user_id=session.user_id)
+    stream = open_answer(ctx, answer_request)  # a full worker pool refuses here: 503 busy
     if _wants_json(request):
-        answer = await json_answer(ctx, answer_request)
+        answer = await json_answer(ctx, stream)
         return JSONResponse(answer.model_dump())
-    return EventSourceResponse(sse_stream(ctx, answer_request),
+    return EventSourceResponse(sse_stream(ctx, stream),
                                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

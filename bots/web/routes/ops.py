@@ -25,25 +25,43 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: index loaded and LLM reachable",
-            responses={503: {"description": "Not ready; `checks` says which part"}})
+@router.get("/readyz", summary="Readiness: a generation can be served and the LLM is reachable",
+            responses={503: {"description": "Not ready: `reason` says why in a few words, `checks` which part"}})
 async def readyz(ctx: ContextDep) -> JSONResponse:
+    """200 ``{"status": "ready", "checks"}`` or 503 ``{"status": "not_ready", "reason", "checks"}``.
+
+    The reason is a short fixed phrase ("no index published yet"); paths, settings and model
+    names stay in the server log. A server that still serves its last good generation after a
+    bad publish answers 200 ``{"status": "degraded", "reason", ...}``: it can answer, and every
+    replica reads the same bad publish, so a 503 would take the whole service out of a load
+    balancer instead of leaving it on the last good index.
+    """
     checks: dict[str, Any]
+    reason: str | None = None
     pipeline = ctx.pipeline
     if pipeline is None:
-        checks = {"pipeline": False}
+        checks, reason = {"pipeline": False}, "starting up"
     elif isinstance(pipeline, ReadinessProbe):
         try:
-            result = await asyncio.wait_for(asyncio.to_thread(pipeline.ready), READY_TIMEOUT_S)
+            probe = getattr(pipeline, "readiness", None)
+            if callable(probe):
+                result, reason = await asyncio.wait_for(asyncio.to_thread(probe), READY_TIMEOUT_S)
+            else:
+                result = await asyncio.wait_for(asyncio.to_thread(pipeline.ready), READY_TIMEOUT_S)
             checks = {str(k): bool(v) for k, v in dict(result).items()}
         except Exception:  # a failing probe means not ready; the reason is for the log
             log.warning("readiness probe failed", exc_info=True)
-            checks = {"pipeline": False}
+            checks, reason = {"pipeline": False}, "readiness check failed"
     else:
         checks = {"pipeline": True}
     ready = bool(checks) and all(checks.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    if ready and reason:  # serving, but something needs an operator (a failed publish): still 200
+        return JSONResponse({"status": "degraded", "reason": reason, "checks": checks})
+    if ready:
+        return JSONResponse({"status": "ready", "checks": checks})
+    failed = [name for name, ok in checks.items() if not ok]
+    reason = reason or (f"{failed[0]} check failed" if failed else "not ready")
+    return JSONResponse({"status": "not_ready", "reason": reason, "checks": checks}, status_code=503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
