@@ -27,8 +27,8 @@ GENERIC_TYPES: frozenset[str] = frozenset({"csv", "jsonl"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 # Keys that only mean something for one family of sources; setting them elsewhere is a mistake.
-_DOCUMENT_ONLY = ("url_base", "include", "exclude")
-_TICKET_ONLY = ("resolved_only", "resolved_statuses", "url_template")
+_DOCUMENT_ONLY = ("url_base", "strip_suffix", "include", "exclude")
+_TICKET_ONLY = ("resolved_only", "resolved_statuses")
 _GENERIC_ONLY = ("columns", "delimiter")
 
 
@@ -64,12 +64,15 @@ class SourceConfig(BaseModel):
     path: Path  # resolved against the sources file's folder
     audience: Audience
     url_base: str | None = None  # documents: citation url = url_base + relative path (posix)
+    strip_suffix: bool = False  # documents: url_base + path without its suffix (payments/refunds)
     include: list[str] = ["**/*"]  # globs, documents only
     exclude: list[str] = []
     redact: bool | None = None  # default: True for ticket sources, False for documents
     resolved_only: bool = True  # tickets: only solved/closed by default
     resolved_statuses: list[str] | None = None  # override the vendor default
-    url_template: str | None = None  # tickets: link when the export has none, e.g. ".../tickets/{id}"
+    # tickets: link when the export has none, e.g. ".../tickets/{id}"; documents: the citation link,
+    # e.g. "https://help.example.com/{path_no_suffix}" (placeholders: DOCUMENT_URL_FIELDS)
+    url_template: str | None = None
     columns: ColumnMapping | None = None  # csv/jsonl
     delimiter: str | None = None  # csv: default ","
     encoding: str | None = None  # tried after utf-8 for files that are not UTF-8
@@ -240,8 +243,7 @@ def _parse_entry(entry: Any, index: int, base: Path, shown: str, list_line: int)
                               "(e.g. utf-8, cp1252, latin-1, shift_jis)") from None
     if cfg.delimiter is not None and len(cfg.delimiter) != 1:
         raise ConfigError(f"{at('delimiter')}: delimiter must be one character in {label}")
-    if cfg.url_template is not None and "{id}" not in cfg.url_template:
-        raise ConfigError(f"{at('url_template')}: url_template must contain '{{id}}' in {label}")
+    _check_url_settings(cfg, entry, at, label)
 
     resolved = (base / cfg.path.expanduser()).resolve()
     if not resolved.exists():
@@ -255,6 +257,38 @@ def _parse_entry(entry: Any, index: int, base: Path, shown: str, list_line: int)
                           f"for type '{cfg.type}'")
     cfg.path = resolved
     return cfg
+
+
+DOCUMENT_URL_FIELDS: dict[str, str] = {
+    "path": "the file's path under the source folder (payments/refunds.md)",
+    "path_no_suffix": "the same without the file suffix (payments/refunds)",
+    "stem": "the file name without folder or suffix (refunds)",
+}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _check_url_settings(cfg: SourceConfig, entry: _LineDict, at: Any, label: str) -> None:
+    """Citation links: ``url_template`` placeholders exist for the source's family, and a
+    documents source uses one way of building links."""
+    template = cfg.url_template
+    if template is None:
+        if cfg.strip_suffix and not cfg.url_base:
+            raise ConfigError(f"{at('strip_suffix')}: strip_suffix needs url_base in {label} "
+                              "(or use url_template: \"https://help.example.com/{path_no_suffix}\")")
+        return
+    allowed = tuple(DOCUMENT_URL_FIELDS) if cfg.type == "documents" else ("id",)
+    names = _PLACEHOLDER.findall(template)
+    for name in names:
+        if name not in allowed:
+            raise ConfigError(f"{at('url_template')}: unknown placeholder '{{{name}}}' in url_template of {label} "
+                              f"(allowed: {', '.join('{' + a + '}' for a in allowed)}{_suggest(name, allowed)})")
+    if not names:
+        example = "{path_no_suffix}" if cfg.type == "documents" else "{id}"
+        raise ConfigError(f"{at('url_template')}: url_template must contain a placeholder such as '{example}' "
+                          f"in {label}, or every link would be the same")
+    if cfg.type == "documents" and (cfg.url_base is not None or "strip_suffix" in entry):
+        key = "url_base" if cfg.url_base is not None else "strip_suffix"
+        raise ConfigError(f"{at(key)}: use either url_template or url_base/strip_suffix in {label}, not both")
 
 
 def _check_family_keys(cfg: SourceConfig, entry: _LineDict, at: Any, label: str) -> None:

@@ -96,8 +96,10 @@ def _glob_regex(pattern: str) -> tuple[re.Pattern[str], bool]:
 
 
 def _options_blob(cfg: SourceConfig) -> bytes:
-    options = {"v": PARSER_VERSION, "source": cfg.name, "audience": cfg.audience, "url_base": cfg.url_base,
-               "redact": cfg.should_redact, "encoding": cfg.encoding}
+    options: dict[str, object] = {"v": PARSER_VERSION, "source": cfg.name, "audience": cfg.audience,
+                                  "url_base": cfg.url_base, "redact": cfg.should_redact, "encoding": cfg.encoding}
+    if cfg.url_template or cfg.strip_suffix:  # only when set, so older fingerprints stay valid
+        options["url"] = [cfg.url_template, cfg.strip_suffix]
     return json.dumps(options, sort_keys=True).encode("utf-8") + b"\0"
 
 
@@ -149,11 +151,23 @@ def load_document(cfg: SourceConfig, key: str, path: Path, *, max_bytes: int) ->
         path=key,
         title=parsed.title or pretty_file_title(key),
         audience=cfg.audience,
-        url=document_url(cfg.url_base, key),
+        url=source_document_url(cfg, key),
         blocks=blocks,
         fingerprint=_bytes_fingerprint(data, cfg),
         metadata={"format": fmt, "bytes": len(data), **parsed.metadata},
     )
+
+
+def source_document_url(cfg: SourceConfig, key: str) -> str | None:
+    """The citation link of the file ``key`` (its path under the source folder), from the
+    source's ``url_template``, or ``url_base`` (+ the path without its suffix with ``strip_suffix``)."""
+    posix = PurePosixPath(key)
+    no_suffix = str(posix.with_suffix("")) if posix.suffix else key
+    if cfg.url_template:
+        fields = {"path": quote(key, safe="/"), "path_no_suffix": quote(no_suffix, safe="/"),
+                  "stem": quote(posix.stem, safe="")}
+        return cfg.url_template.format_map(fields)
+    return document_url(cfg.url_base, no_suffix if cfg.strip_suffix else key)
 
 
 def document_url(url_base: str | None, key: str) -> str | None:

@@ -137,6 +137,38 @@ def test_key_of_another_source_family_is_refused(tree: Path) -> None:
     assert ":15: key 'url_base' does not apply to source 'zendesk-export' of type 'zendesk'" in message
 
 
+def test_documents_url_template_and_strip_suffix_load(tree: Path) -> None:
+    old = "    url_base: https://help.example.com/   # citation URL = url_base + relative path\n"
+    text = ISSUE_EXAMPLE.replace(old, "    url_template: https://help.example.com/{path_no_suffix}\n")
+    assert load_sources(write(tree, text))[0].url_template == "https://help.example.com/{path_no_suffix}"
+    stripped = load_sources(write(tree, ISSUE_EXAMPLE.replace("    audience: public\n",
+                                                              "    audience: public\n    strip_suffix: true\n")))
+    assert stripped[0].strip_suffix is True
+
+
+@pytest.mark.parametrize(("insert", "expected"), [
+    ("    url_template: https://help.example.com/{path_without_suffix}\n",
+     ":6: unknown placeholder '{path_without_suffix}' in url_template of source 'help-center' "
+     "(allowed: {path}, {path_no_suffix}, {stem}; did you mean 'path_no_suffix'?)"),
+    ("    url_template: https://help.example.com/\n", ":6: url_template must contain a placeholder such as "
+                                                    "'{path_no_suffix}' in source 'help-center'"),
+    ("    url_template: https://help.example.com/{path}\n", ":7: use either url_template or url_base/strip_suffix "
+                                                         "in source 'help-center', not both"),
+])
+def test_bad_document_link_settings_name_line_and_fix(tree: Path, insert: str, expected: str) -> None:
+    text = ISSUE_EXAMPLE.replace("    audience: public\n", "    audience: public\n" + insert, 1)
+    assert expected in error_for(tree, text)
+
+
+def test_strip_suffix_needs_a_base_and_belongs_to_documents(tree: Path) -> None:
+    text = ISSUE_EXAMPLE.replace("    path: docs/internal\n", "    path: docs/internal\n    strip_suffix: true\n")
+    assert ":10: strip_suffix needs url_base in source 'runbooks'" in error_for(tree, text)
+    message = error_for(tree, ISSUE_EXAMPLE + "    strip_suffix: true\n")
+    assert ":15: key 'strip_suffix' does not apply to source 'zendesk-export'" in message
+    message = error_for(tree, ISSUE_EXAMPLE + "    url_template: https://desk.example/{path}\n")
+    assert ":15: unknown placeholder '{path}' in url_template of source 'zendesk-export' (allowed: {id}" in message
+
+
 def test_unknown_column_field_is_refused_with_its_line(tree: Path) -> None:
     message = error_for(tree, """\
 sources:

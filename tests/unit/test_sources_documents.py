@@ -122,6 +122,25 @@ def test_markdown_keeps_title_heading_path_code_lists_and_tables() -> None:
     assert doc.metadata["format"] == "markdown"
 
 
+@pytest.mark.parametrize(("options", "url"), [
+    ({"url_base": "https://help.ledgerly.example/", "strip_suffix": True}, "https://help.ledgerly.example/billing/refunds"),
+    ({"url_template": "https://help.ledgerly.example/{path_no_suffix}/"}, "https://help.ledgerly.example/billing/refunds/"),
+    ({"url_template": "https://help.ledgerly.example/articles/{stem}"}, "https://help.ledgerly.example/articles/refunds"),
+    ({"url_template": "https://git.example/kb/blob/main/{path}?plain=1"},
+     "https://git.example/kb/blob/main/billing/refunds.md?plain=1"),
+])
+def test_citation_links_can_land_on_the_live_page(options: dict[str, object], url: str) -> None:
+    assert load(source(FIXTURES, **options), "billing/refunds.md").url == url
+
+
+def test_link_settings_are_part_of_the_fingerprint(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("# A\n\ntext")
+    plain = file_fingerprint(path, source(tmp_path, url_base="https://x.example/"))
+    stripped = file_fingerprint(path, source(tmp_path, url_base="https://x.example/", strip_suffix=True))
+    assert plain != stripped
+
+
 def test_markdown_without_h1_takes_front_matter_title() -> None:
     doc = load(source(FIXTURES), "billing/late-fees.md")
     assert doc.title == "Late fees and interest"
