@@ -168,8 +168,10 @@ def menu_steps(text: str) -> list[str]:
         head = re.split(r"[,.;:!?()]", parts[0])[-1].split()
         steps.append(head[-1] if head else "")
         for part in parts[1:]:
-            words = re.split(r"[,.;:!?()]", part)[0].split()
-            steps.append(" ".join(words[:2]))
+            words = re.split(r"[,.;:!?()]", part)[0].split()[:2]
+            if len(words) == 2 and words[1].lower() in _STOPWORDS:
+                words = words[:1]  # "Numbering to change it": the label is one word
+            steps.append(" ".join(words))
     return [step for step in steps if step]
 
 
@@ -181,7 +183,9 @@ def invented_terms(text: str, evidence: Evidence) -> list[str]:
 
     def add(term: str, *, known: bool | None = None) -> None:
         term = term.strip()
-        if term and term not in found and not (evidence.has(term) if known is None else known):
+        if not term or any(term.lower() in f.lower() for f in found):
+            return  # already reported, or part of a term already reported
+        if not (evidence.has(term) if known is None else known):
             found.append(term)
 
     for match in _CODE_SPAN.finditer(body):

@@ -54,6 +54,7 @@ class _Unit:
     index: int  # position inside its passage
     text: str
     steps: list[str] | None = None  # a numbered procedure, one text per step
+    context: str = ""  # the heading above it: scored with the unit, never shown
     score: float = 0.0
 
     @property
@@ -102,40 +103,53 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
                 continue
             docs.append(doc)
         rank = docs.index(doc)
-        for index, (text, steps) in enumerate(_split_passage(passage.chunk.text)):
+        for index, (text, steps, context) in enumerate(_split_passage(passage.chunk.text)):
             if steps is None and (len(text) < MIN_UNIT_CHARS or is_unsafe(text)):
                 continue
             if steps is not None:
                 steps = [s for s in steps if not is_unsafe(s)]
                 if not steps:
                     continue
-            units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps))
+            units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps, context=context))
     return units
 
 
-def _split_passage(text: str) -> list[tuple[str, list[str] | None]]:
-    """Sentences, with each numbered procedure as one unit (its steps cleaned, in order)."""
-    out: list[tuple[str, list[str] | None]] = []
+def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
+    """Sentences, with each numbered procedure as one unit (its steps cleaned, in order), and the
+    heading each sits under. A lead-in ending with a colon ("To issue a refund:") joins the
+    procedure it introduces; headings are context, not units."""
+    out: list[tuple[str, list[str] | None, str]] = []
     prose: list[str] = []
     steps: list[str] = []
+    heading = ""
 
     def flush_prose() -> None:
         if prose:
             block = _strip_markdown("\n".join(prose))
-            out.extend((s, None) for s in (_clean(p) for p in _SENTENCE_END.split(block)) if s)
+            out.extend((s, None, heading) for s in (_clean(p) for p in _SENTENCE_END.split(block)) if s)
             prose.clear()
 
     def flush_steps() -> None:
         if len(steps) >= 2:
             cleaned = [_clean(_strip_markdown(s)) for s in steps]
-            out.append((" ".join(cleaned), cleaned))
+            if out and out[-1][1] is None and out[-1][0].endswith(":"):
+                lead = out.pop()[0]
+                cleaned = [s for s in cleaned if s]
+                out.append((lead + " " + " ".join(cleaned), [lead, *cleaned], heading))
+            else:
+                out.append((" ".join(cleaned), cleaned, heading))
         else:
             prose.extend(steps)
         steps.clear()
 
     for line in _remove_code(text).splitlines():
+        title = re.match(r"^\s{0,3}#{1,6}\s+(.*)$", line)
         match = _STEP.match(line)
-        if match:
+        if title:
+            flush_steps()
+            flush_prose()
+            heading = _clean(_strip_markdown(title.group(1)))
+        elif match:
             if not steps:
                 flush_prose()
             if steps and int(match.group(1)) != len(steps) + 1:
@@ -163,7 +177,7 @@ def _content_stems(text: str) -> list[str]:
 
 def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
     wanted = list(dict.fromkeys(_content_stems(question)))
-    unit_stems = [set(_content_stems(u.text)) for u in units]
+    unit_stems = [set(_content_stems(u.context + " " + u.text)) for u in units]
     # Rarer question words (present in few units) say more about which unit answers.
     weights = {w: math.log(1 + len(units) / (1 + sum(w in s for s in unit_stems))) for w in wanted}
     total = sum(weights.values()) or 1.0
@@ -177,7 +191,7 @@ def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
 
 
 def _embed_text(unit: _Unit) -> str:
-    return unit.text[:1000]
+    return (unit.context + ": " + unit.text if unit.context else unit.text)[:1000]
 
 
 def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
@@ -218,7 +232,8 @@ def _render(intro: str, chosen: list[_Unit]) -> str:
                 paragraphs.append(" ".join(prose))
                 prose = []
             steps = _cap_steps(unit.steps)
-            paragraphs.append("\n".join(f"{i}. {step} [{unit.n}]" for i, step in enumerate(steps, start=1)))
+            lead = steps.pop(0) + "\n" if steps[0].endswith(":") else ""  # "To issue a refund:"
+            paragraphs.append(lead + "\n".join(f"{i}. {step} [{unit.n}]" for i, step in enumerate(steps, start=1)))
         else:
             prose.append(f"{_shorten(unit.text, 400)} [{unit.n}]")
     if prose:
@@ -252,6 +267,7 @@ def _strip_markdown(text: str) -> str:
     text = re.sub(r"(?m)^(\s{0,3}(?:#{1,6}|[-*+]|\d+[.)])\s+.*?[^.!?:;,\s])[ \t]*$", r"\1.", text)
     text = re.sub(r"(?m)^\s{0,3}(#{1,6}|>|[-*+]|\d+[.)])\s+", "", text)  # headings, quotes, list markers
     text = re.sub(r"(\*\*|__|`|~~)", "", text)
+    text = re.sub(r"(?<![\w*])\*(\S[^*\n]*?)\*(?![\w*])", r"\1", text)  # *italic*
     text = re.sub(r"(?m)^\s*\|.*\|\s*$", " ", text)  # table rows
     # A line without closing punctuation (a heading, a list item) ends a sentence too.
     return re.sub(r"(?<![.!?:;,])\s*\n\s*\n", ". ", text)
