@@ -103,7 +103,8 @@ ANSWER = ("Here's how:\n1. Go to **Payments** and open the payment [1].\n2. Clic
 def test_streaming_in_any_split_shows_the_same_checked_units(size: int) -> None:
     shown, pieces = _stream(GroundingGuard(evidence()), ANSWER, size)
     assert shown == ("Here's how:\n1. Go to **Payments** and open the payment [1].\n"
-                     "3. Enter the amount and click **Refund payment** [1].\nCard refunds take 5-10 business days [1]. ")
+                     "3. Enter the amount and click **Refund payment** [1].\n"
+                     "Card refunds take 5-10 business days [1]. ")
     # Every piece shown is whole units: nothing is shown and then taken back.
     for piece in pieces:
         assert piece.endswith(("\n", " ")), piece
