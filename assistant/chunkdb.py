@@ -18,7 +18,9 @@ import json
 import re
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -71,6 +73,8 @@ _CHUNK_COLUMNS = (
     "text", "embed_text", "content_hash", "untrusted", "metadata",
 )
 _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+# bm25() column weights for (title, section path, text) unless the caller passes its own.
+DEFAULT_FIELD_WEIGHTS = (2.0, 1.0, 1.0)
 
 
 def fts_table(audience: Audience) -> str:
@@ -85,10 +89,42 @@ def blob_to_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float32)
 
 
+def fts_words(text: str) -> list[str]:
+    """Distinct lower-cased words of more than one character, in order."""
+    return list(dict.fromkeys(w for w in _FTS_TOKEN.findall(text.lower()) if len(w) > 1))
+
+
 def fts_query(text: str) -> str:
     """A safe FTS5 query: every word quoted and OR-ed, so user text can't inject FTS syntax."""
-    words = [w for w in _FTS_TOKEN.findall(text.lower()) if len(w) > 1]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    return " OR ".join(f'"{w}"' for w in fts_words(text))
+
+
+@lru_cache(maxsize=65536)
+def fts_stem(word: str) -> str:
+    """A word as FTS5's ``porter unicode61`` tokenizer stores it: lower case, diacritics removed,
+    Porter-stemmed (words of one or two letters are left alone, as SQLite's stemmer does)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
+    if len(plain) <= 2:
+        return plain
+    return str(_porter().stemWord(plain))
+
+
+@lru_cache(maxsize=1)
+def _porter() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("porter")
+
+
+def fts_phrase_query(phrases: Sequence[Sequence[str]]) -> str:
+    """An FTS5 query matching any of the word sequences as a phrase; words are quoted, so no syntax
+    from the question survives."""
+    parts = []
+    for phrase in phrases:
+        ws = [w for w in (t.lower() for t in phrase) if _FTS_TOKEN.fullmatch(w)]
+        if ws:
+            parts.append("(" + " + ".join(f'"{w}"' for w in ws) + ")")
+    return " OR ".join(dict.fromkeys(parts))
 
 
 def readonly_uri(path: Path) -> str:
@@ -238,17 +274,79 @@ class ChunkDB:
         found = {r[0]: r[1] for r in rows}
         return [found.get(p) for p in positions]
 
-    def keyword_search(self, audience: Audience, query: str, k: int) -> list[tuple[int, float]]:
-        """BM25 over one audience's FTS table: (chunk row id, score) with higher = better."""
-        match = fts_query(query)
+    def keyword_search(self, audience: Audience, query: str, k: int, *,
+                       weights: tuple[float, float, float] = DEFAULT_FIELD_WEIGHTS,
+                       max_terms: int = 0, max_share: float = 1.0) -> list[tuple[int, float]]:
+        """BM25 over one audience's FTS table: (chunk row id, score) with higher = better.
+
+        ``weights`` are ``bm25()``'s column weights for (title, section path, text): a word in a
+        page title or heading says more about the chunk than the same word in its body.
+
+        FTS5 scores every chunk holding any query word, so one common word costs a pass over
+        most of the table. With ``max_terms`` > 0 the query keeps only its ``max_terms`` rarest
+        words that the partition holds, and drops words found in more than ``max_share`` of its
+        chunks (unless nothing would be left): BM25 gives such words almost no weight anyway."""
+        words = fts_words(query)
+        if max_terms > 0 and words:
+            words = self.bounded_terms(audience, words, max_terms=max_terms, max_share=max_share)
+        return self._match(audience, fts_query(" ".join(words)), k, weights)
+
+    def bounded_terms(self, audience: Audience, words: Sequence[str], *, max_terms: int,
+                      max_share: float) -> list[str]:
+        """The rarest ``max_terms`` of ``words`` the partition holds, without the too-common ones."""
+        frequencies = self.term_frequencies(audience, words)
+        present = [w for w in words if frequencies.get(w, 0) > 0]
+        if not present:
+            return []
+        limit = max_share * self.partition_size(audience)
+        selective = [w for w in present if frequencies[w] <= limit] or present
+        selective.sort(key=lambda w: frequencies[w])
+        return selective[:max_terms]
+
+    def phrase_search(self, audience: Audience, phrases: Sequence[Sequence[str]], k: int, *,
+                      weights: tuple[float, float, float] = DEFAULT_FIELD_WEIGHTS) -> list[tuple[int, float]]:
+        """BM25 over chunks holding any of ``phrases`` (word sequences) verbatim: error codes,
+        identifiers, fragments of a quoted log line. Phrases are rare, so this stays cheap."""
+        return self._match(audience, fts_phrase_query(phrases), k, weights)
+
+    def _match(self, audience: Audience, match: str, k: int,
+               weights: tuple[float, float, float]) -> list[tuple[int, float]]:
         if not match:
             return []
+        table = fts_table(audience)
+        w_title, w_section, w_text = (float(w) for w in weights)
         rows = self.db.execute(
-            f"SELECT rowid, bm25({fts_table(audience)}, 2.0, 1.0, 1.0) AS s FROM {fts_table(audience)}"
-            f" WHERE {fts_table(audience)} MATCH ? ORDER BY s LIMIT ?",
+            f"SELECT rowid, bm25({table}, {w_title!r}, {w_section!r}, {w_text!r}) AS s FROM {table}"
+            f" WHERE {table} MATCH ? ORDER BY s LIMIT ?",
             (match, k),
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def term_frequencies(self, audience: Audience, terms: Sequence[str]) -> dict[str, int]:
+        """Chunks of one partition holding each term, from FTS5's own vocabulary (fts5vocab), after
+        the same Porter stemming FTS5 applies: one indexed lookup, however common the term."""
+        if not terms:
+            return {}
+        self._vocab(audience)
+        stems = {t: fts_stem(t) for t in terms}
+        wanted = sorted(set(stems.values()))
+        found = dict(self.db.execute(
+            f"SELECT term, doc FROM temp.vocab_{audience} WHERE term IN ({','.join('?' * len(wanted))})", wanted
+        ).fetchall())
+        return {t: int(found.get(st, 0)) for t, st in stems.items()}
+
+    def _vocab(self, audience: Audience) -> None:
+        """The fts5vocab view of one FTS table, in this connection's temp schema (the file stays read-only)."""
+        self.db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab_{audience}"
+                        f" USING fts5vocab(main, '{fts_table(audience)}', 'row')")
+
+    def partition_size(self, audience: Audience) -> int:
+        """Chunks in one audience's partition (cached: a generation never changes)."""
+        sizes: dict[str, int] = self.__dict__.setdefault("_sizes", {})
+        if audience not in sizes:
+            sizes[audience] = int(self.db.execute(
+                "SELECT count(*) FROM chunks WHERE audience = ?", (audience,)).fetchone()[0])
+        return sizes[audience]
 
     def chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
         if not ids:

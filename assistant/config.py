@@ -59,12 +59,30 @@ class RetrievalSettings(_Section):
     keyword_weight: float = Field(0.3, ge=0)
     exact_keyword_weight: float = Field(1.0, ge=0)  # keyword weight when the question has a code/identifier
     rrf_k: int = Field(2, ge=1)
+    # bm25() column weights of the page title and the heading path; the chunk text weighs 1.
+    title_weight: float = Field(2.0, ge=0)
+    section_weight: float = Field(1.0, ge=0)
+    # FTS5 cost bound: keep the question's N rarest words the partition holds and drop words in
+    # more than this share of its chunks (0 terms: no bound).
+    keyword_max_terms: int = Field(0, ge=0)
+    keyword_max_share: float = Field(1.0, gt=0, le=1)
+    # A third ranking for questions holding codes, identifiers or quoted messages: chunks with
+    # those words verbatim (FTS5 phrases), fused with this weight (0 turns it off).
+    exact_weight: float = Field(0.0, ge=0)
+    # Document-level aggregation: a page's score is its best chunk plus this share of its next
+    # best chunks (0: pages ranked by their best chunk alone).
+    doc_aggregation: float = Field(0.0, ge=0)
     per_document_cap: int = Field(2, ge=1)
     near_duplicate: float = Field(0.95, gt=0, le=1)  # cosine above which chunks collapse
     # Best dense cosine under this: "I don't know", no LLM call. Calibrated on examples/eval/golden.jsonl
     # (51 answerable, 16 unanswerable) by sweeping it over each question's best_dense and taking the
     # max F1 of abstention: P 0.79, R 0.69 (`assistant eval` recomputes it; README.md, Evaluation).
     abstain_threshold: float = 0.48
+    # "evidence": abstain when the confidence of assistant/abstention.py's model (best cosine,
+    # key-term coverage, unknown terms, dense/keyword agreement, margin; fit on the example corpus
+    # only) is under abstain_confidence. "cosine": the best cosine against abstain_threshold alone.
+    abstention: Literal["evidence", "cosine"] = "evidence"
+    abstain_confidence: float = Field(0.5, ge=0, le=1)
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"  # dense/keyword: one retriever only (for eval)

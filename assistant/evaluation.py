@@ -184,6 +184,8 @@ class QuestionResult:
     relevant_ranks: list[int] = field(default_factory=list)
     relevant_in_index: int = 0  # expected documents the audience's partitions hold
     best_dense: float = 0.0
+    confidence: float | None = None  # the retriever's abstention confidence, when it decides
+    evidence: dict[str, float] = field(default_factory=dict)  # the signals behind it
     retrieval_ms: float = 0.0
     abstained: bool | None = None
     answer_ms: float | None = None
@@ -361,8 +363,10 @@ def evaluate_case(case: EvalCase, *, retriever: HybridRetriever, documents: dict
     result.relevant_ranks = relevant_ranks(ranked, case.expected_sources)
     result.relevant_in_index = _relevant_in_index(documents, case)
     result.best_dense = round(found.best_dense, 4)
+    result.confidence = found.confidence
+    result.evidence = dict(found.evidence)
     if pipeline is None:
-        result.abstained = found.best_dense < abstain_threshold
+        result.abstained = found.abstain if found.abstain is not None else found.best_dense < abstain_threshold
         return result
     request = AnswerRequest(question=case.question, audience=case.audience, channel="eval", backend=backend)
     offered: list[SourceRef] = []

@@ -220,7 +220,8 @@ class _Run:
         self.timings["retrieve"] = _ms(started)
         passages = _audience_guard(result.passages, request.audience)
 
-        abstained = not passages or result.best_dense < p.settings.retrieval.abstain_threshold
+        abstained = not passages or (result.abstain if result.abstain is not None
+                                     else result.best_dense < p.settings.retrieval.abstain_threshold)
         fallback = False
         model = ""
         usage: dict[str, int] = {}

@@ -26,6 +26,9 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 
+from assistant.abstention import SHIPPED_MODEL, Evidence, gather_evidence
+from assistant.chunkdb import ChunkDB
+from assistant.ranking import QueryProfile, aggregate_documents, analyse_query, order_by_document
 from assistant.schemas import Audience, Chunk, Passage, RetrievalFilters, RetrievalResult, partitions_for
 
 if TYPE_CHECKING:
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 RetrievalMode = Literal["hybrid", "dense", "keyword"]
 FILTER_OVERFETCH = 4  # first pass with filters fetches this many times more candidates
 MAX_CANDIDATES = 4096  # per retriever; filters matching less than this leaves results short
+AGREEMENT_DOCS = 3  # "dense and keyword agree": the top document is among each one's first documents
+EVIDENCE_PASSAGES = 3  # key-term coverage is read from the best passages
 DATE_KEYS = ("updated", "created", "date", "modified")
 # Function words dropped from the keyword query: BM25 gives them little weight, but OR-ing them
 # still pulls in every chunk that has them. Kept short on purpose ("us", "no", "not" stay).
@@ -243,7 +248,11 @@ class HybridRetriever:
         qvec = np.asarray(self.embedder.encode_query(question), dtype=np.float32)
         timer.lap("embed")
 
-        keyword_weight = cfg.exact_keyword_weight if has_exact_token(question) else cfg.keyword_weight
+        profile = analyse_query(question)
+        exact_query = has_exact_token(question) or profile.kind == "exact"
+        keyword_weight = cfg.exact_keyword_weight if exact_query else cfg.keyword_weight
+        weights = (cfg.title_weight, cfg.section_weight, 1.0)
+        phrases = profile.phrases() if cfg.exact_weight > 0 and mode != "dense" else []
         active = filters_active(filters)
         need = min(cfg.candidates, top_k * 4)
         k = min(cfg.candidates * (FILTER_OVERFETCH if active else 1), MAX_CANDIDATES)
@@ -252,11 +261,14 @@ class HybridRetriever:
         while True:
             dense = self._dense(generation, allowed, qvec, k) if mode != "keyword" else []
             timer.lap("dense")
-            keyword = self._keyword(generation, allowed, question, k) if mode != "dense" else []
+            keyword = (self._keyword(generation, allowed, question, k, weights, cfg.keyword_max_terms,
+                                     cfg.keyword_max_share) if mode != "dense" else [])
+            exact = self._exact(generation, allowed, phrases, k, weights) if phrases else []
             timer.lap("keyword")
             fused = reciprocal_rank_fusion(
                 [([i for i, _ in dense], cfg.dense_weight if mode != "keyword" else 1.0),
-                 ([i for i, _ in keyword], keyword_weight if mode != "dense" else 1.0)],
+                 ([i for i, _ in keyword], keyword_weight if mode != "dense" else 1.0),
+                 ([i for i, _ in exact], cfg.exact_weight)],
                 cfg.rrf_k,
             )
             timer.lap("fuse")
@@ -267,7 +279,7 @@ class HybridRetriever:
             if not active or len(survivors) >= need or exhausted or k >= MAX_CANDIDATES:
                 break
             k = min(k * 4, MAX_CANDIDATES)
-        survivors.sort(key=lambda c: -c.fused)
+        survivors = self._order(survivors, cfg.doc_aggregation)
         best_dense = max((c.cosine for c in survivors), default=0.0)
 
         pool = select_diverse(
@@ -288,10 +300,55 @@ class HybridRetriever:
                     rerank_score=c.rerank)
             for c in chosen
         ]
+        abstain: bool | None = None
+        confidence: float | None = None
+        evidence: Evidence | None = None
+        if cfg.abstention == "evidence":
+            evidence = self._evidence(generation, allowed, profile, chosen, survivors, dense, keyword,
+                                      best_dense)
+            timer.lap("evidence")
+        if evidence is not None:
+            confidence = SHIPPED_MODEL.confidence(evidence)
+            abstain = not passages or confidence < cfg.abstain_confidence
+        elif cfg.abstention == "cosine" or not passages:
+            abstain = not passages or best_dense < cfg.abstain_threshold
         timings = timer.timings
         timings["total"] = sum(timings.values())
         return RetrievalResult(passages=passages, generation=generation.id, best_dense=best_dense,
-                               timings_ms={name: round(ms, 3) for name, ms in timings.items()})
+                               timings_ms={name: round(ms, 3) for name, ms in timings.items()},
+                               abstain=abstain, confidence=None if confidence is None else round(confidence, 4),
+                               evidence=evidence.as_dict() if evidence else {})
+
+    @staticmethod
+    def _evidence(generation: LoadedGeneration, allowed: Sequence[Audience], profile: QueryProfile,
+                  chosen: Sequence[Candidate], survivors: Sequence[Candidate], dense: Sequence[tuple[int, float]],
+                  keyword: Sequence[tuple[int, float]], best_dense: float) -> Evidence | None:
+        """The abstention signals; None for a generation without FTS5 statistics (in-memory test ones)."""
+        db = getattr(generation, "db", None)
+        if not isinstance(db, ChunkDB) or not chosen:
+            return None
+        terms = [t for t in profile.terms if not t.isdigit()]
+        frequencies: dict[str, int] = {}
+        for audience in allowed:
+            for term, n in db.term_frequencies(audience, terms).items():
+                frequencies[term] = frequencies.get(term, 0) + n
+        total = sum(db.partition_size(a) for a in allowed)
+        doc_of = {c.row: c.chunk.doc_key for c in survivors}
+        top_doc = chosen[0].chunk.doc_key
+
+        def near_top(ranking: Sequence[tuple[int, float]]) -> bool:
+            docs = list(dict.fromkeys(doc_of[r] for r, _ in ranking if r in doc_of))[:AGREEMENT_DOCS]
+            return top_doc in docs
+
+        agreement = 0.5 * near_top(dense) + 0.5 * near_top(keyword)
+        doc_best: dict[str, float] = {}
+        for cand in survivors:
+            doc_best.setdefault(cand.chunk.doc_key, cand.fused)
+        scores = sorted(doc_best.values(), reverse=True)
+        margin = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
+        texts = [f"{c.chunk.title}\n{c.chunk.section}\n{c.chunk.text}" for c in chosen[:EVIDENCE_PASSAGES]]
+        return gather_evidence(profile, best_cosine=best_dense, passage_texts=texts, frequencies=frequencies,
+                               total=total, agreement=agreement, margin=margin)
 
     # ------------------------------------------------------------------ steps with I/O
 
@@ -301,10 +358,34 @@ class HybridRetriever:
         return merge_by_score((generation.dense_search(a, qvec, k) for a in allowed), k)
 
     @staticmethod
-    def _keyword(generation: LoadedGeneration, allowed: Sequence[Audience], question: str,
-                 k: int) -> list[tuple[int, float]]:
+    def _keyword(generation: LoadedGeneration, allowed: Sequence[Audience], question: str, k: int,
+                 weights: tuple[float, float, float], max_terms: int = 0,
+                 max_share: float = 1.0) -> list[tuple[int, float]]:
         query = keyword_query(question)
+        db = getattr(generation, "db", None)
+        if isinstance(db, ChunkDB):
+            return merge_by_score((db.keyword_search(a, query, k, weights=weights, max_terms=max_terms,
+                                                     max_share=max_share) for a in allowed), k)
         return merge_by_score((generation.keyword_search(a, query, k) for a in allowed), k)
+
+    @staticmethod
+    def _exact(generation: LoadedGeneration, allowed: Sequence[Audience], phrases: Sequence[tuple[str, ...]],
+               k: int, weights: tuple[float, float, float]) -> list[tuple[int, float]]:
+        """Chunks holding the question's codes, identifiers or quoted fragments verbatim."""
+        db = getattr(generation, "db", None)
+        if not isinstance(db, ChunkDB):
+            return []  # a generation without FTS5 (tests' in-memory ones): nothing to add
+        return merge_by_score((db.phrase_search(a, phrases, k, weights=weights) for a in allowed), k)
+
+    @staticmethod
+    def _order(candidates: list[Candidate], doc_aggregation: float) -> list[Candidate]:
+        """Best first: by fused score, or, with aggregation, by the document's aggregated score
+        (then the chunk's own), so every chunk of the best page comes before the next page."""
+        if doc_aggregation <= 0:
+            return sorted(candidates, key=lambda c: -c.fused)
+        items = [(c.chunk.doc_key, c.fused) for c in candidates]
+        doc_scores = aggregate_documents(items, weight=doc_aggregation)
+        return [candidates[i] for i in order_by_document(items, doc_scores)]
 
     @staticmethod
     def _fetch(generation: LoadedGeneration, allowed: Sequence[Audience], fused: list[tuple[int, float]],

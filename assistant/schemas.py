@@ -161,6 +161,11 @@ class RetrievalResult(_Record):
     generation: str | None
     best_dense: float  # max cosine over all dense candidates: the abstention signal
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    # The retriever's own abstention decision (assistant/abstention.py) when it makes one; None:
+    # the caller compares best_dense with the configured threshold.
+    abstain: bool | None = None
+    confidence: float | None = None
+    evidence: dict[str, float] = Field(default_factory=dict)
 
 
 class SourcesEvent(_Record):

@@ -1,0 +1,194 @@
+"""What a question contains, and how chunk evidence becomes a ranking of documents.
+
+Real support questions are not written in the manual's vocabulary, but many of them carry
+something only an exact match finds: a quoted log line, an error code (``AH00124``, or a bare
+``500`` when the asker says it is a code), a setting or identifier (``FollowSymLinks``,
+``proxy_pass``, ``max_upload_size``), a file path. :func:`analyse_query` pulls those out so the
+retriever can search them as phrases and give keyword evidence more say for that question.
+
+Everything here is pure and corpus-independent: no word lists of any product, only the shapes
+of tokens and the marker words people use around codes ("error", "code", "status").
+
+Document aggregation: the user (and the evaluation) care about the page, not the chunk. A
+page whose several sections all match is a better answer than a page with one lucky chunk,
+so a document's score is its best chunk plus a damped share of its next best ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+QueryKind = Literal["exact", "natural"]
+
+# Function words: dropped from keyword queries and from key-term coverage.
+_STOPWORDS = (
+    "a about after again all also am an and any are as at be because been before being but by can "
+    "could did do does doing done for from get gets got had has have having he her here how i if in "
+    "into is it its just me my need of off on once only or other our out over should so some "
+    "still such than that the their them then there these they this those through to too try tried "
+    "trying up use used using very want was way we were what when where which while who whom why "
+    "will with without would you your yours"
+)
+STOPWORDS = frozenset(_STOPWORDS.split())
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Quoted spans: straight or curly double quotes and backticks (single quotes clash with "don't").
+_QUOTED = re.compile(r"\"([^\"]{3,300})\"|“([^”]{3,300})”|`([^`]{2,200})`")
+# Identifier-like tokens, taken from the raw question (dots, slashes and dashes kept):
+_TOKEN = re.compile(r"[%$@]?[\w./\\:{}-]*\w[\w./\\:{}-]*")
+_CODE = re.compile(r"(?=[\w-]*[A-Za-z])(?=[\w-]*\d)[\w-]+")
+_CAMEL = re.compile(r"[A-Za-z]*[a-z][A-Z][A-Za-z0-9]*|[A-Z]{2,}[a-z][A-Za-z0-9]*")
+_UNDERSCORE = re.compile(r"\w*[A-Za-z0-9]_\w*[A-Za-z0-9]\w*")
+_DOTTED = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+|\.[A-Za-z][\w-]+")
+_PATH = re.compile(r"(?:/[\w.-]+){2,}/?")
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)
+_UNIT = re.compile(r"\d+(?:[kKmMgGtT]?[bB]|ms|s|px|pt|x|k|m|h|d|%)", re.IGNORECASE)
+# A bare number is a code only when the question says so: "error 1045", "status 502", "code 13",
+# "HTTP 404", "errno 98", "exit code 127", "a 500 page", "503 error".
+_MARKED_NUMBER = re.compile(
+    r"\b(?:error|err|code|status|errno|exit\s+code|http|response|returns?|returned|got|gives?|giving)"
+    r"\s*(?:code\s*)?[:#=]?\s*(\d{3,6})\b"
+    r"|\b(\d{3,6})\s+(?:error|errors|status|response|page|code)\b",
+    re.IGNORECASE,
+)
+_SHINGLE = 3  # words per phrase taken from a long quoted message
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (``\\w+``), the unit of keyword matching here."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_terms(text: str) -> list[str]:
+    """Distinct words worth matching: no function words, no one-letter tokens, order kept."""
+    return list(dict.fromkeys(w for w in words(text) if w not in STOPWORDS and len(w) > 1))
+
+
+def marked_numbers(question: str) -> list[str]:
+    """Bare numbers the question marks as a code ("error 1045", "HTTP 502", "a 500 page")."""
+    return list(dict.fromkeys(a or b for a, b in _MARKED_NUMBER.findall(question)))
+
+
+def quoted_spans(question: str) -> list[str]:
+    """Text between double quotes, curly quotes or backticks: what the asker copied verbatim."""
+    spans = [next(g for g in groups if g) for groups in _QUOTED.findall(question)]
+    return [s.strip() for s in spans if len(words(s)) >= 1]
+
+
+def identifier_tokens(question: str) -> list[str]:
+    """Tokens only an exact match finds: codes (letters and digits mixed), CamelCase and
+    snake_case names, dotted names and file paths. Ordinals and sizes ("1st", "10MB") are not."""
+    found: list[str] = []
+    for match in _TOKEN.finditer(question):
+        token = match.group(0).rstrip(".:-/\\").lstrip(".:-\\")
+        if len(token) < 3:
+            continue
+        if _PATH.fullmatch(token) or (_DOTTED.fullmatch(token) and len(token) >= 5
+                                      and len(token.rsplit(".", 1)[-1]) >= 2):
+            found.append(token)
+            continue
+        for piece in re.split(r"[./\\:{}%$@]+", token):
+            piece = piece.strip("-")
+            if (len(piece) < 3 or _ORDINAL.fullmatch(piece) or _UNIT.fullmatch(piece)
+                    or _ACRONYM_PLURAL.fullmatch(piece)):
+                continue
+            if _CODE.fullmatch(piece) or _CAMEL.fullmatch(piece) or _UNDERSCORE.fullmatch(piece):
+                found.append(piece)
+    return list(dict.fromkeys(found))
+
+
+_FTS_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
+
+
+def phrase_words(text: str) -> list[str]:
+    """The words of an exact token or phrase as FTS5's unicode61 tokenizer sees them: letters and
+    digits only (``mod_rewrite`` → mod, rewrite)."""
+    return [w.lower() for w in _FTS_WORD.findall(text)]
+
+
+def shingles(span: str, size: int = _SHINGLE) -> list[tuple[str, ...]]:
+    """Overlapping word windows of a quoted message, so a log line whose variable parts (paths,
+    host names, numbers) differ from the manual's still matches on its fixed wording."""
+    ws = [w for w in phrase_words(span) if not w.isdigit()]
+    if len(ws) <= size:
+        return [tuple(ws)] if ws else []
+    return [tuple(ws[i:i + size]) for i in range(len(ws) - size + 1)]
+
+
+@dataclass(frozen=True)
+class QueryProfile:
+    """What one question holds, for retrieval and for the abstention decision."""
+
+    question: str
+    terms: tuple[str, ...]  # content words, lower-cased, function words dropped
+    identifiers: tuple[str, ...]  # codes, identifiers, paths, marked numbers
+    quoted: tuple[str, ...]  # verbatim quoted spans
+
+    @property
+    def kind(self) -> QueryKind:
+        """``exact`` when the question carries something an exact match should find first."""
+        return "exact" if self.identifiers or self.quoted else "natural"
+
+    def phrases(self) -> list[tuple[str, ...]]:
+        """Word sequences to search as FTS5 phrases: each identifier, and shingles of quotes."""
+        out: list[tuple[str, ...]] = []
+        for token in self.identifiers:
+            ws = tuple(phrase_words(token))
+            if ws:
+                out.append(ws)
+        for span in self.quoted:
+            out.extend(shingles(span))
+        return list(dict.fromkeys(out))
+
+
+def analyse_query(question: str) -> QueryProfile:
+    """Split a question into content terms, exact tokens and quoted spans."""
+    quoted = quoted_spans(question)
+    identifiers = [*identifier_tokens(question), *marked_numbers(question)]
+    # A short quote is an identifier in quotes ("`AllowOverride`"): keep it as one.
+    long_quotes = []
+    for span in quoted:
+        if len(words(span)) <= 2:
+            identifiers.append(span)
+        else:
+            long_quotes.append(span)
+    return QueryProfile(question=question, terms=tuple(content_terms(question)),
+                        identifiers=tuple(dict.fromkeys(identifiers)), quoted=tuple(long_quotes))
+
+
+def exact_hits(profile: QueryProfile, text: str) -> int:
+    """How many of the question's identifiers occur in ``text`` as whole word sequences."""
+    if not profile.identifiers:
+        return 0
+    haystack = " " + " ".join(phrase_words(text)) + " "
+    return sum(1 for token in profile.identifiers
+               if (ws := phrase_words(token)) and f" {' '.join(ws)} " in haystack)
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def aggregate_documents(scored: Iterable[tuple[str, float]], *, weight: float,
+                        depth: int = 3) -> dict[str, float]:
+    """Document score from its chunks' scores: best + ``weight`` × (the next ``depth - 1`` best,
+    each halved again), so extra matching sections help without letting a long page win on length."""
+    by_doc: dict[str, list[float]] = {}
+    for doc, score in scored:
+        by_doc.setdefault(doc, []).append(score)
+    out: dict[str, float] = {}
+    for doc, scores in by_doc.items():
+        scores.sort(reverse=True)
+        extra = sum(s * (0.5 ** n) for n, s in enumerate(scores[1:depth]))
+        out[doc] = scores[0] + weight * extra
+    return out
+
+
+def order_by_document(items: Sequence[tuple[str, float]], doc_scores: dict[str, float]) -> list[int]:
+    """Indexes of ``items`` (doc, chunk score) ordered by their document's score, then their own.
+
+    Ties keep the input order, so the result is deterministic."""
+    return sorted(range(len(items)), key=lambda i: (-doc_scores[items[i][0]], -items[i][1], i))

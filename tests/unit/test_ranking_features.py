@@ -1,0 +1,125 @@
+"""Query analysis, exact-token matching, document aggregation and the abstention signals."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from assistant.abstention import AbstentionModel, Evidence, gather_evidence, stem
+from assistant.chunkdb import fts_phrase_query
+from assistant.ranking import (
+    aggregate_documents,
+    analyse_query,
+    exact_hits,
+    identifier_tokens,
+    marked_numbers,
+    order_by_document,
+    quoted_spans,
+    shingles,
+)
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Error log says AH00124 after the update", ["AH00124"]),
+    ("Options FollowSymLinks and SymLinksIfOwnerMatch are both off", ["FollowSymLinks", "SymLinksIfOwnerMatch"]),
+    ("what does idempotency_conflict mean", ["idempotency_conflict"]),
+    ("the file /etc/apache2/sites-enabled/site.conf is ignored", ["/etc/apache2/sites-enabled/site.conf"]),
+    ("edit httpd.conf and restart", ["httpd.conf"]),
+    ("resetting 2FA for a user", ["2FA"]),
+    ("billed on the 1st of the month", []),
+    ("upload limit is 10MB and invoices from 2024", []),
+    ("image URLs and user IDs in the page", []),
+    ("How do I refund an invoice?", []),
+])
+def test_identifier_tokens_find_codes_and_names_not_ordinals_sizes_or_plurals(question: str,
+                                                                              expected: list[str]) -> None:
+    assert identifier_tokens(question) == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("the site returns 500 after the deploy", ["500"]),
+    ("we get a 413 error on large uploads", ["413"]),
+    ("MySQL error 1045 when the app connects", ["1045"]),
+    ("HTTP 502 from the proxy", ["502"]),
+    ("exit code 127 from the hook", ["127"]),
+    ("we have 5000 redirects to write", []),
+    ("invoices from 2024 are missing", []),
+])
+def test_bare_numbers_count_as_codes_only_when_the_question_marks_them(question: str,
+                                                                       expected: list[str]) -> None:
+    assert marked_numbers(question) == expected
+
+
+def test_quoted_spans_take_double_curly_and_backtick_quotes_but_not_apostrophes() -> None:
+    question = 'It says "More than one MPM loaded." and “client denied” and `AllowOverride`; don\'t know why'
+    assert quoted_spans(question) == ["More than one MPM loaded.", "client denied", "AllowOverride"]
+
+
+def test_query_kind_and_phrases() -> None:
+    natural = analyse_query("How can I password protect a folder?")
+    assert natural.kind == "natural" and natural.phrases() == []
+    assert "password" in natural.terms and "how" not in natural.terms
+    coded = analyse_query('mod_rewrite fails: "Request exceeded the limit of 10 internal redirects"')
+    assert coded.kind == "exact"
+    phrases = coded.phrases()
+    assert ("mod", "rewrite") in phrases  # split the way FTS5's tokenizer splits it
+    assert ("request", "exceeded", "the") in phrases and ("internal", "redirects") not in phrases
+
+
+def test_shingles_skip_numbers_and_keep_short_quotes_whole() -> None:
+    assert shingles("client denied") == [("client", "denied")]
+    assert shingles("limit of 10 internal redirects", size=3) == [("limit", "of", "internal"),
+                                                                 ("of", "internal", "redirects")]
+
+
+def test_exact_hits_match_whole_word_sequences_only() -> None:
+    profile = analyse_query("AH00124 with mod_rewrite")
+    assert exact_hits(profile, "Error AH00124: ... enable mod_rewrite first") == 2
+    assert exact_hits(profile, "AH001245 and mod_rewrites") == 0
+
+
+def test_phrase_query_is_quoted_and_cannot_inject_fts_syntax() -> None:
+    query = fts_phrase_query([("mod", "rewrite"), ("ah00124",), ("near", "or", "not")])
+    assert query == '("mod" + "rewrite") OR ("ah00124") OR ("near" + "or" + "not")'
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE f USING fts5(title, section, text, tokenize='porter unicode61')")
+    db.execute("INSERT INTO f VALUES ('Rewrite', '', 'enable mod_rewrite to use RewriteRule')")
+    db.execute("INSERT INTO f VALUES ('Other', '', 'rewrite the mod file')")
+    rows = db.execute("SELECT rowid FROM f WHERE f MATCH ?", (query,)).fetchall()
+    assert rows == [(1,)]  # the phrase, not the two words apart
+
+
+def test_aggregation_rewards_a_document_with_several_matching_chunks() -> None:
+    chunks = [("long", 0.30), ("short", 0.32), ("long", 0.28), ("long", 0.20)]
+    flat = aggregate_documents(chunks, weight=0.0)
+    assert flat["short"] > flat["long"]
+    scores = aggregate_documents(chunks, weight=0.5)
+    assert scores["long"] == pytest.approx(0.30 + 0.5 * (0.28 + 0.20 * 0.5))
+    assert scores["long"] > scores["short"]
+    assert order_by_document(chunks, scores) == [0, 2, 3, 1]
+
+
+def test_evidence_weights_rare_missing_terms_heavily() -> None:
+    profile = analyse_query("configure nginx upstream keepalive for the server")
+    frequencies = {"configure": 400, "nginx": 0, "upstream": 3, "keepalive": 5, "server": 900}
+    ev = gather_evidence(profile, best_cosine=0.5, passage_texts=["Server configuration: KeepAlive and upstreams"],
+                         frequencies=frequencies, total=1000, agreement=1.0, margin=0.2)
+    assert 0.3 < ev.unknown < 0.6  # nginx alone: rare, so it weighs as much as the others together
+    assert ev.coverage > 0.3  # keepalive, upstream(s), server, configure(ation)
+    covered = gather_evidence(analyse_query("keepalive upstream"), best_cosine=0.5,
+                              passage_texts=["KeepAlive for the upstream"], frequencies=frequencies, total=1000,
+                              agreement=1.0, margin=0.2)
+    assert covered.coverage == pytest.approx(1.0) and covered.unknown == 0.0
+
+
+def test_stem_is_symmetric_enough_for_coverage() -> None:
+    assert stem("redirects") == stem("redirect") == stem("Redirected")
+    assert stem("configuration") == stem("configurations")
+
+
+def test_model_confidence_rises_with_its_weighted_signals() -> None:
+    model = AbstentionModel(bias=-2.0, weights={"coverage": 4.0, "unknown": -4.0})
+    good = Evidence(best_cosine=0.5, coverage=0.9, unknown=0.0, agreement=1.0, margin=0.1)
+    bad = Evidence(best_cosine=0.5, coverage=0.3, unknown=0.5, agreement=0.0, margin=0.1)
+    assert model.confidence(good) > 0.5 > model.confidence(bad)
