@@ -20,13 +20,15 @@ the previous one serving.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,16 +44,40 @@ def generations_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "generations"
 
 
-def new_generation_id(data_dir: Path | None = None) -> str:
-    """Sortable by creation: UTC time to the microsecond, never before an existing generation."""
-    now = time.time()
-    gen = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1e6) % 1_000_000:06d}Z"
-    if data_dir is not None:
-        existing = [p.name.removeprefix(STAGING_PREFIX) for p in generations_dir(data_dir).glob("*")]
-        latest = max(existing, default="")
-        if gen <= latest:  # the clock went back, or two runs in one microsecond
-            gen = latest.rstrip("Z") + "1Z"
-    return gen
+_ID = re.compile(r"(\d{8}T\d{6})(\d{6})Z")
+
+
+def _format_id(seconds: float, micros: int) -> str:
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f"{micros:06d}Z"
+
+
+def new_generation_id(data_dir: Path | None = None, *, clock: Callable[[], float] = time.time) -> str:
+    """Sortable by creation: UTC time to the microsecond, always after every existing generation.
+
+    ``prune``, ``rollback`` and ``index list`` order generations by id, so an id must sort
+    after the latest one even when the clock went back (an NTP step, a restored VM) or two
+    runs start in one microsecond: then it is the latest id plus one microsecond, which also
+    never repeats. Ids not in this format (hand-made ones) get ``.1`` appended, which sorts
+    after them too.
+    """
+    whole, micros = divmod(int(clock() * 1_000_000), 1_000_000)
+    gen = _format_id(whole, micros)
+    if data_dir is None:
+        return gen
+    root = generations_dir(data_dir)
+    existing = [p.name.removeprefix(STAGING_PREFIX) for p in root.iterdir()] if root.is_dir() else []
+    current = current_id(data_dir)
+    if current:
+        existing.append(current)
+    latest = max(existing, default="")
+    if gen > latest:
+        return gen
+    match = _ID.fullmatch(latest)
+    if match is None:
+        return latest + ".1"
+    stamp = calendar.timegm(time.strptime(match.group(1), "%Y%m%dT%H%M%S"))
+    micros = int(match.group(2)) + 1
+    return _format_id(stamp + micros // 1_000_000, micros % 1_000_000)
 
 
 def current_id(data_dir: Path) -> str | None:
