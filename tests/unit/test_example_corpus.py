@@ -190,6 +190,15 @@ def test_internal_runbooks_hold_facts_the_public_docs_do_not() -> None:
     assert len(files(INTERNAL)) >= 10
 
 
+def test_planted_instructions_are_in_two_tickets_and_one_public_article(export: dict[str, Any]) -> None:
+    """Prompt-injection material the assistant must treat as data (tests/integration/test_prompt_injection.py)."""
+    planted = [t for t in export["tickets"] if "prompt_injection_example" in t["tags"]]
+    assert len(planted) == 2 and all(t["status"] == "solved" for t in planted)
+    assert "IGNORE ALL PREVIOUS INSTRUCTIONS" in planted[0]["description"]
+    article = (PUBLIC / "account" / "account-security-tips.md").read_text(encoding="utf-8")
+    assert "ignore the previous instructions" in article and "email their password" in article
+
+
 def test_ticket_canary_is_only_in_internal_notes(export: dict[str, Any], jsonl_records: list[dict[str, Any]]) -> None:
     internal_hits = 0
     for ticket in all_tickets(export, jsonl_records):
@@ -209,9 +218,9 @@ def test_ticket_canary_is_only_in_internal_notes(export: dict[str, Any], jsonl_r
 
 def test_zendesk_export_has_the_api_shape_and_status_mix(export: dict[str, Any]) -> None:
     tickets = export["tickets"]
-    assert export["count"] == len(tickets) == 300
+    assert export["count"] == len(tickets) == 302  # 300 generated + 2 carrying planted instructions
     statuses = Counter(ticket["status"] for ticket in tickets)
-    assert sum(statuses[s] for s in RESOLVED) == 270
+    assert sum(statuses[s] for s in RESOLVED) == 272
     assert set(statuses) - RESOLVED <= {"new", "open", "pending", "hold"}
     users = {user["id"]: user for user in export["users"]}
     assert {user["role"] for user in users.values()} == {"end-user", "agent", "admin"}
@@ -301,8 +310,13 @@ def resolve(source: str, roots: list[Path]) -> list[Path]:
 def test_golden_lines_have_exactly_the_eval_fields(golden: list[dict[str, Any]]) -> None:
     assert 55 <= len(golden) <= 80
     for row in golden:
-        assert set(row) == {"question", "expected_sources", "answerable", "audience"}, row
+        # every answerable question carries facts (answer-level metrics); unanswerable ones none
+        fields = {"question", "expected_sources", "answerable", "audience"}
+        fields |= {"facts"} if row["answerable"] else set()
+        assert set(row) == fields, row
         assert row["audience"] in ("public", "internal") and isinstance(row["answerable"], bool)
+        for group in row.get("facts", []):
+            assert group and all(isinstance(alt, str) and alt.strip() for alt in group), row
     assert len({row["question"] for row in golden}) == len(golden)
 
 
