@@ -183,7 +183,7 @@ class DraftsSettings(_Section):
 
 
 class InsightsSettings(_Section):
-    gap_distance: float = Field(0.6, gt=0, lt=2)  # cosine distance (average linkage) joining failed questions
+    gap_distance: float = Field(0.55, gt=0, lt=2)  # cosine distance (average linkage) joining failed questions
     max_gap_questions: int = Field(3000, ge=10)  # most recent distinct failed questions clustered
 
 

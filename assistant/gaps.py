@@ -15,6 +15,7 @@ questions are clustered, which bounds the cost on a large store.
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import threading
 from collections import Counter
@@ -31,7 +32,17 @@ if TYPE_CHECKING:
     from assistant.insights import FailedQuestion
     from assistant.schemas import Audience
 
-HALF_LIFE_DAYS = 7.0
+HALF_LIFE_DAYS = 14.0
+# Openers that carry no topic ("Hi, quick question: ..."): left out of what is embedded, kept in what is shown.
+_OPENER = re.compile(r"^(?:(?:hi|hello|hey|hiya|dear \w+|good (?:morning|afternoon|evening)|greetings|"
+                     r"quick question|sorry to bother you|excuse me|please help|help)\b[\s,:;!.-]*)+",
+                     re.IGNORECASE)
+
+
+def topic_text(question: str) -> str:
+    """What is embedded for grouping: the question without its greeting."""
+    stripped = _OPENER.sub("", question).strip()
+    return stripped or question
 
 
 @dataclass
@@ -125,7 +136,7 @@ def nearest_documents(generation: LoadedGeneration, vector: np.ndarray, *, k: in
 
 
 def find_gaps(failed: Sequence[FailedQuestion], embedder: Embedder, *, now: float,
-              generation: LoadedGeneration | None = None, distance: float = 0.6, max_questions: int = 3000,
+              generation: LoadedGeneration | None = None, distance: float = 0.55, max_questions: int = 3000,
               limit: int = 20, cache: VectorCache | None = None,
               half_life_days: float = HALF_LIFE_DAYS, members_out: bool = False) -> list[dict[str, Any]]:
     """Groups of failed questions, best-ranked first (questions must already be redacted)."""
@@ -146,7 +157,7 @@ def find_gaps(failed: Sequence[FailedQuestion], embedder: Embedder, *, now: floa
     items = sorted(distinct.values(), key=lambda d: -d.last_seen)[:max_questions]
     if not items:
         return []
-    texts = [d.text for d in items]
+    texts = [topic_text(d.text) for d in items]
     vectors = cache.encode(embedder, texts) if cache is not None else embedder.encode(texts)
     vectors = np.asarray(vectors, dtype=np.float32)
     labels = cluster_labels(vectors, distance)

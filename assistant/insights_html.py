@@ -86,7 +86,8 @@ def trend_svg(per_day: list[dict[str, Any]], *, width: int = 960, height: int = 
 def _legend_svg() -> str:
     items = (("answered", "answered"), ("abstained", "declined"), ("down", "not helpful (line)"),
              ("handoffs", "hand-offs (line)"))
-    parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 600 22" width="600" height="22" role="img" aria-label="legend">']
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 600 22" width="600" height="22" role="img" '
+             'aria-label="legend">']
     for i, (key, label) in enumerate(items):
         x = 44 + i * 135
         parts.append(f'<rect x="{x}" y="6" width="10" height="10" fill="{COLORS[key]}"/>'
