@@ -164,10 +164,10 @@ class SlackSettings(_Section):
     escalation_mention: str | None = None  # user group (S…) or user (U…) pinged with each escalation
     rate_per_minute_user: int = Field(6, ge=1)
     rate_per_minute_channel: int = Field(20, ge=1)
-    shared_channel_ttl_s: float = Field(300.0, gt=0)  # how long "is this channel Slack Connect?" is cached
     update_interval_s: float = Field(1.0, ge=0.1)
     streaming: Literal["auto", "stream", "update"] = "auto"  # auto: chat.startStream, else chat.update
     max_concurrent_answers: int = Field(4, ge=1)  # pipeline runs at once; the rest wait their turn
+    answer_queue: int = Field(32, ge=0)  # questions waiting for one of those; past that "busy, try again"
     dedupe_ttl_s: float = Field(3600.0, gt=0)  # how long a handled event id is remembered
     history_turns: int = Field(20, ge=0)  # thread turns passed to the pipeline as history
     shared_channel_ttl_s: float = Field(300.0, gt=0)  # how long "is this channel Slack Connect?" is cached

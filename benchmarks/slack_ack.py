@@ -111,6 +111,7 @@ def serve(args: argparse.Namespace) -> None:
     fake_api = argparse.Namespace(api_url=args.api_url)
     settings = slack_settings(tmp, fake_api, rate_per_minute_user=10_000,  # type: ignore[arg-type]
                               rate_per_minute_channel=10_000, max_concurrent_answers=args.concurrency,
+                              answer_queue=100_000,  # every event waits its turn: this measures acks
                               update_interval_s=1.0, streaming="auto" if args.mode == "stream" else "update")
     store = Store(settings.store_path)
     pipeline = FakePipeline(answer, store=store, token_delay_s=args.answer_seconds / ANSWER_WORDS)

@@ -16,7 +16,9 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from assistant.errors import user_message
 from assistant.schemas import AnswerRequest, Audience, DoneEvent, ErrorEvent, TokenEvent
+from assistant.workers import Busy
 from bots.slack.blocks import Block, answer_footer, answer_messages, context, fallback_text
 from bots.slack.deps import AnswerRecord, SlackDeps
 from bots.slack.formatting import escape
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "slack"
 GENERIC_ERROR = "Sorry, something went wrong while answering. Please try again in a minute."
+BUSY = user_message("busy")  # the catalogue's words, the same as the widget's
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ class Outcome:
 async def run_pipeline(deps: SlackDeps, ask: Ask, on_token: Callable[[str], Awaitable[None]] | None) -> Outcome:
     """Find the conversation, call the pipeline, feed tokens to ``on_token``. Callers hold one of
     ``deps.slots`` around it: under a burst, queued questions then cost nothing until their turn,
-    which keeps the event loop free to acknowledge new events quickly."""
+    which keeps the event loop free to acknowledge new events quickly. Raises
+    :class:`~assistant.workers.Busy` when the pipeline's shared worker pool is full."""
     store = deps.store
     if ask.thread_ts:
         conversation = await asyncio.to_thread(
@@ -114,8 +118,12 @@ async def answer_in_thread(deps: SlackDeps, client: AsyncWebClient, ask: Ask) ->
     try:
         if ask.assistant_thread:
             await _set_status(client, ask.channel, ask.thread_ts)
-        async with deps.slots:
+        async with deps.slots.admit():
             return await _write_answer(deps, ask, writer)
+    except Busy as exc:
+        log.info("busy, question in %s refused: %s", ask.channel, exc.detail)
+        await quietly(writer.fail(BUSY))
+        return None
     except Exception:
         log.exception("answering in %s failed", ask.channel)
         await quietly(writer.fail(GENERIC_ERROR))
@@ -141,7 +149,7 @@ async def _write_answer(deps: SlackDeps, ask: Ask, writer: Writer) -> AnswerReco
 async def answer_ephemeral(deps: SlackDeps, respond: Callable[..., Awaitable[Any]], ask: Ask) -> AnswerRecord | None:
     """The slash command's answer: only the asker sees it, with a button to post it."""
     try:
-        async with deps.slots:
+        async with deps.slots.admit():
             outcome = await run_pipeline(deps, ask, None)
         if outcome.done is None:
             message = outcome.error.message if outcome.error else GENERIC_ERROR
@@ -159,6 +167,10 @@ async def answer_ephemeral(deps: SlackDeps, respond: Callable[..., Awaitable[Any
             await respond(text=fallback_text(blocks), blocks=blocks, response_type="ephemeral",
                           replace_original=(i == 0))
         return record
+    except Busy as exc:
+        log.info("busy, /ask in %s refused: %s", ask.channel, exc.detail)
+        await quietly(respond(text=":hourglass: " + BUSY, response_type="ephemeral", replace_original=True))
+        return None
     except Exception:
         log.exception("answering /ask in %s failed", ask.channel)
         await quietly(respond(text=":warning: " + GENERIC_ERROR, response_type="ephemeral", replace_original=True))

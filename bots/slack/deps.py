@@ -7,6 +7,7 @@ module's ``register``; nothing here is global, so tests build as many apps as th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from assistant.config import Settings
 from assistant.schemas import AnswerEvent, AnswerRequest, Audience, SourceRef
 from assistant.shared_state import SharedRateLimiter, SharedSeen, shared_state_from_url
 from assistant.store import Store
+from assistant.workers import Busy
 from bots.slack.audience import SharedChannels
 from bots.slack.channels import ChannelConfig
 from bots.slack.guards import RateLimiter, SeenCache
@@ -43,6 +45,38 @@ class AnswerRecord:
     abstained: bool = False
     conversation_id: str | None = None
     message_ts: str | None = None
+
+
+class AnswerSlots:
+    """Slack's share of the answer work: ``limit`` answers at once, ``waiting`` more in line.
+
+    A question past that gets :class:`~assistant.workers.Busy` at once ("busy, try again" in
+    the thread) instead of joining an unbounded pile of waiting tasks. The pipeline's shared
+    worker pool bounds all channels together and may refuse with ``Busy`` too.
+    """
+
+    def __init__(self, limit: int, *, waiting: int) -> None:
+        self.limit = limit
+        self.waiting = waiting
+        self._semaphore: asyncio.Semaphore | None = None  # made on first use, in the serving loop
+        self._queued = 0
+
+    @contextlib.asynccontextmanager
+    async def admit(self) -> AsyncIterator[None]:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.limit)
+        semaphore = self._semaphore
+        if semaphore.locked() and self._queued >= self.waiting:
+            raise Busy(detail=f"Slack: {self.limit} answering, {self._queued} waiting")
+        self._queued += 1
+        try:
+            await semaphore.acquire()
+        finally:
+            self._queued -= 1
+        try:
+            yield
+        finally:
+            semaphore.release()
 
 
 class AnswerCache:
@@ -79,7 +113,7 @@ class SlackDeps:
     shared: SharedChannels = field(default_factory=lambda: SharedChannels(300.0))
     answers: AnswerCache = field(default_factory=AnswerCache)
     streaming_available: bool = True  # turned off the first time Slack refuses chat.startStream
-    _slots: asyncio.Semaphore | None = None
+    slots: AnswerSlots = field(default_factory=lambda: AnswerSlots(4, waiting=32))
 
     @classmethod
     def build(cls, settings: Settings, *, pipeline: AnswerPipeline, store: Store) -> SlackDeps:
@@ -104,12 +138,7 @@ class SlackDeps:
             channel_limits=shared.per_minute("slack:channel", slack.rate_per_minute_channel) if shared
             else RateLimiter(slack.rate_per_minute_channel),
             shared=SharedChannels(slack.shared_channel_ttl_s),
+            slots=AnswerSlots(slack.max_concurrent_answers, waiting=slack.answer_queue),
             streaming_available=slack.streaming != "update",
         )
 
-    @property
-    def slots(self) -> asyncio.Semaphore:
-        """Bounds concurrent pipeline runs; made on first use, inside the serving event loop."""
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.settings.slack.max_concurrent_answers)
-        return self._slots
