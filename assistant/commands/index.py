@@ -46,5 +46,49 @@ def rollback_cmd(
     typer.echo(f"published {target} (was {before})")
 
 
+@index_app.command("push")
+def push_cmd(
+    url: Annotated[str, typer.Argument(help="fsspec URL to publish to, e.g. s3://bucket/assistant or a directory")],
+) -> None:
+    """Upload the published generation to object storage for replicas that sync (README: Scaling out)."""
+    from assistant import index_sync
+
+    settings = load_settings()
+    typer.echo(f"pushed {index_sync.push(settings.data_dir, url)} to {url}")
+
+
+@index_app.command("sync")
+def sync_cmd(
+    url: Annotated[str, typer.Argument(help="fsspec URL that `assistant index push` publishes to")],
+    every: Annotated[float, typer.Option("--every", help="keep syncing every N seconds (0: once)")] = 0.0,
+    keep: Annotated[int, typer.Option("--keep", help="generations kept locally")] = 2,
+) -> None:
+    """Download the generation published at URL into ASSISTANT_DATA_DIR and publish it locally."""
+    import logging
+    import time
+
+    from assistant import index_sync
+    from assistant.errors import AssistantError
+
+    settings = load_settings()
+    while True:
+        try:
+            gen = index_sync.sync(url, settings.data_dir, keep=keep)
+            typer.echo(f"serving {gen or 'nothing yet'} from {url}")
+        except AssistantError as exc:
+            if not every:
+                raise
+            logging.getLogger(__name__).warning("sync from %s failed, keeping the current generation: %s",
+                                                url, exc)
+        except OSError as exc:  # storage unreachable: keep serving what is here, try again
+            if not every:
+                raise AssistantError(f"Cannot read {url}", hint="check the URL and credentials",
+                                     detail=str(exc)) from exc
+            logging.getLogger(__name__).warning("sync from %s failed: %s", url, exc)
+        if not every:
+            return
+        time.sleep(every)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(index_app, name="index")

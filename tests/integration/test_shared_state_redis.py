@@ -201,8 +201,10 @@ def test_a_session_ended_on_one_replica_is_refused_by_the_other(replicas: tuple[
     with httpx.Client(timeout=60) as client:
         token = client.post(f"{b.base}/v1/session", headers={"Origin": ORIGIN}).json()["token"]
         auth = {"Origin": ORIGIN, "Authorization": f"Bearer {token}"}
+        accepted = client.get(f"{b.base}/v1/conversations/no-such-conversation", headers=auth)
+        assert accepted.status_code == 404  # the token is good: the conversation just does not exist
         assert client.delete(f"{a.base}/v1/session", headers=auth).status_code == 204
-        refused = client.get(f"{b.base}/v1/conversations", headers=auth)
+        refused = client.get(f"{b.base}/v1/conversations/no-such-conversation", headers=auth)
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "revoked_token"
         renewed = client.post(f"{b.base}/v1/session", headers=auth).json()["token"]
         assert renewed.split(".")[0] != token.split(".")[0]  # renewal starts a new session, not the ended one
