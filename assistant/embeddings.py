@@ -54,7 +54,12 @@ def resolve_device(requested: str) -> str:
 
 
 class Embedder:
-    """Loads the model on first use; safe to share between threads."""
+    """Loads the model on first use; safe to share between threads.
+
+    The model and its fast tokenizer are used by one thread at a time: a Rust tokenizer used
+    from two threads at once raises "Already borrowed", and torch already spreads one forward
+    pass over the cores, so a query embedding waits its turn rather than competing for them.
+    """
 
     def __init__(self, model: str = "", *, device: str = "auto", batch_size: int = 64) -> None:
         self.model_id = model or PACKAGED_MODEL_ID
@@ -62,7 +67,8 @@ class Embedder:
         self.requested_device = device
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # loading
+        self._use = threading.Lock()  # encoding and tokenizing: one thread at a time
 
     @property
     def model(self) -> SentenceTransformer:
@@ -110,7 +116,8 @@ class Embedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts in the model's own tokenizer (without special tokens)."""
         tokenizer: Any = self.model.tokenizer
-        encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        with self._use:
+            encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -124,13 +131,15 @@ class Embedder:
         step = max(self.batch_size * 4, 256)
         for start in range(0, len(order), step):
             idx = order[start:start + step]
-            part = self.model.encode(
-                [texts[i] for i in idx],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            model = self.model
+            with self._use:
+                part = model.encode(
+                    [texts[i] for i in idx],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
             out[idx] = np.asarray(part, dtype=np.float32)
             if progress:
                 progress(min(start + step, len(texts)))
