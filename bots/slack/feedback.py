@@ -2,7 +2,8 @@
 
 An escalation posts the question, the answer and its sources to the escalation channel
 (pinging a user group when one is configured) and is recorded as a hand-off in the store,
-with ``status`` ``failed`` when Slack refused the post, so nothing is lost silently.
+with ``status`` ``failed`` when Slack refused the post, so nothing is lost silently. An internal
+answer is never posted to an escalation channel shared with another organisation.
 """
 
 from __future__ import annotations
@@ -93,13 +94,18 @@ async def escalate(deps: SlackDeps, client: AsyncWebClient, record: AnswerRecord
         "sources": [{"n": s.n, "title": s.title, "url": s.url} for s in record.sources],
     }
     status = "sent"
-    try:
-        await client.chat_postMessage(channel=destination, text=fallback_text(blocks), blocks=blocks,
-                                      unfurl_links=False, unfurl_media=False)
-    except SlackApiError as exc:
-        status = "failed"
-        payload["error"] = exc.response.get("error")
-        log.warning("escalation to %s failed: %s", destination, payload["error"])
+    if record.audience == "internal" and await deps.shared.is_shared(client, destination):
+        status, payload["error"] = "failed", "escalation_channel_is_shared"
+        log.warning("escalation channel %s is shared with another organisation: an internal answer is not "
+                    "posted there; set ASSISTANT_SLACK_ESCALATION_CHANNEL to an internal channel", destination)
+    else:
+        try:
+            await client.chat_postMessage(channel=destination, text=fallback_text(blocks), blocks=blocks,
+                                          unfurl_links=False, unfurl_media=False)
+        except SlackApiError as exc:
+            status = "failed"
+            payload["error"] = exc.response.get("error")
+            log.warning("escalation to %s failed: %s", destination, payload["error"])
     await asyncio.to_thread(deps.store.record_handoff, channel=CHANNEL, destination=f"slack:{destination}",
                             status=status, payload=payload, conversation_id=record.conversation_id,
                             turn_id=record.answer_id)

@@ -147,6 +147,29 @@ def test_an_internal_answer_is_posted_to_an_internal_channel(tmp_path: Path, fak
     assert CANARIES[0] in posted.rendered
 
 
+def test_an_internal_answer_is_not_escalated_to_a_shared_escalation_channel(tmp_path: Path,
+                                                                            fake: FakeSlack) -> None:
+    from tests.integration.test_slack_http import as_slack_message, feedback_value
+
+    with bot(tmp_path, fake, escalation_channel=SHARED) as b:
+        event = b.slack.mention("refund escalations runbook")
+        b.send_event(event)
+        answer = fake.final_answer("C0GENERAL", event["ts"])
+        down = b.slack.block_action("feedback_down", feedback_value(answer), channel="C0GENERAL",
+                                    message=as_slack_message(answer), response_url=fake.response_url("C0GENERAL"))
+        b.post(b.slack.interaction(down))
+        view = fake.wait_for(lambda: fake.calls_to("views.open"))[0].args["view"]
+        values = {"escalate": {"escalate_input": {"type": "checkboxes",
+                                                  "selected_options": [{"value": "escalate"}]}}}
+        b.post(b.slack.interaction(b.slack.view_submission(view, values)))
+        confirmation = fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"))[0]
+    assert CANARIES[0] in answer.rendered
+    assert fake.in_channel(SHARED) == []
+    assert [(h["status"], h["payload"]["error"]) for h in b.store.handoffs()] == [
+        ("failed", "escalation_channel_is_shared")]
+    assert "couldn't reach" in confirmation.args["text"]
+
+
 def test_when_slack_cannot_say_the_conversation_is_treated_as_shared(tmp_path: Path, fake: FakeSlack) -> None:
     fake.fail("conversations.info", "missing_scope")
     with bot(tmp_path, fake) as b:
