@@ -40,7 +40,10 @@ def build_worker_pool(settings: Settings) -> WorkerPool:
 
 
 def build_store(settings: Settings) -> Store:
-    return Store(settings.store_path)
+    """SQLite in the data directory, or the database ``ASSISTANT_STORE_URL`` names (Postgres for replicas)."""
+    from assistant.store_postgres import open_store
+
+    return open_store(settings.store_url, settings.store_path)
 
 
 def build_retriever(settings: Settings, *, embedder: Embedder | None = None,

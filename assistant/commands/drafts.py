@@ -13,7 +13,7 @@ import typer
 from assistant.config import Settings, load_settings
 from assistant.drafts import Draft, DraftStore, mine_drafts
 from assistant.errors import ConfigError
-from assistant.store import Store
+from assistant.factory import build_store
 
 drafts_app = typer.Typer(help="Draft help articles from resolved tickets; publish only what a person approves.",
                          no_args_is_help=True)
@@ -28,7 +28,7 @@ def _who() -> str:
 
 def _drafts() -> tuple[DraftStore, Settings]:
     settings = load_settings()
-    return DraftStore(Store(settings.store_path)), settings
+    return DraftStore(build_store(settings)), settings
 
 
 def _when(ts: float | None) -> str:
@@ -45,7 +45,7 @@ def mine_cmd(
     from assistant.insights import open_generation
 
     settings = load_settings()
-    store = DraftStore(Store(settings.store_path))
+    store = DraftStore(build_store(settings))
     embedder = build_embedder(settings)
     generation = open_generation(settings, embedder)
     if generation is None:

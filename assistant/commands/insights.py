@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from assistant.config import load_settings
+from assistant.factory import build_store
 from assistant.insights import CHANNELS, Period, insights_from_settings
 from assistant.insights_html import render_report
-from assistant.store import Store
 
 
 def insights_cmd(
@@ -28,7 +28,7 @@ def insights_cmd(
     """Volumes, deflection, feedback, hand-offs, latency, cited documents and coverage gaps."""
     settings = load_settings()
     period = Period.parse(since, until)
-    store = Store(settings.store_path)
+    store = build_store(settings)
     report = insights_from_settings(settings, store, period, channel=channel, gaps=gaps)
     data = report.to_dict()
     if html is not None:

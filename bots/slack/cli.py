@@ -21,15 +21,14 @@ def slack() -> None:
     Slack then calls POST /slack/events.
     """
     from assistant.config import get_settings
-    from assistant.factory import build_pipeline
-    from assistant.store import Store
+    from assistant.factory import build_pipeline, build_store
     from bots.slack.channels import ChannelConfig
     from bots.slack.socket_mode import run_socket_mode
 
     settings = get_settings()
     app_token = socket_mode_tokens(settings)
     ChannelConfig.load(settings.slack.channels)  # a bad channel file fails now, not after the models load
-    store = Store(settings.store_path)
+    store = build_store(settings)
     pipeline = build_pipeline(settings, store=store)  # fails here, with a clear message, if there is no index
     typer.echo("Slack bot running in Socket Mode. Press Ctrl+C to stop.")
     try:

@@ -97,7 +97,10 @@ def create_app(settings: Settings, *, pipeline: Answerer | None = None, store: S
                mounts: Sequence[WebMount] = (), extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The whole web server. Without ``pipeline`` the real one is built at startup
     (``assistant.factory.build_pipeline``); tests pass a fake or a small real one."""
-    store = store if store is not None else Store(settings.store_path)
+    if store is None:
+        from assistant.factory import build_store  # SQLite in the data dir, or ASSISTANT_STORE_URL
+
+        store = build_store(settings)
     web = settings.web
     tokens = SessionTokens(session_secret(settings), ttl_s=web.session_ttl_s, max_age_s=web.session_max_age_s)
     shared = shared_state_from_url(settings.redis_url)  # None: limits and revocations in this process

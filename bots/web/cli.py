@@ -17,12 +17,11 @@ def serve(
     import uvicorn
 
     from assistant.config import get_settings
-    from assistant.factory import build_pipeline
-    from assistant.store import Store
+    from assistant.factory import build_pipeline, build_store
     from bots.web.app import create_app, discover_mounts
 
     settings = get_settings()
-    store = Store(settings.store_path)
+    store = build_store(settings)
     pipeline = build_pipeline(settings, store=store)  # fails here, with a clear message, if no index
     app = create_app(settings, pipeline=pipeline, store=store, mounts=discover_mounts())
     proxies = settings.web.trusted_proxies.strip()

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -86,46 +87,54 @@ def _postgres_bin() -> Path | None:
 
 
 @contextmanager
-def postgres_server(directory: Path) -> Iterator[str]:
-    """A throwaway PostgreSQL cluster (``initdb`` + ``postgres``); yields a ``postgresql://`` URL."""
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (``initdb`` + ``postgres``); yields a ``postgresql://`` URL.
+
+    Its directory is made under the system temp dir (not pytest's, which is private to root), so
+    the server can run as the packaged ``postgres`` user when the tests run as root.
+    """
     bindir = _postgres_bin()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql, or scripts/install.sh --dev)")
     import psycopg
 
+    directory = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
     data = directory / "pgdata"
     port = free_port()
-    env = dict(os.environ)
-    run_as: dict[str, object] = {}
+    uid: int | None = None
+    gid: int | None = None
     if os.geteuid() == 0:  # postgres refuses to run as root: run as the packaged 'postgres' user
         import pwd
 
         try:
             user = pwd.getpwnam("postgres")
         except KeyError:
+            shutil.rmtree(directory, ignore_errors=True)
             pytest.skip("running as root and no 'postgres' user to run PostgreSQL as")
-        directory.mkdir(parents=True, exist_ok=True)
         os.chown(directory, user.pw_uid, user.pw_gid)
-        run_as = {"user": user.pw_uid, "group": user.pw_gid}
-    init = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "assistant", "--auth=trust", "-E", "UTF8",
-                           "--no-sync"], capture_output=True, env=env, **run_as)  # type: ignore[call-overload]
-    if init.returncode != 0:
-        raise RuntimeError(f"initdb failed: {init.stderr.decode(errors='replace')[-500:]}")
-    process = subprocess.Popen(
-        [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(directory),
-         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, **run_as)  # type: ignore[call-overload]
-    url = f"postgresql://assistant@127.0.0.1:{port}/postgres"
-
-    def ready() -> bool:
-        try:
-            with psycopg.connect(url, connect_timeout=1):
-                return True
-        except psycopg.OperationalError:
-            return False
-
+        uid, gid = user.pw_uid, user.pw_gid
+    process: subprocess.Popen[bytes] | None = None
     try:
+        init = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "assistant", "--auth=trust",
+                               "-E", "UTF8", "--no-sync"], capture_output=True, cwd=directory, user=uid, group=gid)
+        if init.returncode != 0:
+            raise RuntimeError(f"initdb failed: {init.stderr.decode(errors='replace')[-500:]}")
+        process = subprocess.Popen(
+            [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(directory),
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=directory, user=uid, group=gid)
+        url = f"postgresql://assistant@127.0.0.1:{port}/postgres"
+
+        def ready() -> bool:
+            try:
+                with psycopg.connect(url, connect_timeout=1):
+                    return True
+            except psycopg.OperationalError:
+                return False
+
         wait_until(ready, process, "postgres", timeout=60)
         yield url
     finally:
-        _stop(process)
+        if process is not None:
+            _stop(process)
+        shutil.rmtree(directory, ignore_errors=True)
