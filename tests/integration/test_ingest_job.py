@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -320,26 +322,45 @@ def test_cli_json_report_is_the_last_stdout_line(settings, corpus):
     assert report["published"] is True and report["generation"]
 
 
+def _open_when_read(fifo: Path, proc: subprocess.Popen) -> int:
+    """Open ``fifo`` for writing as soon as the run has opened it for reading; from then on the run
+    waits in ``read()`` for data that never comes, so it cannot get any further until signalled."""
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:  # ENXIO: nobody has it open for reading yet
+            if exc.errno != errno.ENXIO:
+                raise
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the run never reached the file"
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_killing_a_run_midway_leaves_the_previous_generation_serving(settings, corpus, embedder, sig):
+    """Deterministic on any machine: the signal is sent while the run is provably mid-way, reading a
+    file that is still being copied (a named pipe whose writer is this test), with new documents
+    already loaded and a staging directory on disk. No sleeps, no race with a fast run."""
     first = _ingest(settings, corpus, embedder)
-    for n in range(100):  # ~800 chunks: embedding them takes far longer than the test takes to strike
+    for n in range(20):
         _write(corpus / "docs/public/more" / f"extra-{n}.md",
                "# Extra\n\n" + " ".join(f"Extra article {n} sentence {i} about payouts." for i in range(150)))
-    # Not --quiet: without a terminal the run logs a line as each phase starts. The signal goes
-    # when the "embedding" line arrives, i.e. once the run is past loading and nothing is published.
-    proc = _cli(["ingest", "--config", str(corpus / "sources.yaml")], settings.data_dir)
-    assert proc.stderr is not None
-    log_lines = []
-    for line in proc.stderr:
-        log_lines.append(line)
-        if " INFO " in line and "embedding (" in line:
-            break
-    else:
-        raise AssertionError("the run ended before embedding:\n" + "".join(log_lines))
-    assert list((settings.data_dir / "generations").glob(".staging-*")), "the run is building a generation"
-    proc.send_signal(sig)
-    _out, err = proc.communicate(timeout=120)
+    still_copying = corpus / "docs/public/zz-still-copying.md"  # listed last: read after the others
+    os.mkfifo(still_copying)
+    proc = _cli(["ingest", "--config", str(corpus / "sources.yaml"), "--quiet"], settings.data_dir)
+    try:
+        writer = _open_when_read(still_copying, proc)
+        try:
+            assert list((settings.data_dir / "generations").glob(".staging-*")), "the run is building a generation"
+            proc.send_signal(sig)
+            _out, err = proc.communicate(timeout=120)
+        finally:
+            os.close(writer)
+    finally:
+        if proc.poll() is None:  # a failed assertion above must not leave a run waiting on the pipe
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + sig), err
     assert generations.current_id(settings.data_dir) == first.generation
     assert LoadedGeneration(settings.data_dir).size("public") == first.audiences["public"]
@@ -348,9 +369,38 @@ def test_killing_a_run_midway_leaves_the_previous_generation_serving(settings, c
         assert "nothing was published" in err and "Traceback" not in err
         stored = [json.loads(p.read_text()) for p in (settings.data_dir / "reports").glob("*-failed.json")]
         assert [r["published"] for r in stored] == [False] and "interrupted" in stored[0]["message"]
+    still_copying.unlink()
     shutil.rmtree(corpus / "docs/public/more")
     again = _ingest(settings, corpus, embedder)  # and nothing left behind breaks the next run
     assert again.published and not list((settings.data_dir / "generations").glob(".staging-*"))
+
+
+class _InterruptAtEmbedding:
+    """Progress that delivers a stop signal as embedding starts, as the CLI's handler would."""
+
+    def __init__(self, interrupts) -> None:
+        self.interrupts = interrupts
+
+    def start(self, phase: str, total: int | None) -> None:
+        if phase == "embedding":
+            self.interrupts.handle(signal.SIGTERM)
+
+    def advance(self, done: int) -> None:
+        pass
+
+
+def test_an_interrupt_while_embedding_discards_the_staging_directory(settings, corpus, embedder):
+    from ingest.interrupts import Interrupts
+
+    first = _ingest(settings, corpus, embedder)
+    _write(corpus / "docs/public/new.md", "# New\n\nA new article about payout schedules and bank holidays.")
+    interrupts = Interrupts()
+    with pytest.raises(KeyboardInterrupt):
+        run_ingest(settings, corpus / "sources.yaml", embedder=embedder,
+                   progress=_InterruptAtEmbedding(interrupts), interrupts=interrupts)
+    assert generations.current_id(settings.data_dir) == first.generation
+    assert not list((settings.data_dir / "generations").glob(".staging-*"))
+    assert interrupts.exit_code == 143
 
 
 class _SwallowedInterrupt:
