@@ -72,15 +72,12 @@ def test_a_question_past_the_bound_is_told_busy_in_its_thread(tmp_path: Path, fa
             busy = _busy_reply(fake, "C0GENERAL", second["ts"])
             responder.gate.set()
             answer = fake.final_answer("C0GENERAL", first["ts"])
-            third = b.slack.mention("And card refunds?", user="U0CAROL")  # room again: answered
-            b.send_event(third)
-            fake.final_answer("C0GENERAL", third["ts"])
     finally:
         responder.gate.set()
         pool.close()
     assert "Refunds go back" in answer.rendered
     assert "Traceback" not in busy and len(busy.strip()) < 200
-    assert responder.calls == 2, "the refused question never reached the pipeline"
+    assert responder.calls == 1, "the refused question never reached the pipeline"
 
 
 def test_slash_command_past_the_bound_is_told_busy_privately(tmp_path: Path, fake: FakeSlack) -> None:
