@@ -4,9 +4,12 @@ from what agents already answered, published only after a person approves them.
 Mining (:func:`mine_drafts`) reads resolved tickets from the published index generation (they
 were redacted at ingest; the text is redacted again here), embeds each ticket's question (its
 subject and the customer's first message) with the index's model, and groups them with
-scikit-learn's agglomerative clustering. A group of at least ``min_tickets`` whose questions
-find no public document above ``coverage_threshold`` (median over its tickets of the best
-cosine to a public document chunk) gets a draft. The draft is extractive: sentences from the
+scikit-learn's agglomerative clustering. A group of at least ``min_tickets`` is *covered* when
+the public help has pages that match its questions **and** hold its answer: coverage is the
+smaller of (median over its tickets of the best cosine from the question to a public document
+chunk) and (median over the agents' answer sentences of the same). Matching the question alone
+is not enough: "export timesheets as CSV" resembles the data-export page, which says nothing
+about timesheets. A group under ``coverage_threshold`` gets a draft. The draft is extractive: sentences from the
 agents' public replies, ranked by how many *other* tickets of the group contain a sentence
 saying the same (agreement across agents, not one agent's wording), questions back to the
 customer and greetings dropped.
@@ -39,6 +42,7 @@ from assistant.redact import Redactor
 
 if TYPE_CHECKING:
     from assistant.embeddings import Embedder
+    from assistant.gaps import VectorCache
     from assistant.index import LoadedGeneration
     from assistant.schemas import Audience
     from assistant.store import Store
@@ -53,7 +57,7 @@ CREATE TABLE IF NOT EXISTS drafts (
     answer TEXT NOT NULL,            -- Markdown, extractive
     tickets TEXT NOT NULL,           -- JSON list of {id, subject, url}
     topic_size INTEGER NOT NULL,
-    coverage REAL NOT NULL,          -- median best cosine of its tickets to a public document
+    coverage REAL NOT NULL,          -- min(question, answer) best cosine to public documents
     nearest_doc TEXT,
     generation TEXT,
     audience TEXT,
@@ -76,13 +80,14 @@ _TURN = re.compile(r"^(Customer|Agent|System)( \(internal note\))?: ?", re.MULTI
 _GREETING = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon|evening))\b[^.!?\n]{0,40}[,!.]?\s*$",
                        re.IGNORECASE)
 _SIGNOFF = re.compile(r"^(thanks|thank you|cheers|best|regards|kind regards|best regards|many thanks|"
-                      r"let me know|hope (this|that) helps|happy to help|have a (great|good|nice))\b",
+                      r"let me know|hope (this|that) helps|happy to help|have a (great|good|nice)|"
+                      r"sorry (you|to hear|for the|about)|great question|good question)\b",
                       re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!])\s+(?=[A-Z0-9\"'(\[])")
 _NAME_ONLY = re.compile(r"^(\[NAME\]|[A-Z][a-z]+( [A-Z][a-z]+)?)[.!]?$")
 _IDENTIFIER = re.compile(r"\b[A-Z]{2,}-\d+\b|https?://\S*(ticket|agent)\S*", re.IGNORECASE)  # INV-1251: one case only
 _AGREE = 0.72  # cosine at which two agents' sentences say the same thing
-_DUPLICATE = 0.8  # cosine at which two picked sentences repeat each other
+_DUPLICATE = _AGREE  # two picked sentences that say the same thing: keep one
 
 
 class DraftError(AssistantError):
@@ -334,7 +339,13 @@ def _answer_sentences(reply: str) -> list[str]:
     return out
 
 
-def compose_answer(tickets: Sequence[MinedTicket], embedder: Embedder, *, max_sentences: int = 6) -> str:
+def _encode(embedder: Embedder, texts: Sequence[str], cache: VectorCache | None) -> np.ndarray:
+    vectors = cache.encode(embedder, texts) if cache is not None else embedder.encode(list(texts))
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def compose_answer(tickets: Sequence[MinedTicket], embedder: Embedder, *, max_sentences: int = 6,
+                   cache: VectorCache | None = None) -> str:
     """Extractive answer: the agents' sentences the most tickets agree on, near-duplicates dropped."""
     candidates: list[tuple[int, int, str]] = []  # (ticket index, position, sentence)
     for t, ticket in enumerate(tickets):
@@ -345,7 +356,7 @@ def compose_answer(tickets: Sequence[MinedTicket], embedder: Embedder, *, max_se
                 position += 1
     if not candidates:
         return ""
-    vectors = np.asarray(embedder.encode([c[2] for c in candidates]), dtype=np.float32)
+    vectors = _encode(embedder, [c[2] for c in candidates], cache)
     sims = vectors @ vectors.T
     owners = np.array([c[0] for c in candidates])
     support = np.zeros(len(candidates))
@@ -392,15 +403,26 @@ def _best_public(generation: LoadedGeneration, vector: np.ndarray) -> tuple[floa
     return 0.0, None
 
 
+def _answer_coverage(generation: LoadedGeneration, embedder: Embedder, tickets: Sequence[MinedTicket],
+                     cache: VectorCache | None) -> float:
+    """Median over the agents' answer sentences of their best cosine to a public document chunk."""
+    sentences = [s for t in tickets for reply in t.replies for s in _answer_sentences(reply)]
+    if not sentences:
+        return 0.0
+    vectors = _encode(embedder, sentences[:200], cache)
+    return float(np.median([_best_public(generation, v)[0] for v in vectors]))
+
+
 def mine_drafts(generation: LoadedGeneration, embedder: Embedder, drafts: DraftStore, *, min_tickets: int = 3,
                 coverage_threshold: float = 0.5, cluster_distance: float = 0.45,
-                redactor: Redactor | None = None, dry_run: bool = False) -> MiningReport:
+                redactor: Redactor | None = None, dry_run: bool = False,
+                cache: VectorCache | None = None) -> MiningReport:
     """Find recurring, poorly covered resolved-ticket topics and store a pending draft for each."""
     tickets = resolved_tickets(generation, redactor)
     if len(tickets) < min_tickets:
         return MiningReport(len(tickets), 0, 0, 0, [])
     texts = [f"{t.subject}\n{t.question}"[:1000] for t in tickets]
-    vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
+    vectors = _encode(embedder, texts, cache)
     labels = cluster_labels(vectors, cluster_distance)
     known = drafts.ticket_ids()
     report = MiningReport(len(tickets), 0, 0, 0, [])
@@ -411,6 +433,8 @@ def mine_drafts(generation: LoadedGeneration, embedder: Embedder, drafts: DraftS
         report.topics += 1
         best = [_best_public(generation, vectors[i]) for i in members]
         coverage = float(np.median([b[0] for b in best]))
+        if coverage >= coverage_threshold:  # the questions match a page; does it hold the agents' answer?
+            coverage = min(coverage, _answer_coverage(generation, embedder, [tickets[i] for i in members], cache))
         if coverage >= coverage_threshold:
             report.covered += 1
             continue
@@ -421,7 +445,7 @@ def mine_drafts(generation: LoadedGeneration, embedder: Embedder, drafts: DraftS
         centroid = vectors[members].mean(axis=0)
         order = members[np.argsort(-(vectors[members] @ centroid), kind="stable")]
         group = [tickets[i] for i in order]
-        answer = compose_answer(group, embedder)
+        answer = compose_answer(group, embedder, cache=cache)
         if not answer:
             continue
         nearest = max(best, key=lambda b: b[0])[1]

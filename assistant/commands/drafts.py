@@ -42,7 +42,7 @@ def mine_cmd(
 ) -> None:
     """Find recurring resolved-ticket topics the public help does not cover; store a draft for each."""
     from assistant.factory import build_embedder
-    from assistant.insights import open_generation
+    from assistant.insights import open_generation, vector_cache_for
 
     settings = load_settings()
     store = DraftStore(build_store(settings))
@@ -53,7 +53,7 @@ def mine_cmd(
     cfg = settings.drafts
     report = mine_drafts(generation, embedder, store, min_tickets=cfg.min_tickets,
                          coverage_threshold=cfg.coverage_threshold, cluster_distance=cfg.cluster_distance,
-                         dry_run=dry_run)
+                         dry_run=dry_run, cache=vector_cache_for(settings))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         return

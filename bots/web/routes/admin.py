@@ -142,7 +142,9 @@ Auth = Annotated[str, Depends(signed_in)]
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = request.app.state.templates.get_template(template).render(
         brand=_settings(request).brand, **context)
-    return _secure(HTMLResponse(html, status_code=status))
+    response = HTMLResponse(html, status_code=status)
+    _secure(response)
+    return response
 
 
 def _secure(response: Response) -> Response:
@@ -325,7 +327,7 @@ def _back(flash: str | None = None, error: str | None = None) -> Response:
 async def approve(request: Request, draft_id: str, _auth: Auth) -> Response:
     form = await _form(request)
     audience, reviewer = form.get("audience", ""), form.get("reviewer", "")
-    if audience not in ("public", "internal"):
+    if audience != "public" and audience != "internal":
         return _back(error="Choose public or internal before approving.")
     if not reviewer.strip():
         return _back(error="Type your name before approving: decisions record who made them.")
