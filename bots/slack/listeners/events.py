@@ -44,9 +44,13 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
     @app.event("channel_unshared")
     async def on_channel_unshared(event: dict[str, Any]) -> None:
-        """Unshared, but maybe still shared with a third organisation: ask Slack again."""
+        """Unshared from one organisation; Slack says whether others remain (else ask it again)."""
         if event.get("channel"):
-            deps.shared.forget(str(event["channel"]))
+            still_shared = event.get("is_ext_shared")
+            if isinstance(still_shared, bool):
+                deps.shared.remember(str(event["channel"]), still_shared)
+            else:
+                deps.shared.forget(str(event["channel"]))
 
 
 async def handle_message(deps: SlackDeps, client: AsyncWebClient, event: dict[str, Any],
@@ -63,18 +67,18 @@ async def handle_message(deps: SlackDeps, client: AsyncWebClient, event: dict[st
     thread_ts: str | None = event.get("thread_ts")
     if not (mentioned or is_dm or assistant_thread or thread_ts) and deps.channels.policy(channel).respond != "all":
         return  # channel chatter: not a question for the bot (decided before asking Slack anything)
+    user: str = event["user"]
+    if not deps.channels.allows(channel, is_dm=is_dm):
+        if mentioned:
+            await tell(client, channel=channel, user=user, text=NOT_ENABLED, thread_ts=thread_ts)
+        return
     policy = await conversation_policy(deps, client, channel, external_user=is_external(event, context.team_id),
                                        body=body, event=event)
     if not (mentioned or is_dm or assistant_thread) and thread_ts:
         in_thread = await asyncio.to_thread(bot_is_in_thread, deps, channel, thread_ts, policy.audience)
         if not in_thread:
             return
-    user: str = event["user"]
     reply_ts = thread_ts or event["ts"]
-    if not deps.channels.allows(channel, is_dm=is_dm):
-        if mentioned:
-            await tell(client, channel=channel, user=user, text=NOT_ENABLED, thread_ts=thread_ts)
-        return
     if not deps.seen_messages.first_time(f"{channel}:{event['ts']}"):
         return
     question = plain_question(text, bot_user)
