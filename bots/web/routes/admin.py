@@ -44,6 +44,7 @@ from assistant.insights import (
     recent_conversations,
 )
 from assistant.insights_html import REPORT_CSS, render_report, report_sections
+from assistant.schemas import Audience
 
 log = logging.getLogger(__name__)
 
@@ -332,9 +333,10 @@ async def approve(request: Request, draft_id: str, _auth: Auth) -> Response:
     if not reviewer.strip():
         return _back(error="Type your name before approving: decisions record who made them.")
     settings = _settings(request)
+    chosen: Audience = "public" if audience == "public" else "internal"
     try:
         draft = await run_in_threadpool(lambda: DraftStore(request.app.state.store).approve(
-            draft_id, audience=audience, actor=reviewer, curated_dir=settings.drafts.curated_dir))
+            draft_id, audience=chosen, actor=reviewer, curated_dir=settings.drafts.curated_dir))
     except AssistantError as exc:
         log.info("draft %s not approved: %s", draft_id, exc)
         return _back(error=exc.message + (f" ({exc.hint})" if exc.hint else ""))
