@@ -220,7 +220,8 @@ class RayIngestJob(IngestJob):
         self._ray: Any = None
         self._docs: dict[tuple[str, str], tuple[Any, int]] = {}  # (source, key) -> (task ref, position)
         self._tickets: dict[tuple[str, str], tuple[Any, int]] = {}
-        self._results: dict[int, list[_Parsed]] = {}  # id(ref) -> fetched results
+        self._results: dict[Any, list[_Parsed]] = {}  # task ref -> its fetched results, until all are used
+        self._waiting: dict[Any, int] = {}  # task ref -> items not handed to the driver yet
 
     def run(self) -> Any:
         with ray_session(self.address) as ray:
@@ -235,6 +236,7 @@ class RayIngestJob(IngestJob):
                 self._docs.clear()
                 self._tickets.clear()
                 self._results.clear()
+                self._waiting.clear()
 
     # -------------------------------------------------------- fan out before the walk
 
@@ -254,6 +256,7 @@ class RayIngestJob(IngestJob):
                 for start in range(0, len(todo), ITEMS_PER_TASK):
                     part = todo[start:start + ITEMS_PER_TASK]
                     ref = parse_docs.remote(cfg, part, max_bytes, redact, params_ref, self._model)
+                    self._waiting[ref] = len(part)
                     for pos, (key, _) in enumerate(part):
                         self._docs[(cfg.name, key)] = (ref, pos)
             else:
@@ -279,6 +282,7 @@ class RayIngestJob(IngestJob):
 
     def _submit_tickets(self, task: Any, cfg: SourceConfig, batch: list[Ticket], redact: bool, params_ref: Any) -> None:
         ref = task.remote(batch, redact, params_ref, self._model)
+        self._waiting[ref] = len(batch)
         for pos, ticket in enumerate(batch):
             self._tickets[(cfg.name, ticket.id)] = (ref, pos)
 
@@ -298,10 +302,14 @@ class RayIngestJob(IngestJob):
     # -------------------------------------------------------- answer from the tasks
 
     def _take(self, ref: Any, pos: int) -> _Parsed:
-        key = id(ref)
-        if key not in self._results:
-            self._results[key] = self._ray.get(ref)
-        return self._results[key][pos]
+        """One item's result; a task's results are fetched once and dropped when all are used."""
+        if ref not in self._results:
+            self._results[ref] = self._ray.get(ref)
+        parsed = self._results[ref][pos]
+        self._waiting[ref] -= 1
+        if self._waiting[ref] == 0:
+            del self._results[ref], self._waiting[ref]
+        return parsed
 
     def _use(self, parsed: _Parsed) -> tuple[Any, list[Chunk]]:
         if isinstance(parsed, _Failed):
