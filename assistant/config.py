@@ -253,21 +253,34 @@ def _known_env_names() -> set[str]:
     return names
 
 
-def check_environment(environ: dict[str, str] | None = None) -> None:
-    """Refuse ``ASSISTANT_*`` variables that match no setting, naming the closest one."""
+def _dotenv(env_file: str | Path | None) -> dict[str, str]:
+    if env_file is None or not Path(env_file).is_file():
+        return {}
+    from dotenv import dotenv_values  # pydantic-settings' own .env reader
+
+    return {key: value or "" for key, value in dotenv_values(env_file).items()}
+
+
+def check_environment(environ: dict[str, str] | None = None, *, env_file: str | Path | None = None) -> None:
+    """Refuse ``ASSISTANT_*`` variables that match no setting, naming the closest one.
+
+    Both the environment and ``env_file`` (the ``.env`` file settings are read from) are
+    checked: a typo in either would otherwise do nothing, silently.
+    """
     environ = dict(os.environ) if environ is None else environ
     known = _known_env_names()
-    for key in sorted(environ):
-        upper = key.upper()
-        if upper.startswith(ENV_PREFIX) and upper not in known:
-            close = difflib.get_close_matches(upper, sorted(known), n=1)
-            hint = f"did you mean {close[0]}?" if close else "see README.md, section Configuration"
-            raise ConfigError(f"Unknown setting {key}", hint=hint)
+    for where, names in (("", environ), (f" in {env_file}", _dotenv(env_file))):
+        for key in sorted(names):
+            upper = key.upper()
+            if upper.startswith(ENV_PREFIX) and upper not in known:
+                close = difflib.get_close_matches(upper, sorted(known), n=1)
+                hint = f"did you mean {close[0]}?" if close else "see README.md, section Configuration"
+                raise ConfigError(f"Unknown setting {key}{where}", hint=hint)
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment, turning validation errors into one clear message."""
-    check_environment()
+    check_environment(env_file=overrides.get("_env_file", Settings.model_config.get("env_file")))
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -24,8 +24,18 @@ HNSW_EF_SEARCH = 96
 IVF_NPROBE = 16
 
 
+def _faiss() -> Any:
+    """The ``faiss`` module, with an install hint when neither extra was installed."""
+    try:
+        import faiss
+    except ImportError as exc:
+        raise ConfigError("FAISS is not installed",
+                          hint='pip install "support-assistant[cpu]" (or "[gpu]" on a CUDA machine)') from exc
+    return faiss
+
+
 def faiss_has_gpu() -> bool:
-    import faiss
+    faiss = _faiss()
 
     return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
 
@@ -36,7 +46,7 @@ def choose_kind(n: int, *, flat_max: int, ann: str) -> str:
 
 def build_index(vectors: np.ndarray, *, flat_max: int, ann: str) -> tuple[Any, str]:
     """Build a CPU index for ``vectors`` (n × d, normalised float32); returns (index, kind)."""
-    import faiss
+    faiss = _faiss()
 
     n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)
     kind = choose_kind(n, flat_max=flat_max, ann=ann)
@@ -77,20 +87,20 @@ def write_partitions(by_audience: Mapping[Audience, np.ndarray], directory: Path
 
 
 def empty_index(dim: int) -> Any:
-    import faiss
+    faiss = _faiss()
 
     return faiss.IndexFlatIP(dim)
 
 
 def save_index(index: Any, path: Path) -> None:
-    import faiss
+    faiss = _faiss()
 
     faiss.write_index(index, str(path))
 
 
 def load_index(path: Path, *, device: str = "auto") -> tuple[Any, str]:
     """Read an index file and place it on the requested device; returns (index, device used)."""
-    import faiss
+    faiss = _faiss()
 
     index = faiss.read_index(str(path))
     want_gpu = device == "cuda" or (device == "auto" and faiss_has_gpu())

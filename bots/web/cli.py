@@ -24,7 +24,8 @@ def serve(
     store = build_store(settings)
     pipeline = build_pipeline(settings, store=store)  # fails here, with a clear message, if no index
     app = create_app(settings, pipeline=pipeline, store=store, mounts=discover_mounts())
-    proxies = settings.web.trusted_proxies.strip()
     typer.echo(f"Serving on http://{host}:{port}  (demo page: http://{host}:{port}/demo, API docs: /docs)")
+    # proxy_headers off: the app applies ASSISTANT_WEB_TRUSTED_PROXIES itself (create_app), the same
+    # way under any ASGI server.
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
-                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, server_header=False)
+                proxy_headers=False, server_header=False)

@@ -40,6 +40,19 @@ def test_a_misspelt_variable_is_refused_with_the_closest_name() -> None:
     assert err.value.hint == "did you mean ASSISTANT_LLM_BACKEND?"
 
 
+def test_a_misspelt_key_in_the_env_file_gets_the_same_did_you_mean(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("ASSISTANT_LLM_BACKEND=extractive\nASSISTANT_WEB_WORKRES=8\n")
+    with pytest.raises(ConfigError, match=r"ASSISTANT_WEB_WORKRES in .*\.env") as err:
+        load_settings(_env_file=env_file)
+    assert err.value.hint == "did you mean ASSISTANT_WEB_WORKERS?"
+    monkeypatch.chdir(tmp_path)  # the default: .env in the working directory
+    with pytest.raises(ConfigError, match="ASSISTANT_WEB_WORKRES"):
+        load_settings()
+    env_file.write_text("ASSISTANT_LLM_BACKEND=extractive\nASSISTANT_WEB_WORKERS=8\n")
+    assert load_settings().web.workers == 8
+
+
 def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_LLM_BACKEND", "gpt")
     with pytest.raises(ConfigError, match="ASSISTANT_LLM_BACKEND"):
