@@ -231,6 +231,10 @@ class RayIngestJob(IngestJob):
             self._ray = ray
             try:
                 return super().run()
+            except ray.exceptions.RayError as exc:  # a worker died, ran out of memory, lost its node
+                log.error("ray engine failed: %s", exc)
+                raise self._abort("The Ray cluster failed during ingestion; nothing was published",
+                                  "see the Ray logs (`ray logs`, or the dashboard) and run again") from exc
             finally:
                 self._ray = None
                 self._docs.clear()

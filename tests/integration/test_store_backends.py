@@ -158,3 +158,19 @@ def test_store_url_selects_the_backend(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(ConfigError, match="Unsupported ASSISTANT_STORE_URL scheme"):
         open_store("mysql://x/y", tmp_path / "s.sqlite")
+
+
+def test_the_insights_readers_work_on_both_backends(store: Store) -> None:
+    """``assistant/insights.py`` reads through ``Store._connect`` with plain SQL: the Postgres adapter
+    must give it the same rows (placeholders, row access by index, counts)."""
+    from assistant.insights import conversation_detail, recent_conversations
+
+    conv = store.create_conversation(channel="web", audience="public")
+    store.add_turn(conv.id, "user", "How do I refund?")
+    turn_id = store.record_answer(conversation=conv, question="How do I refund?", done=done_event())
+    store.record_feedback(turn_id=turn_id, rating=-1, channel="web")
+    store.record_handoff(channel="web", destination="webhook", status="sent", conversation_id=conv.id, payload={})
+    [row] = recent_conversations(store, channel="web")
+    assert (row["id"], row["questions"], row["down"], row["handoffs"]) == (conv.id, 1, 1, 1)
+    detail = conversation_detail(store, conv.id)
+    assert detail is not None
