@@ -180,6 +180,7 @@ class DraftsSettings(_Section):
     min_tickets: int = Field(3, ge=2)  # resolved tickets a topic needs before it earns a draft
     coverage_threshold: float = 0.5  # best public-doc cosine under this: the topic is poorly covered
     cluster_distance: float = Field(0.45, gt=0, lt=2)  # cosine distance that still joins two tickets
+    backend: Literal["tgi", "openai", "local"] | None = None  # LLM rewrite, grounding-checked; None: extractive
 
 
 class InsightsSettings(_Section):

@@ -12,7 +12,9 @@ is not enough: "export timesheets as CSV" resembles the data-export page, which 
 about timesheets. A group under ``coverage_threshold`` gets a draft. The draft is extractive: sentences from the
 agents' public replies, ranked by how many *other* tickets of the group contain a sentence
 saying the same (agreement across agents, not one agent's wording), questions back to the
-customer and greetings dropped.
+customer and greetings dropped. With ``ASSISTANT_DRAFTS_BACKEND`` set, an LLM rewrites those
+sentences into an article and the grounding guard (:mod:`assistant.grounding`) keeps only the
+sentences the agents' replies support; a rewrite left with nothing falls back to extractive.
 
 Review (:class:`DraftStore`): drafts wait as ``pending``; ``approve`` (with the audience the
 reviewer picks) writes Markdown into ``<curated_dir>/<audience>/`` for the next ingest, and
@@ -41,6 +43,8 @@ from assistant.gaps import cluster_labels
 from assistant.redact import Redactor
 
 if TYPE_CHECKING:
+    from langchain_core.language_models.chat_models import BaseChatModel
+
     from assistant.embeddings import Embedder
     from assistant.gaps import VectorCache
     from assistant.index import LoadedGeneration
@@ -379,6 +383,51 @@ def compose_answer(tickets: Sequence[MinedTicket], embedder: Embedder, *, max_se
     return "\n".join(f"- {candidates[i][2]}" for i in picked)
 
 
+PROMPT = Path(__file__).resolve().parent.parent / "prompts" / "drafts" / "article.md"
+
+
+def rewrite_with_llm(llm: BaseChatModel, *, question: str, answer: str, tickets: Sequence[MinedTicket],
+                     product_name: str = "our product", tone: str = "friendly, concise and precise",
+                     prompt_path: Path = PROMPT) -> tuple[str, dict[str, Any]]:
+    """An LLM rewrite of the extractive ``answer``, every sentence checked by the grounding guard.
+
+    The evidence is the agents' replies and the question; sentences that invent numbers, labels
+    or names, leak the prompt, or are unsupported are dropped (as answers to customers are).
+    Whatever the LLM returns, the result is never worse than extractive: a failed call or a
+    rewrite with no supported claim left gives back ``answer`` unchanged.
+    """
+    from langchain_core.messages import HumanMessage
+
+    from assistant.grounding import Evidence, check_unit, split_units
+
+    template = prompt_path.read_text(encoding="utf-8")
+    prompt = template.format(product_name=product_name, tone=tone, question=question, facts=answer)
+    record: dict[str, Any] = {"used": False, "dropped": []}
+    try:
+        reply = llm.invoke([HumanMessage(content=prompt)])
+    except Exception as exc:  # a backend down or timing out: keep the extractive draft
+        record["error"] = exc.__class__.__name__
+        return answer, record
+    text = reply.content if isinstance(reply.content, str) else str(reply.content)
+    evidence = Evidence.build(question, [r for t in tickets for r in t.replies], extra=[answer],
+                              prompt_text=template)
+    kept: list[str] = []
+    claims = 0
+    for unit in split_units(text):
+        if not unit.strip():
+            continue
+        verdict = check_unit(unit, evidence)
+        if verdict.kept:
+            kept.append(unit.rstrip())
+            claims += int(verdict.claim)
+        else:
+            record["dropped"].append(verdict.record())
+    if not claims:
+        return answer, record
+    record["used"] = True
+    return "\n".join(kept), record
+
+
 @dataclass
 class MiningReport:
     tickets: int
@@ -416,7 +465,8 @@ def _answer_coverage(generation: LoadedGeneration, embedder: Embedder, tickets: 
 def mine_drafts(generation: LoadedGeneration, embedder: Embedder, drafts: DraftStore, *, min_tickets: int = 3,
                 coverage_threshold: float = 0.5, cluster_distance: float = 0.45,
                 redactor: Redactor | None = None, dry_run: bool = False,
-                cache: VectorCache | None = None) -> MiningReport:
+                cache: VectorCache | None = None, llm: BaseChatModel | None = None,
+                brand: tuple[str, str] = ("our product", "friendly, concise and precise")) -> MiningReport:
     """Find recurring, poorly covered resolved-ticket topics and store a pending draft for each."""
     tickets = resolved_tickets(generation, redactor)
     if len(tickets) < min_tickets:
@@ -448,6 +498,9 @@ def mine_drafts(generation: LoadedGeneration, embedder: Embedder, drafts: DraftS
         answer = compose_answer(group, embedder, cache=cache)
         if not answer:
             continue
+        if llm is not None:
+            answer, _checked = rewrite_with_llm(llm, question=group[0].question, answer=answer, tickets=group,
+                                                product_name=brand[0], tone=brand[1])
         nearest = max(best, key=lambda b: b[0])[1]
         draft = Draft(
             id=uuid.uuid4().hex[:8], status="pending", title=group[0].subject, question=group[0].question,

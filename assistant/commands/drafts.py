@@ -41,7 +41,7 @@ def mine_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be drafted, store nothing")] = False,
 ) -> None:
     """Find recurring resolved-ticket topics the public help does not cover; store a draft for each."""
-    from assistant.factory import build_embedder
+    from assistant.factory import build_embedder, build_llm
     from assistant.insights import open_generation, vector_cache_for
 
     settings = load_settings()
@@ -51,9 +51,11 @@ def mine_cmd(
     if generation is None:
         raise ConfigError("No published index to mine tickets from", hint="run `assistant ingest` first")
     cfg = settings.drafts
+    llm = build_llm(settings, cfg.backend) if cfg.backend else None
     report = mine_drafts(generation, embedder, store, min_tickets=cfg.min_tickets,
                          coverage_threshold=cfg.coverage_threshold, cluster_distance=cfg.cluster_distance,
-                         dry_run=dry_run, cache=vector_cache_for(settings))
+                         dry_run=dry_run, cache=vector_cache_for(settings), llm=llm,
+                         brand=(settings.brand.product_name, settings.brand.tone))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         return
