@@ -273,7 +273,9 @@ class PostgresStore(Store):
         self.migrate()
 
     @contextmanager
-    def _connect(self) -> Iterator[Connection]:  # type: ignore[override]
+    def _connect(self, *, write: bool = False) -> Iterator[Connection]:  # type: ignore[override]
+        """One transaction; ``write`` is accepted for the SQLite store's signature and needs no lock
+        here (Postgres runs concurrent writers itself)."""
         with self._pool.transaction() as conn:
             yield Connection(conn)
 
