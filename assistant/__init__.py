@@ -1,6 +1,6 @@
 """Core of the support assistant: shared records, settings, index, retrieval and the answer pipeline.
 
-Layering (DESIGN decision 1): ``ingest`` and ``bots`` import this package, never the reverse.
+Layering (docs/architecture.md §1): ``ingest`` and ``bots`` import this package, never the reverse.
 Nothing is built at import time; :mod:`assistant.factory` turns settings into parts.
 """
 

@@ -1,11 +1,11 @@
-"""Deciding "I don't know" from the evidence a retrieval found, not from one cosine (DESIGN decision 7).
+"""Deciding "I don't know" from the evidence a retrieval found, not from one cosine (docs/architecture.md §7).
 
 The best cosine alone does not transfer between corpora: long technical questions over a
 reference manual score lower than short ones over a help centre, so a cut-off fit on one
 declines answerable questions on the other. These signals are closer to "does the index talk
 about this at all":
 
-- ``best_cosine``: the best dense similarity of any candidate (what decision 7 started from);
+- ``best_cosine``: the best dense similarity of any candidate (what docs/architecture.md §7 started from);
 - ``coverage``: the share of the question's key terms, weighted by how rare each is in the
   corpus (IDF), that the best passages contain (title, heading path and text);
 - ``unknown``: the IDF-weighted share of key terms the corpus never uses at all (a product,

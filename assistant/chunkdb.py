@@ -6,7 +6,7 @@ Layout (format version 1):
 - ``chunks``: one row per chunk; ``vector`` holds the float32 embedding (the reuse cache for
   the next run), ``faiss_id`` the position in ``<audience>.faiss``.
 - ``fts_public`` / ``fts_internal``: contentless FTS5 tables (rowid = ``chunks.id``), one per
-  audience so a public keyword search cannot touch internal rows (DESIGN decision 2).
+  audience so a public keyword search cannot touch internal rows (docs/architecture.md §2).
 
 The writer only inserts rows; :meth:`ChunkDBWriter.finalize` derives faiss ids and FTS tables
 from them, so copied and new rows are treated alike.

@@ -153,16 +153,16 @@ class DraftStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.executescript(SCHEMA)
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with self.store._connect() as db:  # the store's connection API
+    def _db(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        with self.store._connect(write=write) as db:  # the store's connection API (SQLite or Postgres)
             yield db
 
     def add(self, draft: Draft, *, actor: str = "drafts mine") -> Draft:
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute(
                 "INSERT INTO drafts (id, created_at, status, title, question, answer, tickets, topic_size,"
                 " coverage, nearest_doc, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -186,7 +186,7 @@ class DraftStore:
         with self._db() as db:
             row = db.execute("SELECT * FROM drafts WHERE id = ?", (draft_id,)).fetchone()
             events = db.execute("SELECT action, actor, at, detail FROM draft_events WHERE draft_id = ?"
-                                " ORDER BY at, rowid", (draft_id,)).fetchall()
+                                " ORDER BY at", (draft_id,)).fetchall()
         if row is None:
             raise DraftError(f"No draft {draft_id!r}", hint="`assistant drafts list` shows the ids")
         draft = _draft(row)
@@ -210,7 +210,7 @@ class DraftStore:
         tmp.write_text(draft.markdown(audience), encoding="utf-8")
         tmp.replace(path)  # the next ingest never sees half a file
         now = time.time()
-        with self._db() as db:
+        with self._db(write=True) as db:
             cur = db.execute("UPDATE drafts SET status = 'approved', audience = ?, decided_by = ?, decided_at = ?,"
                              " path = ? WHERE id = ? AND status = 'pending'",
                              (audience, actor, now, str(path), draft.id))
@@ -227,7 +227,7 @@ class DraftStore:
         draft = self._pending(draft_id)
         now = time.time()
         reason = (reason or "").strip()[:500] or None
-        with self._db() as db:
+        with self._db(write=True) as db:
             cur = db.execute("UPDATE drafts SET status = 'rejected', decided_by = ?, decided_at = ?, reason = ?"
                              " WHERE id = ? AND status = 'pending'", (actor, now, reason, draft.id))
             if cur.rowcount != 1:

@@ -1,4 +1,4 @@
-"""Index generations on disk (DESIGN decision 3): layout, manifest, publishing, lock, rollback.
+"""Index generations on disk (docs/architecture.md §3): layout, manifest, publishing, lock, rollback.
 
 ::
 

@@ -1,4 +1,4 @@
-"""The grounding guard (DESIGN decision 12): every sentence a user reads is supported, or not shown.
+"""The grounding guard (docs/architecture.md §12): every sentence a user reads is supported, or not shown.
 
 A generating backend's answer is cut into units (sentences, list items) as it streams, and each
 unit is checked against the *evidence*: the passages offered to the model, the question and the

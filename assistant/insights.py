@@ -1,6 +1,6 @@
 """Insights for support leads: is the assistant helping, where does it fail, what to write next.
 
-Everything is computed from what the store already records (DESIGN decision 9): the audit row
+Everything is computed from what the store already records (docs/architecture.md §9): the audit row
 of each answer, feedback, hand-offs. Definitions, so the numbers mean the same everywhere:
 
 - ``questions``: answers recorded in the period (one audit row each).

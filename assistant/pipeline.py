@@ -14,7 +14,7 @@ and only translate its events to their medium. The event contract:
   timings per stage, usage, and ``answer_id`` when the conversation was recorded);
 - or an :class:`ErrorEvent` with a stable code and a user-safe message, ending the stream.
 
-Failure policy (DESIGN decisions 6 and 7): a weak best dense score abstains with the brand's
+Failure policy (docs/architecture.md §6, §7): a weak best dense score abstains with the brand's
 hand-off text and no LLM call. When the LLM fails before its first token (after the backend's
 own bounded retries) the extractive answer is streamed instead, ``fallback=True``. When it
 fails mid-answer, the text already shown stays, a short notice follows and then the

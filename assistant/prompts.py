@@ -1,4 +1,4 @@
-"""Prompt files (DESIGN decision 8): loaded once at start, validated, versioned.
+"""Prompt files (docs/architecture.md §8): loaded once at start, validated, versioned.
 
 A prompt is a Markdown file in ``prompts/`` with YAML front matter and two sections::
 

@@ -1,4 +1,4 @@
-"""Optional cross-encoder reranking (DESIGN decision 4): a model path in settings, none ships.
+"""Optional cross-encoder reranking (docs/architecture.md §4): a model path in settings, none ships.
 
 A cross-encoder reads question and passage together, so it orders a short list better than
 the bi-encoder that found it, at a cost of one forward pass per pair. It only ever sees the

@@ -1,4 +1,4 @@
-"""Hybrid retrieval over the published generation (DESIGN decisions 2, 4, 7).
+"""Hybrid retrieval over the published generation (docs/architecture.md §2, §4, §7).
 
 One query: embed the question, search FAISS and the FTS5 table of every partition the
 audience may read, fuse the two rankings by weighted reciprocal rank, fetch the records,
@@ -233,7 +233,7 @@ class HybridRetriever:
     def search(self, question: str, *, audience: Audience, filters: RetrievalFilters | None = None,
                top_k: int | None = None, mode: RetrievalMode | None = None,
                rerank: bool | None = None) -> RetrievalResult:
-        """The passages for one question; ``best_dense`` is the abstention signal (decision 7).
+        """The passages for one question; ``best_dense`` is the abstention signal (docs/architecture.md §7).
 
         ``top_k``, ``mode`` and ``rerank`` override the settings for one call (evaluation and
         benchmarks use them); the audience boundary has no override.

@@ -1,4 +1,4 @@
-"""The shared language of records (DESIGN decision 1).
+"""The shared language of records (docs/architecture.md §1).
 
 ``ingest`` turns files into :class:`Document` and :class:`Ticket` records and those into
 :class:`Chunk` records; the index stores chunks; the answer pipeline yields
@@ -179,7 +179,7 @@ class TokenEvent(_Record):
 
 
 class GroundingResult(_Record):
-    """What the grounding guard did to a generated answer (DESIGN decision 12)."""
+    """What the grounding guard did to a generated answer (docs/architecture.md §12)."""
 
     checked: int = 0  # units (sentences, list items) of the model's text that were checked
     dropped: int = 0  # units not shown: invented terms, unsupported, prompt text, unsafe

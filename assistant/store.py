@@ -1,4 +1,4 @@
-"""Conversation and audit store (DESIGN decision 9): the one module that knows the database.
+"""Conversation and audit store (docs/architecture.md §9): the one module that knows the database.
 
 SQLite is the embedded default. Every channel (web, Slack, CLI, eval) records through this
 class, so an answer can always be traced to the chunks, index generation, prompt version and

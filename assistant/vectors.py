@@ -1,7 +1,7 @@
 """FAISS indexes for one audience partition: choose the type by size, save, load, move to GPU.
 
 Vectors are normalised, so every index uses inner product (= cosine). Positions in the index
-are the ``faiss_id`` column of ``chunks.sqlite``; no id map, no pickles (DESIGN decision 5).
+are the ``faiss_id`` column of ``chunks.sqlite``; no id map, no pickles (docs/architecture.md §5).
 """
 
 from __future__ import annotations

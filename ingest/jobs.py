@@ -1,6 +1,6 @@
 """The ingestion job: sources → records → redaction → chunks → vectors → a published generation.
 
-Incremental by construction (DESIGN decision 3): a document or ticket whose fingerprint is
+Incremental by construction (docs/architecture.md §3): a document or ticket whose fingerprint is
 unchanged since the published generation is copied with its chunks and vectors, without
 parsing; a changed one is re-chunked, and any chunk whose content hash is already known keeps
 its vector. Only what is new is embedded. Everything is written into a staging directory and

@@ -1,7 +1,7 @@
 """PII redaction for ingestion: re-exports :mod:`assistant.redact`.
 
 The redactor moved to ``assistant/`` so that the core (coverage-gap reports, ticket -> article
-drafts) can redact questions without importing ``ingest`` (DESIGN decision 1). Ingestion code
+drafts) can redact questions without importing ``ingest`` (docs/architecture.md §1). Ingestion code
 and its tests keep importing from here.
 """
 

@@ -1,4 +1,4 @@
-"""LLM backends behind one interface (DESIGN decision 6).
+"""LLM backends behind one interface (docs/architecture.md §6).
 
 Each backend is a LangChain chat model built on :class:`~assistant.llm.base.StreamingChatModel`
 (one module per backend: ``tgi``, ``openai_compat``, ``local``); ``extractive`` needs no model.

@@ -9,7 +9,7 @@ The file named by ``ASSISTANT_SLACK_CHANNELS`` looks like::
       - How do I issue a partial refund?
 
 A channel that is not listed is ``internal`` and answers mentions only. Audience is a hard
-boundary (DESIGN decision 2): a customer-facing channel must be ``public``, and a message
+boundary (docs/architecture.md §2): a customer-facing channel must be ``public``, and a message
 from a member of another organisation (Slack Connect) is answered as ``public`` wherever it
 comes from, so a shared channel someone forgot to list still cannot leak staff material.
 """

@@ -13,7 +13,7 @@ Security model (deny by default)
     fixed in :mod:`bots.web.routes.chat`.
 
 Mounting other channels (the Slack HTTP endpoint)
-    This package never imports ``bots.slack`` (DESIGN decision 1). Other packages add routes
+    This package never imports ``bots.slack`` (docs/architecture.md §1). Other packages add routes
     through the ``assistant.web_mounts`` entry-point group: each entry point names a callable
     ``mount(app: FastAPI, settings: Settings, store: Store) -> None`` that adds its routes (for
     example ``POST /slack/events``). ``assistant serve`` loads them all; tests pass ``mounts=``.

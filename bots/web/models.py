@@ -1,7 +1,7 @@
 """Request and response bodies of the ``/v1`` API (what the OpenAPI docs show).
 
 Requests forbid unknown fields: in particular there is no ``audience`` field to send, and a
-request that tries gets a 422 rather than being silently ignored (DESIGN decision 2).
+request that tries gets a 422 rather than being silently ignored (docs/architecture.md §2).
 """
 
 from __future__ import annotations

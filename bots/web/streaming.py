@@ -3,7 +3,7 @@
 The web layer only translates (STYLE: "the Slack and web layers only translate events to
 their medium"), with one guard of its own: a source whose audience is not ``public`` is never
 forwarded. The pipeline already searches the public partition only; if that ever broke, this
-stops the answer instead of showing staff material to a customer (DESIGN decision 2).
+stops the answer instead of showing staff material to a customer (docs/architecture.md §2).
 """
 
 from __future__ import annotations

@@ -296,7 +296,7 @@ def seed_store(store: Store, *, now: float | None = None, days: int = 30, seed: 
         conv = conversation("web" if "Ledgerly" not in question else "slack", t)
         ask(conv, question, t, abstained=True)
 
-    with store._connect() as db:  # backdating is the seed tool's business only
+    with store._connect(write=True) as db:  # backdating is the seed tool's business only
         for table, row_id, t in fixes:
             key = "id" if table != "audit" else "turn_id"
             db.execute(f"UPDATE {table} SET created_at = ? WHERE {key} = ?", (t, row_id))

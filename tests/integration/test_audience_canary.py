@@ -1,4 +1,4 @@
-"""A public-audience question never receives an internal chunk, on any retrieval path (DESIGN decision 2).
+"""A public-audience question never receives an internal chunk, on any retrieval path (docs/architecture.md §2).
 
 Canary strings are planted in internal documents and internal ticket chunks of a real
 generation (real embedding model, FAISS files, SQLite FTS5). Public questions made of the

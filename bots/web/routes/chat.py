@@ -1,7 +1,7 @@
 """``POST /v1/chat``: a question in, the answer streamed as server-sent events (or one JSON object).
 
 The audience is fixed to ``public`` here and nowhere else can set it: the request body has
-no such field (DESIGN decision 2).
+no such field (docs/architecture.md §2).
 """
 
 from __future__ import annotations
