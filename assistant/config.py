@@ -185,7 +185,7 @@ class DraftsSettings(_Section):
 
 class InsightsSettings(_Section):
     gap_distance: float = Field(0.55, gt=0, lt=2)  # cosine distance (average linkage) joining failed questions
-    max_gap_questions: int = Field(1500, ge=10)  # most recent distinct failed questions grouped (bounds the cost)
+    max_gap_questions: int = Field(1000, ge=10)  # most recent distinct failed questions grouped (bounds the cost)
 
 
 class Settings(BaseSettings):

@@ -136,7 +136,7 @@ def nearest_documents(generation: LoadedGeneration, vector: np.ndarray, *, k: in
 
 
 def find_gaps(failed: Sequence[FailedQuestion], embedder: Embedder, *, now: float,
-              generation: LoadedGeneration | None = None, distance: float = 0.55, max_questions: int = 1500,
+              generation: LoadedGeneration | None = None, distance: float = 0.55, max_questions: int = 1000,
               limit: int = 20, cache: VectorCache | None = None,
               half_life_days: float = HALF_LIFE_DAYS, members_out: bool = False) -> list[dict[str, Any]]:
     """Groups of failed questions, best-ranked first (questions must already be redacted)."""

@@ -139,7 +139,7 @@ def _day(ts: float) -> str:
 
 def compute_insights(store: Store, period: Period, *, channel: str | None = None,
                      embedder: Embedder | None = None, generation: LoadedGeneration | None = None,
-                     gap_distance: float = 0.55, max_gap_questions: int = 1500, max_gaps: int = 20,
+                     gap_distance: float = 0.55, max_gap_questions: int = 1000, max_gaps: int = 20,
                      vector_cache: VectorCache | None = None, redactor: Redactor | None = None,
                      gap_members: bool = False) -> Insights:
     """The whole report for ``period`` (optionally one ``channel``).
