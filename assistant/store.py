@@ -169,17 +169,28 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._pool = _ConnectionPool(self.path, pool_size)
-        with self._connect() as db:
+        self._write_lock = threading.Lock()
+        with self._connect(write=True) as db:
             db.executescript(SCHEMA)
             columns = {row["name"] for row in db.execute("PRAGMA table_info(audit)")}
             if "grounding" not in columns:  # a store written before the grounding guard
                 db.execute("ALTER TABLE audit ADD COLUMN grounding TEXT NOT NULL DEFAULT '{}'")
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One transaction on a connection borrowed from the pool (committed, or rolled back on error)."""
-        with self._pool.transaction() as db:
-            yield db
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction on a connection borrowed from the pool (committed, or rolled back on error).
+
+        ``write=True`` transactions take turns on a lock in this process first. SQLite lets one
+        writer in at a time anyway, but a writer that finds the file locked sleeps in SQLite's
+        busy handler (1, 2, 5, 10 … 100 ms steps), so under a burst of answers writes wait longer
+        than they take; a waiter on this lock runs the moment the previous write ends.
+        """
+        if write:
+            with self._write_lock, self._pool.transaction() as db:
+                yield db
+        else:
+            with self._pool.transaction() as db:
+                yield db
 
     def close(self) -> None:
         """Close the store's connections (a later call opens new ones, so late callers still work)."""
@@ -190,7 +201,7 @@ class Store:
     def create_conversation(self, *, channel: str, audience: Audience, external_key: str | None = None,
                             user_id: str | None = None, metadata: dict[str, Any] | None = None) -> Conversation:
         conv = Conversation(uuid.uuid4().hex, channel, audience, external_key, user_id)
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             db.execute(
                 "INSERT INTO conversations (id, channel, audience, external_key, user_id, created_at, metadata)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -227,7 +238,7 @@ class Store:
 
     def add_turn(self, conversation_id: str, role: str, text: str) -> str:
         turn_id = uuid.uuid4().hex
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             db.execute(
                 "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, ?, ?, ?)",
                 (turn_id, conversation_id, role, text, time.time()),
@@ -266,7 +277,7 @@ class Store:
         """Store the assistant turn and its audit row in one transaction; returns the turn id."""
         turn_id = uuid.uuid4().hex
         now = time.time()
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             db.execute(
                 "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, 'assistant', ?, ?)",
                 (turn_id, conversation.id, done.answer, now),
@@ -303,7 +314,7 @@ class Store:
 
     def record_feedback(self, *, turn_id: str, rating: int, channel: str, comment: str | None = None,
                         user_id: str | None = None) -> int:
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             cur = db.execute(
                 "INSERT INTO feedback (turn_id, rating, comment, channel, user_id, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -319,7 +330,7 @@ class Store:
     def record_handoff(self, *, channel: str, destination: str, status: str, payload: dict[str, Any],
                        conversation_id: str | None = None, turn_id: str | None = None) -> str:
         handoff_id = uuid.uuid4().hex
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             db.execute(
                 "INSERT INTO handoffs (id, conversation_id, turn_id, channel, destination, status, payload,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

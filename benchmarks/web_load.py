@@ -3,16 +3,23 @@
 The server is the app ``assistant serve`` runs (``bots.web.app.create_app``: origin gate,
 session tokens, rate limits, conversation store in SQLite, SSE encoding, metrics) on uvicorn,
 in its own process on 127.0.0.1. Only the answer pipeline is replaced, by a stand-in that
-follows its contract and threading (one worker thread per answer, like
-``AnswerPipeline.astream``), records the turns and audit row in the store like the real one, and
-answers at a fixed pace: the first event after ``--first-ms``, then ``--tokens`` tokens at
-``--rate`` tokens per second.
+follows its contract and threading (run on the bounded :class:`assistant.workers.WorkerPool`,
+like ``AnswerPipeline.astream``), records the turns and audit row in the store like the real
+one, and answers at a fixed pace: the first event ``--first-ms`` after it starts, then
+``--tokens`` tokens at ``--rate`` tokens per second.
+
+Beside it, in the same run, the **baseline**: a bare uvicorn app that streams the same
+stand-in through the same pool as server-sent events, with no middleware, tokens, limits or
+store. It is the floor this machine, uvicorn and the client impose; the app's figures minus the
+baseline's are what the app itself costs.
 
 For each round of N simultaneous streams (default 50 then 200) it reports, from the client:
 
 - time to first event, p50 / p95, and the server's added latency over the stand-in's own
   (measured minus ``--first-ms``);
 - whole-stream time and the server's added time over the stand-in's own (first + tokens/rate);
+- the server process's CPU time per request (user + system, over the round), which does not
+  depend on how much CPU the client took on a shared machine;
 - errors: non-200 answers, ``error`` events, streams without ``done`` (must be 0);
 - the server process's resident memory before the rounds, after each, and the growth.
 
@@ -30,7 +37,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -49,8 +55,9 @@ ORIGIN = "https://help.ledgerly.example"
 class StandInPipeline:
     """The answer pipeline's contract at a fixed pace: sources, tokens, done; records like the real one."""
 
-    def __init__(self, store: Any, *, first_ms: float, rate: float, tokens: int) -> None:
+    def __init__(self, store: Any, pool: Any, *, first_ms: float, rate: float, tokens: int) -> None:
         self.store = store
+        self.pool = pool
         self.first_s = first_ms / 1000
         self.interval_s = 1 / rate
         self.tokens = tokens
@@ -59,12 +66,14 @@ class StandInPipeline:
         from assistant.schemas import DoneEvent, SourceRef, SourcesEvent, TokenEvent
 
         started = time.perf_counter()
-        conversation = self.store.get_conversation(request.conversation_id) if request.conversation_id else None
+        conversation = None
+        if self.store is not None and request.conversation_id:
+            conversation = self.store.get_conversation(request.conversation_id)
         if conversation is not None:
             self.store.add_turn(conversation.id, "user", request.question)
         source = SourceRef(n=1, title="Recurring invoices", url="https://help.ledgerly.example/invoicing/recurring",
                            source="help", audience="public", chunk_id="bench-1", snippet="Recurring invoices ...")
-        time.sleep(self.first_s)
+        time.sleep(self.first_s)  # after the store work: that is the server's, and counts as added time
         yield SourcesEvent(sources=[source])
         words = []
         for i in range(self.tokens):
@@ -79,47 +88,61 @@ class StandInPipeline:
             done.answer_id = self.store.record_answer(conversation=conversation, question=request.question, done=done)
         yield done
 
-    async def astream(self, request: Any) -> AsyncIterator[Any]:
-        """Same shape as ``AnswerPipeline.astream``: a worker thread feeding an asyncio queue."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        stop = threading.Event()
+    def astream(self, request: Any) -> AsyncIterator[Any]:
+        """Exactly ``AnswerPipeline.astream``: the whole answer on one worker of the bounded pool."""
+        return self.pool.stream(lambda: self.stream(request))
 
-        def produce() -> None:
-            try:
-                for event in self.stream(request):
-                    if stop.is_set():
-                        break
-                    loop.call_soon_threadsafe(queue.put_nowait, event)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
 
-        threading.Thread(target=produce, daemon=True).start()
-        try:
-            while (event := await queue.get()) is not None:
-                yield event
-        finally:
-            stop.set()
+def baseline_app(pipeline: StandInPipeline) -> Any:
+    """The floor: the same stand-in streamed as SSE by a bare app (no middleware, auth, limits, store)."""
+    import json as _json
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    from assistant.schemas import AnswerRequest
+
+    async def session(_request: Any) -> Any:
+        return JSONResponse({"token": "baseline"})
+
+    async def chat(request: Any) -> Any:
+        body = await request.json()
+        events = pipeline.astream(AnswerRequest(question=body["message"], audience="public"))
+
+        async def sse() -> AsyncIterator[bytes]:
+            async for event in events:
+                yield f"event: {event.type}\ndata: {_json.dumps(event.model_dump(mode='json'))}\n\n".encode()
+
+        return StreamingResponse(sse(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/session", session, methods=["POST"]),
+                             Route("/v1/chat", chat, methods=["POST"])])
 
 
 def serve(args: argparse.Namespace) -> None:
-    """Child process: the real app with the stand-in pipeline; prints its port, serves until killed."""
+    """Child process: the real app (or the baseline) with the stand-in; prints its port, serves until killed."""
     import logging
 
     import uvicorn
 
     from assistant.config import Settings
     from assistant.store import Store
+    from assistant.workers import WorkerPool
     from bots.web.app import create_app
 
     logging.basicConfig(level=logging.ERROR)
     data_dir = Path(args.data_dir)
     settings = Settings(data_dir=data_dir, allowed_origins=[ORIGIN], _env_file=None, web={
-        "session_secret": "benchmark-secret-0123456789abcdef",
+        "session_secret": "benchmark-secret-0123456789abcdef", "workers": args.workers, "queue": args.queue,
         "rate_per_minute_session": 1_000_000, "rate_per_minute_ip": 1_000_000, "daily_quota_ip": 1_000_000})
-    store = Store(settings.store_path)
-    pipeline = StandInPipeline(store, first_ms=args.first_ms, rate=args.rate, tokens=args.tokens)
-    app = create_app(settings, pipeline=pipeline, store=store)
+    pool = WorkerPool(settings.web.workers, queue=settings.web.queue)
+    if args.baseline:
+        app = baseline_app(StandInPipeline(None, pool, first_ms=args.first_ms, rate=args.rate, tokens=args.tokens))
+    else:
+        store = Store(settings.store_path)
+        pipeline = StandInPipeline(store, pool, first_ms=args.first_ms, rate=args.rate, tokens=args.tokens)
+        app = create_app(settings, pipeline=pipeline, store=store)
     # The same socket kind uvicorn makes for --host/--port; asyncio sets TCP_NODELAY only on IPPROTO_TCP.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
@@ -142,6 +165,12 @@ class Round:
     streams: int
     results: list[StreamResult] = field(default_factory=list)
     rss_after_kb: int = 0
+    cpu_s: float = 0.0  # the server process's user + system time during the chat streams
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def rss_kb(pid: int) -> int:
@@ -194,9 +223,11 @@ async def run_round(base: str, streams: int, server_pid: int) -> Round:
         start = asyncio.Event()
         tasks = [asyncio.create_task(one_stream(session, base, token, start)) for token in tokens]
         await asyncio.sleep(0.2)
+        cpu_before = cpu_seconds(server_pid)
         start.set()
         results = await asyncio.gather(*tasks)
-    return Round(streams, list(results), rss_kb(server_pid))
+        cpu = cpu_seconds(server_pid) - cpu_before
+    return Round(streams, list(results), rss_kb(server_pid), cpu)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -220,30 +251,19 @@ def summarise(round_: Round, args: argparse.Namespace) -> dict[str, Any]:
                                  "p95": percentile(firsts, 0.95) - args.first_ms},
         "stream_ms": {"p50": percentile(totals, 0.5), "p95": percentile(totals, 0.95)},
         "added_stream_ms": {"p50": percentile(totals, 0.5) - own_total, "p95": percentile(totals, 0.95) - own_total},
+        "server_cpu_ms_per_request": round(round_.cpu_s * 1000 / max(round_.streams, 1), 2),
         "errors": len(errors),
         "error_kinds": sorted(set(errors))[:5],
         "server_rss_mb_after": round(round_.rss_after_kb / 1024, 1),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--streams", type=int, nargs="+", default=[50, 200], help="concurrent streams per round")
-    parser.add_argument("--first-ms", type=float, default=300.0, help="stand-in: delay before the first event")
-    parser.add_argument("--rate", type=float, default=40.0, help="stand-in: tokens per second")
-    parser.add_argument("--tokens", type=int, default=60, help="stand-in: tokens per answer")
-    parser.add_argument("--warmup", type=int, default=10, help="streams before the measured rounds")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args)
-        return
-
+def run_server(args: argparse.Namespace, *, baseline: bool) -> dict[str, Any]:
+    """Start one server process, warm it up, run the rounds; the report for that server."""
     with tempfile.TemporaryDirectory(prefix="web-load-") as tmp:
         command = [sys.executable, __file__, "--serve", "--data-dir", tmp, "--first-ms", str(args.first_ms),
-                   "--rate", str(args.rate), "--tokens", str(args.tokens)]
+                   "--rate", str(args.rate), "--tokens", str(args.tokens), "--workers", str(args.workers),
+                   "--queue", str(args.queue)] + (["--baseline"] if baseline else [])
         server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT,
                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
@@ -262,31 +282,68 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(10)
-
-    report = {
-        "stand_in": {"first_event_ms": args.first_ms, "tokens": args.tokens, "tokens_per_s": args.rate},
-        "cpus": os.cpu_count(),
+    return {
         "server_rss_mb_before": round(rss_start / 1024, 1),
         "rounds": [summarise(r, args) for r in rounds],
         "server_rss_growth_mb": round((rounds[-1].rss_after_kb - rss_start) / 1024, 1),
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--streams", type=int, nargs="+", default=[50, 200], help="concurrent streams per round")
+    parser.add_argument("--first-ms", type=float, default=300.0, help="stand-in: delay before the first event")
+    parser.add_argument("--rate", type=float, default=40.0, help="stand-in: tokens per second")
+    parser.add_argument("--tokens", type=int, default=60, help="stand-in: tokens per answer")
+    parser.add_argument("--warmup", type=int, default=10, help="streams before the measured rounds")
+    parser.add_argument("--workers", type=int, default=256,
+                        help="ASSISTANT_WEB_WORKERS for the run: enough for every stream to hold a worker, so "
+                             "the pool's queueing is not what is measured (a stand-in answer holds one for 1.8 s)")
+    parser.add_argument("--queue", type=int, default=256, help="ASSISTANT_WEB_QUEUE for the run")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the bare-server baseline")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args)
+        return
+
+    report: dict[str, Any] = {
+        "stand_in": {"first_event_ms": args.first_ms, "tokens": args.tokens, "tokens_per_s": args.rate},
+        "cpus": os.cpu_count(), "workers": args.workers, "queue": args.queue,
+        "app": run_server(args, baseline=False),
+    }
+    if not args.no_baseline:
+        report["baseline"] = run_server(args, baseline=True)
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"stand-in: first event after {args.first_ms:.0f} ms, {args.tokens} tokens at {args.rate:.0f}/s;"
-          f" {report['cpus']} CPUs, client and server on 127.0.0.1")
-    header = (f"{'streams':>7} {'1st ev p50':>10} {'p95':>7} {'added p50':>9} {'p95':>7}"
-              f" {'stream p50':>10} {'added p95':>9} {'errors':>6} {'RSS MB':>7}")
+          f" {report['cpus']} CPUs, client and server on 127.0.0.1; pool {args.workers} workers")
+    header = (f"{'server':>8} {'streams':>7} {'1st ev p50':>10} {'p95':>7} {'added p50':>9} {'p95':>7}"
+              f" {'stream p50':>10} {'added p95':>9} {'CPU ms/req':>10} {'errors':>6} {'RSS MB':>7}")
     print(header)
-    for r in report["rounds"]:
-        print(f"{r['streams']:>7} {r['first_event_ms']['p50']:>10.1f} {r['first_event_ms']['p95']:>7.1f}"
-              f" {r['added_first_event_ms']['p50']:>9.1f} {r['added_first_event_ms']['p95']:>7.1f}"
-              f" {r['stream_ms']['p50']:>10.1f} {r['added_stream_ms']['p95']:>9.1f} {r['errors']:>6}"
-              f" {r['server_rss_mb_after']:>7.1f}")
-        if r["error_kinds"]:
-            print("        errors:", "; ".join(r["error_kinds"]))
-    print(f"server RSS: {report['server_rss_mb_before']} MB after warm-up,"
-          f" growth over the rounds {report['server_rss_growth_mb']:+.1f} MB")
+    for name in ("app", "baseline"):
+        if name not in report:
+            continue
+        for r in report[name]["rounds"]:
+            print(f"{name:>8} {r['streams']:>7} {r['first_event_ms']['p50']:>10.1f} {r['first_event_ms']['p95']:>7.1f}"
+                  f" {r['added_first_event_ms']['p50']:>9.1f} {r['added_first_event_ms']['p95']:>7.1f}"
+                  f" {r['stream_ms']['p50']:>10.1f} {r['added_stream_ms']['p95']:>9.1f}"
+                  f" {r['server_cpu_ms_per_request']:>10.2f} {r['errors']:>6} {r['server_rss_mb_after']:>7.1f}")
+            if r["error_kinds"]:
+                print("        errors:", "; ".join(r["error_kinds"]))
+    app = report["app"]
+    print(f"app server RSS: {app['server_rss_mb_before']} MB after warm-up,"
+          f" growth over the rounds {app['server_rss_growth_mb']:+.1f} MB")
+    if "baseline" in report:
+        for ours, floor in zip(app["rounds"], report["baseline"]["rounds"], strict=True):
+            print(f"{ours['streams']:>4} streams: app adds p95 {ours['added_first_event_ms']['p95']:.1f} ms to the"
+                  f" first event vs baseline {floor['added_first_event_ms']['p95']:.1f} ms; CPU per request"
+                  f" {ours['server_cpu_ms_per_request']:.2f} ms vs {floor['server_cpu_ms_per_request']:.2f} ms"
+                  f" ({ours['server_cpu_ms_per_request'] / max(floor['server_cpu_ms_per_request'], 0.01):.1f}x)")
 
 
 if __name__ == "__main__":
