@@ -162,9 +162,9 @@ class AnswerPipeline:
         """
         return self.pool.stream(lambda: self.stream(request))
 
-    def close(self) -> None:
-        """Let running answers finish, then stop the workers and release the index."""
-        self.pool.close()
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the workers (with ``wait``, after running answers finish) and release the index."""
+        self.pool.close(wait=wait)
         index = getattr(self.retriever, "index", None)
         close = getattr(index, "close", None)
         if callable(close):

@@ -98,6 +98,7 @@ def create_app(settings: Settings, *, pipeline: Answerer | None = None, store: S
                mounts: Sequence[WebMount] = (), extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The whole web server. Without ``pipeline`` the real one is built at startup
     (``assistant.factory.build_pipeline``); tests pass a fake or a small real one."""
+    store_given = store
     if store is None:
         from assistant.factory import build_store  # SQLite in the data dir, or ASSISTANT_STORE_URL
 
@@ -117,17 +118,27 @@ def create_app(settings: Settings, *, pipeline: Answerer | None = None, store: S
     if settings.env == "production" and not settings.allowed_origins:
         log.warning("ASSISTANT_ALLOWED_ORIGINS is empty: no website can use the widget")
 
+    owns_store = store_given is None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if ctx.pipeline is None:
+        owns_pipeline = ctx.pipeline is None
+        if owns_pipeline:
             from assistant.factory import build_pipeline  # heavy: models and the index load here
 
             ctx.pipeline = await run_in_threadpool(build_pipeline, settings, store=store)
             app.state.pipeline = ctx.pipeline
-        async with AsyncExitStack() as stack:
-            for hook in app.state.lifespan_hooks:
-                await stack.enter_async_context(hook(app))
-            yield
+        try:
+            async with AsyncExitStack() as stack:
+                for hook in app.state.lifespan_hooks:
+                    await stack.enter_async_context(hook(app))
+                yield
+        finally:  # what this app built, it closes: worker pool, index files, store connections
+            close = getattr(ctx.pipeline, "close", None)
+            if owns_pipeline and callable(close):
+                close(wait=False)
+            if owns_store:
+                store.close()
 
     app = FastAPI(
         title=f"{settings.brand.product_name} support assistant API",

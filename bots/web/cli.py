@@ -27,5 +27,9 @@ def serve(
     typer.echo(f"Serving on http://{host}:{port}  (demo page: http://{host}:{port}/demo, API docs: /docs)")
     # proxy_headers off: the app applies ASSISTANT_WEB_TRUSTED_PROXIES itself (create_app), the same
     # way under any ASGI server.
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
-                proxy_headers=False, server_header=False)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
+                    proxy_headers=False, server_header=False)
+    finally:  # the server has stopped taking requests: release workers, index and store connections
+        pipeline.close(wait=False)
+        store.close()
