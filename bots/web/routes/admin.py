@@ -34,13 +34,13 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.config import Settings
 from assistant.drafts import DraftError, DraftStore
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, NoIndexError
+from assistant.index import IndexHandle, LoadedGeneration
 from assistant.insights import (
     CHANNELS,
     Period,
     conversation_detail,
     insights_from_settings,
-    open_generation,
     recent_conversations,
 )
 from assistant.insights_html import REPORT_CSS, render_report, report_sections
@@ -200,17 +200,26 @@ def _embedder(request: Request) -> Any:
     return embedder
 
 
+def _generation(request: Request) -> LoadedGeneration | None:
+    """The published generation through one handle kept on the app: loaded once, swapped on publish."""
+    state = request.app.state
+    handle = getattr(state, "admin_index", None)
+    if handle is None:
+        with _embedder_lock:
+            handle = getattr(state, "admin_index", None)
+            if handle is None:
+                handle = state.admin_index = IndexHandle(_settings(request).data_dir, device="cpu")
+    try:
+        return handle.current()
+    except NoIndexError:
+        return None
+
+
 def _insights(request: Request, since: str, channel: str | None) -> dict[str, Any]:
     settings = _settings(request)
-    embedder = _embedder(request)
-    generation = open_generation(settings, embedder)
-    try:
-        report = insights_from_settings(settings, request.app.state.store, Period.parse(since), channel=channel,
-                                        embedder=embedder, generation=generation)
-        return report.to_dict()
-    finally:
-        if generation is not None:
-            generation.close()
+    report = insights_from_settings(settings, request.app.state.store, Period.parse(since), channel=channel,
+                                    embedder=_embedder(request), generation=_generation(request))
+    return report.to_dict()
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], default: str | None) -> str | None:
@@ -294,15 +303,8 @@ async def report_file(request: Request, _auth: Auth, since: str = "7d", channel:
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 async def conversation(request: Request, conversation_id: str, _auth: Auth) -> Response:
-    settings = _settings(request)
-
     def load() -> dict[str, Any] | None:
-        generation = open_generation(settings)
-        try:
-            return conversation_detail(request.app.state.store, conversation_id, generation=generation)
-        finally:
-            if generation is not None:
-                generation.close()
+        return conversation_detail(request.app.state.store, conversation_id, generation=_generation(request))
 
     detail = await run_in_threadpool(load)
     if detail is None:
