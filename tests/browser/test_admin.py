@@ -75,6 +75,14 @@ def test_admin_is_a_404_when_no_token_is_configured(tmp_path: Path) -> None:
             assert response.status_code == 404, path
 
 
+def test_a_short_admin_token_stops_the_server(tmp_path: Path) -> None:
+    from assistant.errors import ConfigError
+
+    settings = Settings(data_dir=tmp_path, admin_token=SecretStr("admin"), _env_file=None)
+    with pytest.raises(ConfigError, match="too short"):
+        create_app(settings, pipeline=FakePipeline(), store=Store(settings.store_path))
+
+
 def test_sign_in_then_insights_gaps_and_a_conversation(page, admin_server: AdminServer, artifacts: Path) -> None:
     page.goto(f"{admin_server.url}/admin")
     page.get_by_label("Admin token").fill("wrong token")

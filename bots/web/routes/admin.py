@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.config import Settings
 from assistant.drafts import DraftError, DraftStore
-from assistant.errors import AssistantError, NoIndexError
+from assistant.errors import AssistantError, ConfigError, NoIndexError
 from assistant.index import IndexHandle, LoadedGeneration
 from assistant.insights import (
     CHANNELS,
@@ -52,6 +52,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 COOKIE = "assistant_admin"
 SESSION_S = 8 * 3600
+MIN_TOKEN_CHARS = 24
 PERIODS = ("1d", "7d", "30d", "90d")
 ADMIN_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
              "frame-ancestors 'none'; base-uri 'none'")
@@ -164,7 +165,15 @@ def login_page(request: Request, error: str | None = None, status: int = 401) ->
 
 
 def install(app: Any) -> None:
-    """Add the router and the handler that answers unauthenticated requests with the login page."""
+    """Add the router and the handler that answers unauthenticated requests with the login page.
+
+    A configured token shorter than :data:`MIN_TOKEN_CHARS` stops the server: it is the only thing
+    between the internet and every conversation in the store.
+    """
+    token = app.state.settings.admin_token
+    if token is not None and 0 < len(token.get_secret_value()) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"ASSISTANT_ADMIN_TOKEN is too short (at least {MIN_TOKEN_CHARS} characters)",
+                          hint="python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     app.include_router(router)
     app.state.templates.filters.setdefault("timestamp", _timestamp)
 
