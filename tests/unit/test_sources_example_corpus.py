@@ -56,7 +56,7 @@ def test_example_sources_file_loads_and_every_document_parses() -> None:
     formats = set()
     for cfg in documents:
         files = list_document_files(cfg)
-        assert files
+        assert files or cfg.name.startswith("curated-")  # approved drafts land there; empty in the repository
         for key, path in files:
             doc = load_document(cfg, key, path, max_bytes=10_000_000)
             assert doc.title and doc.blocks, key
