@@ -112,20 +112,18 @@ def cluster_labels(vectors: np.ndarray, distance: float) -> np.ndarray:
 
 def nearest_documents(generation: LoadedGeneration, vector: np.ndarray, *, k: int = 3,
                       audiences: Sequence[Audience] = ("public", "internal")) -> list[dict[str, Any]]:
-    """The ``k`` documents with the most similar chunk to ``vector``, best first, one row per document."""
-    best: dict[str, tuple[float, int]] = {}
+    """The ``k`` documents (articles, runbooks: not tickets) with the chunk most similar to ``vector``,
+    best first, one row per document: what the knowledge base already says nearest to a gap."""
+    hits: list[tuple[float, int]] = []
     for audience in audiences:
-        for row_id, score in generation.dense_search(audience, vector.astype(np.float32), k * 4):
-            chunk_doc = best.get(f"{audience}:{row_id}")
-            if chunk_doc is None:
-                best[f"{audience}:{row_id}"] = (score, row_id)
-    if not best:
+        hits += [(score, row) for row, score in generation.dense_search(audience, vector.astype(np.float32), k * 10)]
+    if not hits:
         return []
-    chunks = generation.chunks([row for _, row in best.values()])
+    chunks = generation.chunks([row for _, row in hits])
     per_doc: dict[str, dict[str, Any]] = {}
-    for score, row in best.values():
+    for score, row in hits:
         chunk = chunks.get(row)
-        if chunk is None:
+        if chunk is None or chunk.kind != "document":
             continue
         seen = per_doc.get(chunk.doc_key)
         if seen is None or score > seen["similarity"]:

@@ -142,7 +142,7 @@ def _doc(doc: dict[str, Any]) -> str:
     return f'{link} <span class="tag">{escape(str(doc.get("audience", "")))}</span>'
 
 
-def report_sections(data: dict[str, Any]) -> str:
+def report_sections(data: dict[str, Any], *, max_gaps: int = 20) -> str:
     """The report body (KPIs, charts, gaps, documents); used by the file report and the admin page."""
     q = data["questions"]
     lat = data.get("latency_ms") or {}
@@ -157,7 +157,7 @@ def report_sections(data: dict[str, Any]) -> str:
     out.append("</section>")
     out.append('<h2>Trend per day</h2><div class="card">' + trend_svg(data["per_day"]) + "</div>")
     out.append('<h2>Funnel</h2><div class="card">' + funnel_svg(data) + "</div>")
-    gaps = data.get("gaps") or []
+    gaps = (data.get("gaps") or [])[:max_gaps]
     out.append('<h2 id="gaps">Coverage gaps</h2>')
     if gaps:
         out.append('<div class="card">' + gaps_svg(gaps) + "</div>")

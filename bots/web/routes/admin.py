@@ -283,9 +283,9 @@ async def dashboard(request: Request, _auth: Auth, since: str = "7d", channel: s
     drafts = await run_in_threadpool(lambda: DraftStore(store).drafts("pending"))
     decided = await run_in_threadpool(lambda: [d for d in DraftStore(store).drafts() if d.status != "pending"][:10])
     conversations = await run_in_threadpool(recent_conversations, store, limit=25, channel=channel)
-    return _page(request, "admin.html", data=data, report=report_sections(data), drafts=drafts, decided=decided,
-                 conversations=conversations, since=since, channel=channel, periods=PERIODS, channels=CHANNELS,
-                 flash=flash, error=error)
+    return _page(request, "admin.html", data=data, report=report_sections(data, max_gaps=10), drafts=drafts,
+                 decided=decided, conversations=conversations, since=since, channel=channel, periods=PERIODS,
+                 channels=CHANNELS, flash=flash, error=error)
 
 
 @router.get("/insights.json")
