@@ -197,12 +197,12 @@ class DraftStore:
         """Write the article into ``<curated_dir>/<audience>/`` and record who approved it."""
         if audience not in ("public", "internal"):
             raise DraftError(f"Unknown audience {audience!r}", hint="use --audience public or --audience internal")
+        actor = _actor(actor)
+        draft = self._pending(draft_id)
         if curated_dir is None:
             raise ConfigError("No curated source is configured, so there is nowhere to publish the draft",
                               hint="set ASSISTANT_DRAFTS_CURATED_DIR to the folder your sources.yaml lists "
                                    "as the curated source (e.g. examples/curated)")
-        actor = _actor(actor)
-        draft = self._pending(draft_id)
         folder = Path(curated_dir) / audience
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{slug(draft.title)}-{draft.id}.md"
