@@ -12,6 +12,12 @@ the server stopped at the default limit of 1,024.
 
     python benchmarks/soak.py                         # 5,000 answers, 50 clients
     python benchmarks/soak.py --answers 1000 --every 250 --json
+    python benchmarks/soak.py --off-topic 9           # 9 in 10 questions off-topic: they abstain
+
+A full extractive answer costs about a CPU-second (it embeds the passages' sentences), so 5,000
+of them take over an hour on 2 cores. ``--off-topic N`` makes N in 10 questions off-topic ones
+that abstain after retrieval (the server then abstains on the best cosine alone): they still
+open the generation's connections and write the store, at a fraction of the cost.
 
 The example index is built once into ``--data-dir`` (default ``var/soak``) if it has none.
 """
@@ -65,8 +71,9 @@ def serve(args: argparse.Namespace) -> None:
     from bots.web.app import create_app
 
     logging.basicConfig(level=logging.ERROR)
+    retrieval = {"abstention": "cosine"} if args.off_topic else {}
     settings = Settings(data_dir=Path(args.data_dir), allowed_origins=[ORIGIN], _env_file=None,
-                        llm={"backend": "extractive"}, web={
+                        llm={"backend": "extractive"}, retrieval=retrieval, web={
                             "session_secret": "soak-secret-0123456789abcdef0123", "workers": args.workers,
                             "rate_per_minute_session": 1_000_000, "rate_per_minute_ip": 1_000_000,
                             "daily_quota_ip": 1_000_000})
@@ -111,9 +118,21 @@ class Progress:
               f" {sum(self.errors.values()):>6}", flush=True)
 
 
-def questions() -> list[str]:
+OFF_TOPIC = ("What is the weather like on Mars today?", "Who won the football world cup in 1998?",
+             "Give me a recipe for lasagna", "How tall is Mount Everest?", "What is the capital of Mongolia?",
+             "Which planet has the most moons?", "How do I train for a marathon?",
+             "What year did the Berlin wall fall?", "Recommend a good science fiction novel")
+
+
+def questions(off_topic: int) -> list[str]:
+    """Blocks of ten: ``off_topic`` off-topic questions, then golden-set questions."""
     rows = [json.loads(r) for r in (ROOT / "examples" / "eval" / "golden.jsonl").read_text().splitlines() if r.strip()]
-    return [r["question"] for r in rows if r.get("audience", "public") == "public"]
+    golden = [r["question"] for r in rows if r.get("audience", "public") == "public" and r.get("answerable", True)]
+    out: list[str] = []
+    for block in range(len(golden)):
+        out += [OFF_TOPIC[(block + i) % len(OFF_TOPIC)] for i in range(off_topic)]
+        out += golden[block * (10 - off_topic):(block + 1) * (10 - off_topic)] or golden[:10 - off_topic]
+    return out
 
 
 async def client(session: Any, base: str, asked: list[str], progress: Progress, offset: int) -> None:
@@ -152,7 +171,7 @@ async def soak(base: str, args: argparse.Namespace, pid: int) -> Progress:
     print(f"{'answers':>7} {'seconds':>8} {'fds':>5} {'threads':>7} {'RSS MB':>8} {'errors':>6}", flush=True)
     progress.sample()  # before the first answer
     progress.samples[0].answers = 0
-    asked = questions()
+    asked = questions(args.off_topic)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
         await asyncio.gather(*(client(session, base, asked, progress, i * 7) for i in range(args.clients)))
@@ -165,6 +184,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--every", type=int, default=500, help="print resources every N answers")
     parser.add_argument("--workers", type=int, default=32, help="ASSISTANT_WEB_WORKERS of the server")
+    parser.add_argument("--off-topic", type=int, default=0, choices=range(10),
+                        help="in every 10 questions, this many off-topic ones that abstain (cheap)")
     parser.add_argument("--data-dir", default=str(ROOT / "var" / "soak"), help="example index (built if absent)")
     parser.add_argument("--json", action="store_true", help="print the samples as one JSON object at the end")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -178,7 +199,7 @@ def main() -> None:
     ensure_index(data_dir)
     store = data_dir / f"soak-store-{os.getpid()}.sqlite"
     command = [sys.executable, __file__, "--serve", "--data-dir", str(data_dir), "--store", str(store),
-               "--workers", str(args.workers)]
+               "--workers", str(args.workers), "--off-topic", str(args.off_topic)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
     try:
@@ -191,7 +212,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.05)
         print(f"server pid {server.pid}: {args.clients} clients, {args.answers} answers, extractive backend,"
-              f" {args.workers} workers", flush=True)
+              f" {args.workers} workers, {args.off_topic} in 10 questions off-topic", flush=True)
         progress = asyncio.run(soak(f"http://127.0.0.1:{port}", args, server.pid))
     finally:
         server.terminate()

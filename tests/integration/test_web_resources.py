@@ -27,11 +27,20 @@ pytestmark = pytest.mark.integration
 
 CLIENTS = 8
 ANSWERS = 300
+# Most questions are off-topic and abstain after retrieval (cheap); one in ten gets a full extractive
+# answer. Both paths open the generation's connections and write the store; the full answer costs
+# about a CPU-second (sentence embeddings), which would make 300 of them take minutes.
 QUESTIONS = (
     "How do I set up recurring invoices?",
-    "How do I refund a payment?",
-    "Can I export my invoices to CSV?",
-    "What is the weather like on Mars today?",  # abstains: a different path through the pipeline
+    "What is the weather like on Mars today?",
+    "Who won the football world cup in 1998?",
+    "Give me a recipe for lasagna",
+    "How tall is Mount Everest?",
+    "What is the capital of Mongolia?",
+    "Which planet has the most moons?",
+    "How do I train for a marathon?",
+    "What year did the Berlin wall fall?",
+    "Recommend a good science fiction novel",
 )
 
 
@@ -44,6 +53,7 @@ def test_300_answers_leave_descriptors_and_threads_bounded(example_index: Settin
     data_dir = tmp_path / "data"
     shutil.copytree(example_index.data_dir, data_dir, ignore=shutil.ignore_patterns("store.sqlite*"))
     settings = web_settings(data_dir, workers=4, queue=64)
+    settings.retrieval.abstention = "cosine"  # off-topic questions abstain on the best cosine alone
     store = Store(settings.store_path)
     retriever = build_retriever(settings, embedder=embedder)
     pipeline = build_pipeline(settings, store=store, backend="extractive", retriever=retriever)
@@ -58,15 +68,18 @@ def test_300_answers_leave_descriptors_and_threads_bounded(example_index: Settin
                 local.client = client = httpx.Client(base_url=base, timeout=60)
                 local.token = open_session(client)
             _, events = chat(client, local.token, QUESTIONS[n % len(QUESTIONS)])
-            return events[-1][0]
+            name, data = events[-1]
+            return "abstained" if name == "done" and data["abstained"] else name
 
-        assert set(clients.map(answer, range(4 * CLIENTS))) == {"done"}  # warm-up: pools and caches fill
+        warm_up = list(clients.map(answer, range(2 * len(QUESTIONS))))  # pools and caches fill
+        assert set(warm_up) == {"done", "abstained"}
         fds, threads = _fds(), threading.active_count()
 
         outcomes = list(clients.map(answer, range(ANSWERS)))
         fds_after, threads_after = _fds(), threading.active_count()
 
-    assert outcomes.count("done") == ANSWERS
+    assert outcomes.count("done") == ANSWERS // len(QUESTIONS)
+    assert outcomes.count("abstained") == ANSWERS - ANSWERS // len(QUESTIONS)
     assert fds_after - fds <= 8, f"descriptors grew from {fds} to {fds_after} over {ANSWERS} answers"
     assert threads_after - threads <= 2, f"threads grew from {threads} to {threads_after}"
     assert pipeline.pool.admitted == 0
