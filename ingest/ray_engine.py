@@ -228,6 +228,7 @@ class RayIngestJob(IngestJob):
             import ray.data
 
             ray.data.DataContext.get_current().enable_progress_bars = False  # our own progress, not Ray's
+            logging.getLogger("ray.data").setLevel(logging.WARNING)  # set on import: quiet it after that
             self._ray = ray
             try:
                 return super().run()
