@@ -54,7 +54,8 @@ def build_store(path: Path, turns: int, *, now: float, seed: int = 3) -> None:
     for i in range(questions):
         t = now - rng.random() * 30 * 86_400
         if left == 0:
-            conv_id, conv_channel, left = uuid.uuid4().hex, ("web" if rng.random() < 0.7 else "slack"), rng.randint(1, 3)
+            conv_id, left = uuid.uuid4().hex, rng.randint(1, 3)
+            conv_channel = "web" if rng.random() < 0.7 else "slack"
             conversations.append((conv_id, conv_channel, "public" if conv_channel == "web" else "internal",
                                   f"bench-{i}", None, t, "{}"))
         left -= 1

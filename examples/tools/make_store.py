@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.schemas import DoneEvent, SourceRef
+from assistant.schemas import Audience, DoneEvent, SourceRef
 from assistant.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,7 +247,7 @@ def seed_store(store: Store, *, now: float | None = None, days: int = 30, seed: 
         summary.handoffs += 1
 
     def conversation(channel: str, t: float) -> Any:
-        audience = "public" if channel == "web" else "internal"
+        audience: Audience = "public" if channel == "web" else "internal"
         user = f"{'visitor' if channel == 'web' else 'U0'}{rng.randrange(10_000, 99_999)}"
         conv = store.create_conversation(channel=channel, audience=audience, user_id=user,
                                          external_key=f"seed-{rng.getrandbits(48):012x}")
