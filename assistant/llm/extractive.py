@@ -35,14 +35,16 @@ from assistant.schemas import Passage
 Encoder = Callable[[Sequence[str]], np.ndarray]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`<])")
+_TABLE_ROW = re.compile(r"\S\s*\|\s*\S")
 _STEP = re.compile(r"^\s{0,3}(\d{1,2})[.)]\s+(.*)$")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # Weights of the unit score: semantic similarity, lexical coverage of the question, rank prior.
 W_COSINE = 1.0
 W_LEXICAL = 0.6
-W_RANK = 0.04
-FOLLOW_MIN_RATIO = 0.6  # further units must score at least this share of the best unit
-MAX_UNITS = 4
+W_RANK = 0.2
+FOLLOW_MIN_RATIO = 0.3  # further units must score at least this share of the best unit
+MAX_UNITS = 8
+MAX_EMBEDDED = 32  # units embedded per answer (the rest are scored by word overlap alone)
 MAX_PROCEDURE_CHARS = 1400
 MIN_UNIT_CHARS = 12
 
@@ -63,7 +65,7 @@ class _Unit:
 
 
 def extractive_answer(question: str, passages: list[Passage], *, intro: str, max_passages: int = 3,
-                      max_chars: int = 700, encode: Encoder | None = None) -> str:
+                      max_chars: int = 900, encode: Encoder | None = None) -> str:
     """An answer made of the passages' best sentences, best first, each cited ``[n]``."""
     units = _candidate_units(passages, max_passages)
     if not units:
@@ -121,6 +123,7 @@ def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
     out: list[tuple[str, list[str] | None, str]] = []
     prose: list[str] = []
     steps: list[str] = []
+    table: list[str] = []
     heading = ""
 
     def flush_prose() -> None:
@@ -142,7 +145,22 @@ def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
             prose.extend(steps)
         steps.clear()
 
+    def flush_table() -> None:
+        if len(table) >= 2:
+            flush_prose()
+            lead = out[-1][0] if out and out[-1][1] is None and out[-1][0].endswith(":") else ""
+            context = f"{heading} {lead}".strip()
+            out.extend((row, None, context) for row in _table_rows(table))
+        else:
+            prose.extend(table)
+        table.clear()
+
     for line in _remove_code(text).splitlines():
+        if _TABLE_ROW.search(line) and not _STEP.match(line):
+            table.append(line)
+            continue
+        if table:
+            flush_table()
         title = re.match(r"^\s{0,3}#{1,6}\s+(.*)$", line)
         match = _STEP.match(line)
         if title:
@@ -163,8 +181,33 @@ def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
                 flush_steps()
             if line.strip() or not steps:
                 prose.append(line)
+    flush_table()
     flush_steps()
     flush_prose()
+    return out
+
+
+def _cells(line: str) -> list[str]:
+    cells = line.strip().split("|")
+    if line.strip().startswith("|"):
+        cells = cells[1:]
+    if line.strip().endswith("|"):
+        cells = cells[:-1]
+    return cells
+
+
+def _table_rows(lines: list[str]) -> list[str]:
+    """A table as one sentence per row, each cell named by its column: "Pro — First response: 8 hours"."""
+    rows = [[_clean(_strip_markdown(c.strip())).rstrip(".") for c in _cells(line)]
+            for line in lines if not re.fullmatch(r"[\s|:-]+", line)]
+    header, body = rows[0], rows[1:]
+    width = max(len(r) for r in body) if body else len(header)
+    if len(header) < width:  # an empty corner cell above the row labels was lost
+        header = [""] * (width - len(header)) + header
+    out = []
+    for cells in body:
+        named = [f"{h}: {c}" if h else c for h, c in zip(header[1:], cells[1:], strict=False) if c]
+        out.append(f"{cells[0]} — {'; '.join(named)}." if named else f"{cells[0]}.")
     return out
 
 
@@ -184,8 +227,11 @@ def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
     lexical = [sum(weights[w] for w in wanted if w in s) / total for s in unit_stems]
     cosine = [0.0] * len(units)
     if encode is not None:
-        vectors = np.asarray(encode([question, *(_embed_text(u) for u in units)]), dtype=np.float32)
-        cosine = [float(v) for v in vectors[1:] @ vectors[0]]
+        # Only the lexically most promising units are embedded: the cost stays flat on long passages.
+        shortlist = sorted(range(len(units)), key=lambda i: -lexical[i])[:MAX_EMBEDDED]
+        vectors = np.asarray(encode([question, *(_embed_text(units[i]) for i in shortlist)]), dtype=np.float32)
+        for i, score in zip(shortlist, vectors[1:] @ vectors[0], strict=True):
+            cosine[i] = float(score)
     for unit, lex, cos in zip(units, lexical, cosine, strict=True):
         unit.score = W_COSINE * cos + W_LEXICAL * lex - W_RANK * unit.rank
 
