@@ -81,6 +81,11 @@ def fts_table(audience: Audience) -> str:
     return f"fts_{audience}"
 
 
+def terms_table(audience: Audience) -> str:
+    """Term → number of chunks holding it, per audience (absent in indexes built before it)."""
+    return f"terms_{audience}"
+
+
 def vector_to_blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
@@ -216,6 +221,13 @@ class ChunkDBWriter:
                 " WHERE audience = ? ORDER BY id",
                 (audience,),
             )
+            # Document frequencies, materialised once: fts5vocab counts them by reading whole
+            # posting lists, too slow to ask per query (see ChunkDB.term_frequencies).
+            db.execute(f"CREATE VIRTUAL TABLE temp.vocab_{audience} USING fts5vocab(main, '{table}', 'row')")
+            db.execute(f"CREATE TABLE {terms_table(audience)} (term TEXT PRIMARY KEY, docs INTEGER NOT NULL)"
+                       " WITHOUT ROWID")
+            db.execute(f"INSERT INTO {terms_table(audience)} SELECT term, doc FROM temp.vocab_{audience}")
+            db.execute(f"DROP TABLE temp.vocab_{audience}")
             blobs = db.execute(
                 "SELECT vector FROM chunks WHERE audience = ? ORDER BY faiss_id", (audience,)
             ).fetchall()
@@ -276,32 +288,34 @@ class ChunkDB:
 
     def keyword_search(self, audience: Audience, query: str, k: int, *,
                        weights: tuple[float, float, float] = DEFAULT_FIELD_WEIGHTS,
-                       max_terms: int = 0, max_share: float = 1.0) -> list[tuple[int, float]]:
+                       max_postings: int = 0) -> list[tuple[int, float]]:
         """BM25 over one audience's FTS table: (chunk row id, score) with higher = better.
 
         ``weights`` are ``bm25()``'s column weights for (title, section path, text): a word in a
         page title or heading says more about the chunk than the same word in its body.
 
         FTS5 scores every chunk holding any query word, so one common word costs a pass over
-        most of the table. With ``max_terms`` > 0 the query keeps only its ``max_terms`` rarest
-        words that the partition holds, and drops words found in more than ``max_share`` of its
-        chunks (unless nothing would be left): BM25 gives such words almost no weight anyway."""
+        most of the table. With ``max_postings`` > 0 the query keeps its rarest words while the
+        chunks they match add up to at most that (see :meth:`bounded_terms`)."""
         words = fts_words(query)
-        if max_terms > 0 and words:
-            words = self.bounded_terms(audience, words, max_terms=max_terms, max_share=max_share)
+        if max_postings > 0 and words:
+            words = self.bounded_terms(audience, words, max_postings=max_postings)
         return self._match(audience, fts_query(" ".join(words)), k, weights)
 
-    def bounded_terms(self, audience: Audience, words: Sequence[str], *, max_terms: int,
-                      max_share: float) -> list[str]:
-        """The rarest ``max_terms`` of ``words`` the partition holds, without the too-common ones."""
+    def bounded_terms(self, audience: Audience, words: Sequence[str], *, max_postings: int) -> list[str]:
+        """The words the partition holds, rarest first, while the chunks they match add up to at
+        most ``max_postings`` (the rarest one is always kept): BM25's cost is the rows it scores,
+        and the words dropped are the common ones BM25 weighs least."""
         frequencies = self.term_frequencies(audience, words)
-        present = [w for w in words if frequencies.get(w, 0) > 0]
-        if not present:
-            return []
-        limit = max_share * self.partition_size(audience)
-        selective = [w for w in present if frequencies[w] <= limit] or present
-        selective.sort(key=lambda w: frequencies[w])
-        return selective[:max_terms]
+        present = sorted((w for w in words if frequencies.get(w, 0) > 0), key=lambda w: frequencies[w])
+        kept: list[str] = []
+        used = 0
+        for word in present:
+            if kept and used + frequencies[word] > max_postings:
+                break
+            kept.append(word)
+            used += frequencies[word]
+        return kept
 
     def phrase_search(self, audience: Audience, phrases: Sequence[Sequence[str]], k: int, *,
                       weights: tuple[float, float, float] = DEFAULT_FIELD_WEIGHTS) -> list[tuple[int, float]]:
@@ -327,13 +341,24 @@ class ChunkDB:
         the same Porter stemming FTS5 applies: one indexed lookup, however common the term."""
         if not terms:
             return {}
-        self._vocab(audience)
         stems = {t: fts_stem(t) for t in terms}
         wanted = sorted(set(stems.values()))
-        found = dict(self.db.execute(
-            f"SELECT term, doc FROM temp.vocab_{audience} WHERE term IN ({','.join('?' * len(wanted))})", wanted
-        ).fetchall())
+        marks = ",".join("?" * len(wanted))
+        if self._has_terms_table(audience):
+            sql = f"SELECT term, docs FROM {terms_table(audience)} WHERE term IN ({marks})"
+        else:  # an index built before the terms table: ask FTS5 (slower on large indexes)
+            self._vocab(audience)
+            sql = f"SELECT term, doc FROM temp.vocab_{audience} WHERE term IN ({marks})"
+        found = dict(self.db.execute(sql, wanted).fetchall())
         return {t: int(found.get(st, 0)) for t, st in stems.items()}
+
+    def _has_terms_table(self, audience: Audience) -> bool:
+        known: dict[str, bool] = self.__dict__.setdefault("_terms_tables", {})
+        if audience not in known:
+            known[audience] = self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (terms_table(audience),)
+            ).fetchone() is not None
+        return known[audience]
 
     def _vocab(self, audience: Audience) -> None:
         """The fts5vocab view of one FTS table, in this connection's temp schema (the file stays read-only)."""

@@ -51,38 +51,42 @@ class IndexSettings(_Section):
 
 class RetrievalSettings(_Section):
     top_k: int = Field(6, ge=1)  # passages that reach the prompt
-    candidates: int = Field(40, ge=1)  # per retriever, before fusion
-    # Fusion: weight / (rrf_k + rank) per ranking. Tuned on the golden set, the Zaragoza FAQ and
-    # exact-identifier questions (README.md, Evaluation): dense leads, BM25 breaks near-ties, and a
-    # question holding a code (letters+digits, underscores) gets BM25 at full weight.
+    candidates: int = Field(100, ge=1)  # per retriever, before fusion
+    # Fusion: weight / (k + rank) per ranking. Measured on the example golden set, the Zaragoza FAQ
+    # and the httpd manual together (benchmarks/quality.py; README.md, Evaluation): dense leads,
+    # BM25 at half weight, and a question holding a code, identifier or quoted message gets BM25 at
+    # full weight plus a ranking of the chunks holding those words verbatim (exact_weight).
     dense_weight: float = Field(1.0, ge=0)
-    keyword_weight: float = Field(0.3, ge=0)
+    keyword_weight: float = Field(0.5, ge=0)
     exact_keyword_weight: float = Field(1.0, ge=0)  # keyword weight when the question has a code/identifier
     rrf_k: int = Field(2, ge=1)
     # bm25() column weights of the page title and the heading path; the chunk text weighs 1.
     title_weight: float = Field(2.0, ge=0)
     section_weight: float = Field(1.0, ge=0)
-    # FTS5 cost bound: keep the question's N rarest words the partition holds and drop words in
-    # more than this share of its chunks (0 terms: no bound).
-    keyword_max_terms: int = Field(0, ge=0)
-    keyword_max_share: float = Field(1.0, gt=0, le=1)
+    # FTS5 cost bound: BM25 scores every chunk holding any query word. Keep the question's rarest
+    # words while the chunks they match add up to at most this (the rarest is always kept; 0: no bound).
+    keyword_max_postings: int = Field(20_000, ge=0)
     # A third ranking for questions holding codes, identifiers or quoted messages: chunks with
     # those words verbatim (FTS5 phrases), fused with this weight (0 turns it off).
-    exact_weight: float = Field(0.0, ge=0)
-    # Document-level aggregation: a page's score is its best chunk plus this share of its next
-    # best chunks (0: pages ranked by their best chunk alone).
-    doc_aggregation: float = Field(0.0, ge=0)
+    exact_weight: float = Field(0.3, ge=0)
+    # "document": each retriever's chunks become a ranking of pages, fused by reciprocal rank with
+    # doc_rrf_k (pages are what users and recall@k care about); "chunk": chunks fused with rrf_k.
+    fusion: Literal["document", "chunk"] = "document"
+    doc_rrf_k: int = Field(5, ge=1)
+    # A page's dense score: soft maximum (log-sum-exp at this temperature) of its chunks' cosines.
+    dense_temperature: float = Field(0.03, ge=0)
+    # A page's BM25 score: its best chunk plus this share of its next best ones (halved each).
+    doc_aggregation: float = Field(0.5, ge=0)
     per_document_cap: int = Field(2, ge=1)
     near_duplicate: float = Field(0.95, gt=0, le=1)  # cosine above which chunks collapse
-    # Best dense cosine under this: "I don't know", no LLM call. Calibrated on examples/eval/golden.jsonl
-    # (51 answerable, 16 unanswerable) by sweeping it over each question's best_dense and taking the
-    # max F1 of abstention: P 0.79, R 0.69 (`assistant eval` recomputes it; README.md, Evaluation).
+    # abstention="cosine" (and retrievers that report no evidence): best dense cosine under this is
+    # "I don't know". Calibrated on examples/eval/golden.jsonl (max F1 of abstention: P 0.79, R 0.69).
     abstain_threshold: float = 0.48
     # "evidence": abstain when the confidence of assistant/abstention.py's model (best cosine,
     # key-term coverage, unknown terms, dense/keyword agreement, margin; fit on the example corpus
     # only) is under abstain_confidence. "cosine": the best cosine against abstain_threshold alone.
     abstention: Literal["evidence", "cosine"] = "evidence"
-    abstain_confidence: float = Field(0.5, ge=0, le=1)
+    abstain_confidence: float = Field(0.6587, ge=0, le=1)
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"  # dense/keyword: one retriever only (for eval)

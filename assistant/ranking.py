@@ -16,6 +16,7 @@ so a document's score is its best chunk plus a damped share of its next best one
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -185,6 +186,28 @@ def aggregate_documents(scored: Iterable[tuple[str, float]], *, weight: float,
         extra = sum(s * (0.5 ** n) for n, s in enumerate(scores[1:depth]))
         out[doc] = scores[0] + weight * extra
     return out
+
+
+def document_ranking(scored: Iterable[tuple[str, float]], *, temperature: float = 0.0,
+                     aggregation: float = 0.0) -> list[str]:
+    """One retriever's chunk list (doc, score), best first, as a ranking of documents.
+
+    ``temperature`` > 0: a soft maximum (log-sum-exp) over a document's chunk scores, for
+    bounded scores like cosines: one strong chunk counts most, and each further chunk within a
+    few ``temperature`` of it adds a little. Else ``aggregation`` as in :func:`aggregate_documents`
+    (unbounded scores such as BM25), or the best chunk alone."""
+    by_doc: dict[str, list[float]] = {}
+    for doc, score in scored:
+        by_doc.setdefault(doc, []).append(score)
+    if temperature > 0:
+        scores = {}
+        for doc, values in by_doc.items():
+            top = max(values)
+            scores[doc] = top + temperature * math.log(sum(math.exp((v - top) / temperature) for v in values))
+    else:
+        scores = aggregate_documents(((d, s) for d, ss in by_doc.items() for s in ss), weight=aggregation)
+    order = {doc: n for n, doc in enumerate(by_doc)}
+    return sorted(scores, key=lambda d: (-scores[d], order[d]))
 
 
 def order_by_document(items: Sequence[tuple[str, float]], doc_scores: dict[str, float]) -> list[int]:

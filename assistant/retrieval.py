@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -28,7 +28,13 @@ from langchain_core.retrievers import BaseRetriever
 
 from assistant.abstention import SHIPPED_MODEL, Evidence, gather_evidence
 from assistant.chunkdb import ChunkDB
-from assistant.ranking import QueryProfile, aggregate_documents, analyse_query, order_by_document
+from assistant.ranking import (
+    QueryProfile,
+    aggregate_documents,
+    analyse_query,
+    document_ranking,
+    order_by_document,
+)
 from assistant.schemas import Audience, Chunk, Passage, RetrievalFilters, RetrievalResult, partitions_for
 
 if TYPE_CHECKING:
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RetrievalMode = Literal["hybrid", "dense", "keyword"]
+K = TypeVar("K", int, str)
 FILTER_OVERFETCH = 4  # first pass with filters fetches this many times more candidates
 MAX_CANDIDATES = 4096  # per retriever; filters matching less than this leaves results short
 AGREEMENT_DOCS = 3  # "dense and keyword agree": the top document is among each one's first documents
@@ -68,12 +75,13 @@ class GenerationSource(Protocol):
 # --------------------------------------------------------------------------- pure steps
 
 
-def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[int], float]], rrf_k: int) -> list[tuple[int, float]]:
+def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[K], float]], rrf_k: int) -> list[tuple[K, float]]:
     """Weighted RRF: ``sum(weight / (rrf_k + rank))`` over the rankings an id appears in (rank from 1).
 
-    Ties keep the order of first appearance, so the result is deterministic.
+    Ids are chunk rows or document keys. Ties keep the order of first appearance, so the result
+    is deterministic.
     """
-    scores: dict[int, float] = {}
+    scores: dict[K, float] = {}
     for ids, weight in rankings:
         if weight <= 0:
             continue
@@ -261,8 +269,8 @@ class HybridRetriever:
         while True:
             dense = self._dense(generation, allowed, qvec, k) if mode != "keyword" else []
             timer.lap("dense")
-            keyword = (self._keyword(generation, allowed, question, k, weights, cfg.keyword_max_terms,
-                                     cfg.keyword_max_share) if mode != "dense" else [])
+            keyword = (self._keyword(generation, allowed, question, k, weights, cfg.keyword_max_postings)
+                       if mode != "dense" else [])
             exact = self._exact(generation, allowed, phrases, k, weights) if phrases else []
             timer.lap("keyword")
             fused = reciprocal_rank_fusion(
@@ -279,7 +287,9 @@ class HybridRetriever:
             if not active or len(survivors) >= need or exhausted or k >= MAX_CANDIDATES:
                 break
             k = min(k * 4, MAX_CANDIDATES)
-        survivors = self._order(survivors, cfg.doc_aggregation)
+        survivors = self._order(survivors, dense, keyword, exact, cfg,
+                                keyword_weight=keyword_weight if mode != "dense" else 1.0,
+                                dense_weight=cfg.dense_weight if mode != "keyword" else 1.0)
         best_dense = max((c.cosine for c in survivors), default=0.0)
 
         pool = select_diverse(
@@ -359,13 +369,12 @@ class HybridRetriever:
 
     @staticmethod
     def _keyword(generation: LoadedGeneration, allowed: Sequence[Audience], question: str, k: int,
-                 weights: tuple[float, float, float], max_terms: int = 0,
-                 max_share: float = 1.0) -> list[tuple[int, float]]:
+                 weights: tuple[float, float, float], max_postings: int = 0) -> list[tuple[int, float]]:
         query = keyword_query(question)
         db = getattr(generation, "db", None)
         if isinstance(db, ChunkDB):
-            return merge_by_score((db.keyword_search(a, query, k, weights=weights, max_terms=max_terms,
-                                                     max_share=max_share) for a in allowed), k)
+            return merge_by_score((db.keyword_search(a, query, k, weights=weights, max_postings=max_postings)
+                                   for a in allowed), k)
         return merge_by_score((generation.keyword_search(a, query, k) for a in allowed), k)
 
     @staticmethod
@@ -378,13 +387,38 @@ class HybridRetriever:
         return merge_by_score((db.phrase_search(a, phrases, k, weights=weights) for a in allowed), k)
 
     @staticmethod
-    def _order(candidates: list[Candidate], doc_aggregation: float) -> list[Candidate]:
-        """Best first: by fused score, or, with aggregation, by the document's aggregated score
-        (then the chunk's own), so every chunk of the best page comes before the next page."""
-        if doc_aggregation <= 0:
-            return sorted(candidates, key=lambda c: -c.fused)
+    def _order(candidates: list[Candidate], dense: Sequence[tuple[int, float]], keyword: Sequence[tuple[int, float]],
+               exact: Sequence[tuple[int, float]], cfg: RetrievalSettings, *, keyword_weight: float,
+               dense_weight: float) -> list[Candidate]:
+        """Best first, every chunk of a page before the next page.
+
+        ``fusion="document"``: each retriever's chunk list becomes a ranking of documents first
+        (dense: soft maximum of the cosines; BM25: best chunk plus a damped share of the next),
+        and those document rankings are fused by reciprocal rank; chunks follow their document,
+        best fused chunk first. ``fusion="chunk"``: chunks fused by rank, documents ordered by
+        their best chunk (plus ``doc_aggregation`` × their next ones)."""
+        if not candidates:
+            return []
         items = [(c.chunk.doc_key, c.fused) for c in candidates]
-        doc_scores = aggregate_documents(items, weight=doc_aggregation)
+        if cfg.fusion == "chunk":
+            if cfg.doc_aggregation <= 0:
+                return sorted(candidates, key=lambda c: -c.fused)
+            doc_scores = aggregate_documents(items, weight=cfg.doc_aggregation)
+            return [candidates[i] for i in order_by_document(items, doc_scores)]
+        doc_of = {c.row: c.chunk.doc_key for c in candidates}
+
+        def docs(ranking: Sequence[tuple[int, float]], **how: float) -> list[str]:
+            return document_ranking(((doc_of[r], s) for r, s in ranking if r in doc_of), **how)
+
+        fused = reciprocal_rank_fusion(
+            [(docs(dense, temperature=cfg.dense_temperature), dense_weight),
+             (docs(keyword, aggregation=cfg.doc_aggregation), keyword_weight),
+             (docs(exact), cfg.exact_weight)],
+            cfg.doc_rrf_k,
+        )
+        doc_scores = dict(fused)
+        for doc, _ in items:
+            doc_scores.setdefault(doc, 0.0)
         return [candidates[i] for i in order_by_document(items, doc_scores)]
 
     @staticmethod

@@ -266,11 +266,13 @@ def run_set(name: str, args: argparse.Namespace, queries: QueryCache,
         sources = REPO / "examples" / "sources.yaml"
         ingest_index(sources, cache / "index", embedder, label=name)
         stamp = _fingerprint([sources.parent / "docs", sources.parent / "exports"], embedder.model_id, "tutorial")
-        write_tutorial(tutorial_texts(sources), cache / "tutorial", embedder, stamp=stamp, label=name)
+        if not args.no_baselines:
+                write_tutorial(tutorial_texts(sources), cache / "tutorial", embedder, stamp=stamp, label=name)
         cases = load_dataset(REPO / "examples" / "eval" / "golden.jsonl")
     elif name == "zaragoza":
         lines = zaragoza_index(cache / "index", embedder, tutorial=False)
-        zaragoza_index(cache / "tutorial", embedder, tutorial=True)
+        if not args.no_baselines:
+            zaragoza_index(cache / "tutorial", embedder, tutorial=True)
         cases = parse_dataset([json.dumps(line) for line in lines], name="zaragoza")
     else:
         corpus: Path | None = args.httpd_corpus
@@ -279,22 +281,54 @@ def run_set(name: str, args: argparse.Namespace, queries: QueryCache,
         sources = corpus / "sources.yaml"
         ingest_index(sources, cache / "index", embedder, label=name)
         stamp = _fingerprint([corpus / "public"], embedder.model_id, "tutorial")
-        write_tutorial(tutorial_texts(sources), cache / "tutorial", embedder, stamp=stamp, label=name)
+        if not args.no_baselines:
+            write_tutorial(tutorial_texts(sources), cache / "tutorial", embedder, stamp=stamp, label=name)
         cases = load_dataset(args.httpd_questions)
     say(f"[{name}] {len(cases)} questions")
     shipped = RetrievalSettings()
-    rows: list[tuple[str, Path, Any, float | None]] = [
+    rows: list[tuple[str, Path, Any, float | None]] = [] if args.no_baselines else [
         ("tutorial (1000/100 chars, MiniLM dense)", cache / "tutorial", RetrievalSettings(mode="dense"),
          OLD_THRESHOLD),
         ("BM25 (tutorial chunks)", cache / "tutorial", RetrievalSettings(mode="keyword"), OLD_THRESHOLD),
-        ("shipped", cache / "index", shipped, None),
     ]
+    rows.append(("shipped", cache / "index", shipped, None))
     for label, overrides in variants:
         rows.append((label, cache / "index", shipped.model_copy(update=overrides), None))
     out: dict[str, dict[str, Any]] = {}
     for label, data_dir, settings, threshold in rows:
         out[label] = score_row(cases, data_dir, queries, settings, label=f"{name} · {label}", threshold=threshold)
     return out
+
+
+# The signals the shipped model uses. Key-term coverage, agreement and margin are measured too
+# (per_question "evidence"), but their scale follows how questions are written (long, in the
+# asker's words on httpd; short on the example set), so a fit on one corpus misplaces them on another.
+FIT_SIGNALS = ("best_cosine", "unknown")
+ALL_SIGNALS = ("best_cosine", "coverage", "unknown", "agreement", "margin")
+
+
+def fit_abstention(rows: list[dict[str, Any]]) -> str:
+    """Fit :class:`assistant.abstention.AbstentionModel` on one set's per-question evidence and
+    pick the confidence cut-off with the best abstention F1 there (ties: fewer answerable declined)."""
+    from assistant.abstention import Evidence, fit_logistic
+
+    evidence = [Evidence(**{k: r["evidence"][k] for k in ALL_SIGNALS}) for r in rows]
+    model = fit_logistic(evidence, [bool(r["answerable"]) for r in rows], FIT_SIGNALS, l2=0.001, steps=20000,
+                         rate=1.0)
+    scored = sorted((model.confidence(e), bool(r["answerable"])) for e, r in zip(evidence, rows, strict=True))
+    best: tuple[float, int, float] = (-1.0, 0, 0.5)
+    for n in range(len(scored) + 1):
+        cut = scored[n][0] if n < len(scored) else scored[-1][0] + 1e-6
+        if n:
+            cut = (scored[n - 1][0] + cut) / 2
+        tp = sum(1 for c, a in scored if c < cut and not a)
+        fp = sum(1 for c, a in scored if c < cut and a)
+        fn = sum(1 for c, a in scored if c >= cut and not a)
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if (f1, -fp) > (best[0], -best[1]):
+            best = (f1, fp, cut)
+    return (f"AbstentionModel(bias={model.bias}, weights={dict(model.weights)})\n"
+            f"abstain_confidence={best[2]:.4f} (F1 {best[0]:.3f}, answerable declined {best[1]} on this set)")
 
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -333,6 +367,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--httpd-questions", type=Path, default=DEFAULT_HTTPD_QUESTIONS)
     parser.add_argument("--variant", action="append", default=[], help="name:key=value,... (RetrievalSettings)")
     parser.add_argument("--json", type=Path, default=None, help="also write every number (and per question) here")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="skip the tutorial and BM25 rows (quick runs while measuring variants)")
+    parser.add_argument("--fit-abstention", action="store_true",
+                        help="fit the abstention model on the examples set's shipped row and print it")
     args = parser.parse_args(argv)
     if args.httpd_corpus is None and (args.cache / "httpd-corpus" / "sources.yaml").exists():
         args.httpd_corpus = args.cache / "httpd-corpus"
@@ -350,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         answerable = sum(1 for r in first if r["answerable"])
         counts[name] = f"{len(first)} questions, {answerable} answerable"
     print_tables(results, counts)
+    if args.fit_abstention and "examples" in results:
+        print(fit_abstention(results["examples"]["shipped"]["per_question"]))
     say(f"done in {time.perf_counter() - started:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
