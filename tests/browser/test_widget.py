@@ -290,3 +290,53 @@ def test_real_pipeline_answer_in_the_browser(page, example_index, embedder, tmp_
         hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
         assert hrefs and all(h.startswith("https://help.ledgerly.example/") for h in hrefs)
         page.screenshot(path=str(artifacts / "07-real-pipeline.png"))
+
+
+def test_citation_links_point_to_the_same_passage_while_streaming_and_after(page, example_index, embedder,
+                                                                           tmp_path: Path) -> None:
+    """The real pipeline's numbering: the model cites passage 2 first; from the first moment the
+    ``[2]`` link is shown until the end it points to passage 2 of the ``sources`` event, and the
+    final source list keeps that number (no renumbering once ``done`` arrives)."""
+    import shutil
+
+    from assistant.config import Settings
+    from assistant.factory import build_pipeline, build_retriever
+    from assistant.llm.extractive import best_excerpt
+    from assistant.store import Store
+    from bots.web.app import create_app
+    from tests.fakes import ScriptedChatModel
+    from tests.integration.web_harness import running
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(example_index.data_dir, data_dir, ignore=shutil.ignore_patterns("store.sqlite*", "handoffs"))
+    settings = Settings(data_dir=data_dir, _env_file=None)
+    retriever = build_retriever(settings, embedder=embedder)
+    offered = retriever.search(QUESTION, audience="public").passages
+    first_doc = offered[0].chunk.doc_key
+    second = next(n for n, p in enumerate(offered, start=1) if p.chunk.doc_key != first_doc)
+    # A supported answer (the passages' own sentences) that cites the second document first.
+    reply = (f"{best_excerpt(QUESTION, offered[second - 1].chunk.text, max_chars=160)} [{second}]\n\n"
+             f"{best_excerpt(QUESTION, offered[0].chunk.text, max_chars=160)} [1]\n")
+    llm = ScriptedChatModel(replies=[reply])
+    pipeline = build_pipeline(settings, store=Store(settings.store_path), backend="local", retriever=retriever)
+    pipeline._llm_provider = lambda name: llm
+    expected = {1: offered[0].chunk.url, second: offered[second - 1].chunk.url}
+    with running(create_app(settings, pipeline=pipeline, store=pipeline.store)) as url:
+        open_widget(page, f"{url}/demo")
+        page.evaluate(f"""() => {{
+            window.__cites = [];
+            new MutationObserver(() => {{
+                for (const a of {SHADOW}.querySelectorAll('.msg.bot a.cite'))
+                    window.__cites.push([a.textContent, a.getAttribute('href')]);
+            }}).observe({SHADOW}.querySelector('.log'), {{subtree: true, childList: true, characterData: true}});
+        }}""")
+        ask(page, QUESTION)
+        wait_done(page)
+        seen = page.evaluate("window.__cites")
+        assert seen, "no citation link was ever shown"
+        for label, href in seen:
+            assert href == expected[int(label.strip("[]"))], (label, href, expected)
+        cites = last_answer(page).locator("a.cite")
+        assert cites.first.text_content() == f"[{second}]"
+        numbers = last_answer(page).get_by_role("group", name="Sources").locator(".n").all_text_contents()
+        assert numbers == [f"{second}.", "1."]  # cited order, the sources event's numbers
