@@ -1,7 +1,7 @@
 """Retrieval latency at 10k and 100k chunks, beside plain FAISS on the same vectors, and the
 answer pipeline's time-to-first-token overhead over the LLM's own.
 
-    python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 100]
+    python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 100] [--cache DIR]
 
 What is real and what is synthetic (printed with the results):
 
@@ -125,13 +125,14 @@ def _pct(values: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs: int) -> dict[str, Any]:
+def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs: int,
+                      settings: Any = None) -> dict[str, Any]:
     from assistant import generations, vectors
     from assistant.config import RetrievalSettings
     from assistant.index import IndexHandle
     from assistant.retrieval import HybridRetriever
 
-    settings = RetrievalSettings()
+    settings = settings or RetrievalSettings()
     handle = IndexHandle(data_dir, model_id=embedder.model_id, device="cpu")
     retriever = HybridRetriever(handle, embedder, settings)
     _, path = generations.resolve(data_dir)
@@ -194,6 +195,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100, help="timed searches per size and audience")
     parser.add_argument("--ttft-runs", type=int, default=30)
     parser.add_argument("--first-token-ms", type=float, default=200.0, help="the stand-in LLM's own first token")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="build each size's corpus under DIR/<size> once and reuse it (default: a temp dir)")
     args = parser.parse_args()
 
     from rich.console import Console
@@ -205,23 +208,33 @@ def main() -> None:
     embedder = Embedder(device="cpu")
     questions = _questions()
     table = Table(title="Retrieval latency (ms): query embedding + hybrid search + record fetch vs plain FAISS")
-    for column in ("chunks", "index", "audience", "retrieval p50", "p95", "embed p50", "search p50",
+    for column in ("chunks", "index", "BM25 budget", "audience", "retrieval p50", "p95", "embed p50", "search p50",
                    "FAISS p50", "p95", "ratio p50", "search/FAISS", "build s"):
         table.add_column(column, justify="left" if column in ("index", "audience") else "right")
     ttft: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
-            data_dir = Path(tmp) / str(n)
-            console.print(f"building {n:,} synthetic chunks…", style="dim")
-            build_s = build_corpus(data_dir, n, model_id=embedder.model_id, dim=embedder.dimension)
-            m = measure_retrieval(data_dir, embedder, questions, args.queries)
-            for audience in ("public", "internal"):
-                r = m[audience]
-                table.add_row(f"{n:,}", m["index"], audience, f"{r['total'][0]:.1f}", f"{r['total'][1]:.1f}",
-                              f"{r['embed'][0]:.1f}", f"{r['search'][0]:.1f}", f"{r['faiss'][0]:.2f}",
-                              f"{r['faiss'][1]:.2f}", f"{r['total'][0] / max(r['faiss'][0], 1e-3):.0f}×",
-                              f"{r['search'][0] / max(r['faiss'][0], 1e-3):.0f}×", f"{build_s:.0f}")
-            if n == args.sizes[0]:
+            data_dir = (args.cache or Path(tmp)) / str(n)
+            if (data_dir / "CURRENT").exists():
+                console.print(f"reusing {n:,} synthetic chunks in {data_dir}", style="dim")
+                build_s = 0.0
+            else:
+                console.print(f"building {n:,} synthetic chunks…", style="dim")
+                build_s = build_corpus(data_dir, n, model_id=embedder.model_id, dim=embedder.dimension)
+            from assistant.config import RetrievalSettings
+
+            shipped = RetrievalSettings()
+            for budget in (shipped.keyword_max_postings, 0):
+                m = measure_retrieval(data_dir, embedder, questions, args.queries,
+                                      shipped.model_copy(update={"keyword_max_postings": budget}))
+                for audience in ("public", "internal"):
+                    r = m[audience]
+                    table.add_row(f"{n:,}", m["index"], f"{budget:,}" if budget else "none", audience,
+                                  f"{r['total'][0]:.1f}", f"{r['total'][1]:.1f}",
+                                  f"{r['embed'][0]:.1f}", f"{r['search'][0]:.1f}", f"{r['faiss'][0]:.2f}",
+                                  f"{r['faiss'][1]:.2f}", f"{r['total'][0] / max(r['faiss'][0], 1e-3):.0f}×",
+                                  f"{r['search'][0] / max(r['faiss'][0], 1e-3):.0f}×", f"{build_s:.0f}")
+            if n == args.sizes[0] and args.ttft_runs > 0:
                 ttft = measure_ttft(data_dir, embedder, questions, args.ttft_runs, args.first_token_ms / 1000)
     console.print(table)
     console.print("Chunk vectors are random unit vectors; texts are recombined example sentences; query "
