@@ -1,9 +1,12 @@
 """Hybrid retrieval over the published generation (docs/architecture.md §2, §4, §7).
 
-One query: embed the question, search FAISS and the FTS5 table of every partition the
-audience may read, fuse the two rankings by weighted reciprocal rank, fetch the records,
-apply metadata filters, collapse near-duplicates, cap chunks per document, optionally rerank
-with a cross-encoder. The generation is taken once per query, so a query that started before
+One query: embed the question and read it for exact tokens (codes, identifiers, quoted
+messages: :mod:`assistant.ranking`); search FAISS, the FTS5 table (BM25 with title and heading
+weights, its cost bounded by a postings budget) and, for exact tokens, FTS5 phrases, in every
+partition the audience may read; fetch the records and apply metadata filters; turn each
+ranking into a ranking of documents and fuse those by weighted reciprocal rank (chunks follow
+their document); collapse near-duplicates, cap chunks per document, optionally rerank with a
+cross-encoder; and gather the evidence the abstention decision uses (:mod:`assistant.abstention`). The generation is taken once per query, so a query that started before
 a new generation was published finishes on the one it started with.
 
 The audience boundary is enforced twice: only the audience's partitions are searched, and
