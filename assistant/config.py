@@ -93,7 +93,8 @@ class RetrievalSettings(_Section):
 
 
 class LLMSettings(_Section):
-    backend: Literal["tgi", "openai", "local", "extractive"] = "local"
+    # extractive: highest answer_correct at invented_rate <= 0.02 on the golden sets (README, "Choosing the backend")
+    backend: Literal["tgi", "openai", "local", "extractive"] = "extractive"
     timeout_s: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0)
     max_new_tokens: int = Field(384, ge=1)

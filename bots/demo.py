@@ -1,7 +1,8 @@
 """``assistant demo``: ingest the example corpus, then serve the widget, API and demo page.
 
-Everything runs in this process with the embedded LLM (``local`` backend) unless
-``ASSISTANT_LLM_BACKEND`` says otherwise, so the demo needs no server and no GPU.
+Everything runs in this process with the default backend (``extractive``: no LLM, nothing to build)
+unless ``ASSISTANT_LLM_BACKEND`` says otherwise (``local`` runs SmolLM2 in process), so the demo needs
+no server and no GPU.
 """
 
 from __future__ import annotations

@@ -196,7 +196,7 @@ def test_a_backend_that_cannot_be_built_falls_back(prompts, settings):
         raise BackendError("model missing", code="backend_unavailable")
 
     pipeline = AnswerPipeline(retriever=FakeRetriever([REFUNDS]), prompts=prompts, llm_provider=provider,
-                              settings=settings)
+                              settings=settings, backend="local")
     done = done_of(ask(pipeline))
     assert done.fallback and "[1]" in done.answer and done.sources[0].title == "Refund policy"
 
