@@ -133,13 +133,13 @@ def main() -> int:
         model.reply = re.sub(r"^.*?\n\n", "", extractive_answer(case.question, found.passages, intro="",
                                                                     encode=embedder.encode), count=1)
         request = AnswerRequest(question=case.question, audience=case.audience, channel="eval")
-        pipeline_module._Run._grounding_guard = lambda self, *a: PassThrough()  # type: ignore[method-assign]
+        pipeline_module._Run._grounding_guard = lambda self, *a: PassThrough()  # type: ignore[method-assign,assignment]
         ms, _ = first_token_ms(pipeline, request)
         baseline.append(ms)
         pipeline_module._Run._grounding_guard = original  # type: ignore[method-assign]
-        grounding.check_unit = timed_check  # type: ignore[assignment]
+        grounding.check_unit = timed_check
         ms, done = first_token_ms(pipeline, request)
-        grounding.check_unit = real_check  # type: ignore[assignment]
+        grounding.check_unit = real_check
         guarded.append(ms)
         fell_back += bool(done is not None and done.grounding.fell_back)
     added = [g - b for g, b in zip(guarded, baseline, strict=True)]
