@@ -363,6 +363,22 @@ def test_answers_with_a_conversation_are_recorded_with_their_audit_row(prompts, 
     assert audit["grounding"] == {"checked": 2, "dropped": 0, "fell_back": False, "dropped_units": []}
 
 
+def test_what_the_grounding_guard_dropped_is_in_the_audit_row(prompts, settings, tmp_path: Path):
+    store = Store(tmp_path / "store.sqlite")
+    conversation = store.create_conversation(channel="web", audience="public")
+    llm = ScriptedChatModel(replies=["Refunds are issued within 5 business days [1]. Refunds take 180 days in "
+                                     "Microsoft Excel [1]."])
+    done = done_of(ask(make_pipeline(prompts, settings, llm, store=store), conversation_id=conversation.id))
+
+    assert "180" not in done.answer and done.grounding.model_dump() == {"checked": 2, "dropped": 1,
+                                                                        "fell_back": False}
+    audit = store.audit(done.answer_id or "")
+    assert audit is not None
+    [dropped] = audit["grounding"]["dropped_units"]
+    assert dropped["reason"] == "invented" and dropped["terms"] == ["180", "Microsoft", "Excel"]
+    assert "Refunds take 180 days" in dropped["text"]
+
+
 def test_abstentions_are_recorded_too(prompts, settings, tmp_path: Path):
     store = Store(tmp_path / "store.sqlite")
     conversation = store.create_conversation(channel="slack", audience="internal")
