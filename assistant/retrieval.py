@@ -6,8 +6,9 @@ weights, its cost bounded by a postings budget) and, for exact tokens, FTS5 phra
 partition the audience may read; fetch the records and apply metadata filters; turn each
 ranking into a ranking of documents and fuse those by weighted reciprocal rank (chunks follow
 their document); collapse near-duplicates, cap chunks per document, optionally rerank with a
-cross-encoder; and gather the evidence the abstention decision uses (:mod:`assistant.abstention`). The generation is taken once per query, so a query that started before
-a new generation was published finishes on the one it started with.
+cross-encoder; and gather the evidence the abstention decision uses (:mod:`assistant.abstention`).
+The generation is taken once per query, so a query that started before a new generation was
+published finishes on the one it started with.
 
 The audience boundary is enforced twice: only the audience's partitions are searched, and
 every fetched record is checked again; a record from another partition is dropped and logged

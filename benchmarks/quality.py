@@ -247,7 +247,7 @@ def score_row(cases: list[Any], data_dir: Path, queries: QueryCache, settings: A
     }
 
 
-class _Results(list):  # type: ignore[type-arg]
+class _Results(list[Any]):
     """Per-question dicts seen as the objects :func:`calibrate_threshold` reads."""
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
