@@ -42,8 +42,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 W_COSINE = 1.0
 W_LEXICAL = 0.6
 W_RANK = 0.2
-FOLLOW_MIN_RATIO = 0.3  # further units must score at least this share of the best unit
-MAX_UNITS = 8
+FOLLOW_MIN_RATIO = 0.2  # further units must score at least this share of the best unit
+MAX_UNITS = 10
+MAX_CHARS = 1200  # answer length budget (procedures count up to MAX_PROCEDURE_CHARS)
 MAX_EMBEDDED = 32  # units embedded per answer (the rest are scored by word overlap alone)
 MAX_PROCEDURE_CHARS = 1400
 MIN_UNIT_CHARS = 12
@@ -57,6 +58,7 @@ class _Unit:
     text: str
     steps: list[str] | None = None  # a numbered procedure, one text per step
     context: str = ""  # the heading above it: scored with the unit, never shown
+    section: str = ""  # the passage's section: shown as a label before its first sentence
     score: float = 0.0
 
     @property
@@ -65,13 +67,13 @@ class _Unit:
 
 
 def extractive_answer(question: str, passages: list[Passage], *, intro: str, max_passages: int = 3,
-                      max_chars: int = 900, encode: Encoder | None = None) -> str:
+                      max_chars: int | None = None, encode: Encoder | None = None) -> str:
     """An answer made of the passages' best sentences, best first, each cited ``[n]``."""
     units = _candidate_units(passages, max_passages)
     if not units:
         return intro.strip()
     _score(question, units, encode)
-    chosen = _select(units, max_chars)
+    chosen = _select(units, max_chars or MAX_CHARS)
     return _render(intro, chosen)
 
 
@@ -112,7 +114,8 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
                 steps = [s for s in steps if not is_unsafe(s)]
                 if not steps:
                     continue
-            units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps, context=context))
+            units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps, context=context,
+                               section=_section_label(passage.chunk.section)))
     return units
 
 
@@ -200,6 +203,8 @@ def _table_rows(lines: list[str]) -> list[str]:
     """A table as one sentence per row, each cell named by its column: "Pro — First response: 8 hours"."""
     rows = [[_clean(_strip_markdown(c.strip())).rstrip(".") for c in _cells(line)]
             for line in lines if not re.fullmatch(r"[\s|:-]+", line)]
+    if all(len(r) == 2 and r[0].endswith(":") for r in rows):  # "Syntax: | ServerName name": key, value
+        return [f"{key} {value}." for key, value in rows if value]
     header, body = rows[0], rows[1:]
     width = max(len(r) for r in body) if body else len(header)
     if len(header) < width:  # an empty corner cell above the row labels was lost
@@ -272,6 +277,7 @@ def _same_text(unit: _Unit, chosen: list[_Unit]) -> bool:
 def _render(intro: str, chosen: list[_Unit]) -> str:
     paragraphs: list[str] = []
     prose: list[str] = []
+    shown_section = ""
     for unit in chosen:
         if unit.steps:
             if prose:
@@ -281,10 +287,20 @@ def _render(intro: str, chosen: list[_Unit]) -> str:
             lead = steps.pop(0) + "\n" if steps[0].endswith(":") else ""  # "To issue a refund:"
             paragraphs.append(lead + "\n".join(f"{i}. {step} [{unit.n}]" for i, step in enumerate(steps, start=1)))
         else:
-            prose.append(f"{_shorten(unit.text, 400)} [{unit.n}]")
+            label = ""
+            if unit.section and unit.section != shown_section and unit.section.lower() not in unit.text.lower():
+                label = f"{unit.section}: "
+            shown_section = unit.section
+            prose.append(f"{label}{_shorten(unit.text, 400)} [{unit.n}]")
     if prose:
         paragraphs.append(" ".join(prose))
     return "\n\n".join([intro.strip(), *paragraphs]).strip()
+
+
+def _section_label(section: str) -> str:
+    """The innermost heading of a section path, without permalink marks ("ServerName Directive ¶")."""
+    last = re.split(r"\s+>\s+", section.strip())[-1] if section.strip() else ""
+    return _clean(last.replace("¶", "")).strip(" :")
 
 
 def _cap_steps(steps: list[str]) -> list[str]:
