@@ -75,6 +75,7 @@ def serve(args: argparse.Namespace) -> None:
     settings = Settings(data_dir=Path(args.data_dir), allowed_origins=[ORIGIN], _env_file=None,
                         llm={"backend": "extractive"}, retrieval=retrieval, web={
                             "session_secret": "soak-secret-0123456789abcdef0123", "workers": args.workers,
+                            "session_ttl_s": 86_400,  # one session per client for the whole run
                             "rate_per_minute_session": 1_000_000, "rate_per_minute_ip": 1_000_000,
                             "daily_quota_ip": 1_000_000})
     store = Store(Path(args.store))
