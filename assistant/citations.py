@@ -179,6 +179,8 @@ def _citation_numbers(inner: str) -> list[int] | None:
             return None
         first = int(match.group(1))
         last = int(match.group(2)) if match.group(2) else first
+        if first == 0 and match.group(2):  # "[0-9]" is a character class, not a citation range
+            return None
         if last < first or last - first > _MAX_RANGE:
             return None
         numbers.extend(range(first, last + 1))

@@ -335,9 +335,13 @@ def _strip_markdown(text: str) -> str:
     return re.sub(r"(?<![.!?:;,])\s*\n\s*\n", ". ", text)
 
 
+_CITATION_SHAPED = re.compile(r"\[(\s*[1-9]\d?\s*(?:[,;\-–]\s*[1-9]\d?\s*)*)\]")
+
+
 def _clean(text: str) -> str:
-    text = " ".join(text.split())
-    return text.replace("[", "(").replace("]", ")")  # brackets would read as citations
+    """Whitespace collapsed; a bracket that would read as a citation ("see [2]") becomes "(2)". Other
+    brackets ("[END]", "[0-9]+", "[en]") are the passage's own words and stay as written."""
+    return _CITATION_SHAPED.sub(r"(\1)", " ".join(text.split()))
 
 
 def _shorten(text: str, max_chars: int) -> str:

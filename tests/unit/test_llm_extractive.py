@@ -17,11 +17,12 @@ def test_the_sentence_that_matches_the_question_leads_the_excerpt() -> None:
 
 
 def test_markdown_and_brackets_do_not_leak_into_excerpts() -> None:
-    text = "## Tax rates\n\n- Open **Settings** > `Taxes` [see docs](https://x.example).\n- Click [Add]."
+    text = "## Tax rates\n\n- Open **Settings** > `Taxes` [see docs](https://x.example) [2].\n- Click [Add]."
     excerpt = best_excerpt("tax rates", text)
     assert "#" not in excerpt and "**" not in excerpt and "`" not in excerpt and "https" not in excerpt
-    assert "[" not in excerpt  # a stray [n] would read as a citation
-    assert "Settings > Taxes see docs" in excerpt
+    assert "(2)" in excerpt and "[2]" not in excerpt  # a stray [n] would read as a citation
+    assert "[Add]" in excerpt  # other brackets are the passage's own words
+    assert "Settings > Taxes see docs (2)" in excerpt
 
 
 def test_long_sentences_are_cut_at_a_word_boundary() -> None:
