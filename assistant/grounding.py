@@ -116,7 +116,7 @@ _IDENTIFIER = re.compile(
     r"|</?[A-Za-z][\w-]*>"  # <Directory>
     r")(?![\w/])"
 )
-_CAPITALISED = re.compile(r"(?<![\w'])([A-Z][a-zA-Z]{2,})")
+_CAPITALISED = re.compile(r"(?<![\w'-])([A-Z][a-zA-Z]{2,})(?![\w-])")
 _SENTENCE_START = re.compile(r"(^|[.!?:;]\s+|\n\s*|^\s*(?:[-*•+]|\d{1,2}[.)])\s+|[\"“(]\s*)$")
 
 
