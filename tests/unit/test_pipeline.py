@@ -286,10 +286,14 @@ def test_internal_requests_may_use_internal_chunks(prompts, settings):
     assert [(s.title, s.audience) for s in done.sources] == [("Runbook", "internal")]
 
 
-def test_a_prompt_written_for_another_audience_is_refused(prompts, settings):
+def test_a_prompt_written_for_another_audience_is_refused(prompts, settings, caplog):
+    """A misconfigured prompt is an operator problem: the user reads "not ready", the log names the cause."""
     llm = ScriptedChatModel(replies=["x"])
-    events = ask(make_pipeline(prompts, settings, llm), prompt="internal")
-    assert [e.type for e in events] == ["error"] and events[0].code == "prompt_audience"
+    with caplog.at_level("WARNING", logger="assistant.pipeline"):
+        events = ask(make_pipeline(prompts, settings, llm), prompt="internal")
+    assert [e.type for e in events] == ["error"] and events[0].code == "not_ready"
+    assert events[0].message == USER_MESSAGES["not_ready"]
+    assert "prompt_audience" in caplog.text
     assert llm.calls == []
 
 
