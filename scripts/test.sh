@@ -12,4 +12,4 @@ ruff check assistant ingest bots tests benchmarks
 echo "==> mypy" >&2
 mypy
 echo "==> pytest" >&2
-python -m pytest -m "not gpu" --timeout=600 -q "$@"
+python -m pytest -m "not gpu" --timeout=600 -q -rfE --durations=25 "$@"
