@@ -59,6 +59,13 @@ class RetrievalSettings(_Section):
     dense_weight: float = Field(1.0, ge=0)
     keyword_weight: float = Field(0.5, ge=0)
     exact_keyword_weight: float = Field(1.0, ge=0)  # keyword weight when the question has a code/identifier
+    # A short question gives BM25 few words to match, so its ranking is noisier: the keyword weight
+    # grows from short_keyword_weight at <= short_question_words words to keyword_weight at
+    # >= long_question_words (replayed on all three sets: Zaragoza's 7-word questions keep dense in
+    # the lead, httpd's 19-word ones keep their BM25 gain; examples unchanged).
+    short_keyword_weight: float = Field(0.3, ge=0)
+    short_question_words: int = Field(8, ge=1)
+    long_question_words: int = Field(20, ge=1)
     rrf_k: int = Field(2, ge=1)
     # bm25() column weights of the page title and the heading path; the chunk text weighs 1.
     title_weight: float = Field(2.0, ge=0)

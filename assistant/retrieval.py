@@ -262,7 +262,7 @@ class HybridRetriever:
 
         profile = analyse_query(question)
         exact_query = has_exact_token(question) or profile.kind == "exact"
-        keyword_weight = cfg.exact_keyword_weight if exact_query else cfg.keyword_weight
+        keyword_weight = cfg.exact_keyword_weight if exact_query else length_scaled_keyword_weight(question, cfg)
         weights = (cfg.title_weight, cfg.section_weight, 1.0)
         phrases = profile.phrases() if cfg.exact_weight > 0 and mode != "dense" else []
         active = filters_active(filters)
@@ -490,3 +490,14 @@ class AudienceRetriever(BaseRetriever):
         result = self.retriever.search(query, audience=self.audience, filters=self.filters)
         return [passage_to_document(p, generation=result.generation, best_dense=result.best_dense)
                 for p in result.passages]
+
+
+def length_scaled_keyword_weight(question: str, cfg: RetrievalSettings) -> float:
+    """BM25's fusion weight for a question without codes: lower for short questions (few words to match)."""
+    words = len(question.split())
+    low, high = cfg.short_question_words, max(cfg.long_question_words, cfg.short_question_words + 1)
+    if words <= low:
+        return cfg.short_keyword_weight
+    if words >= high:
+        return cfg.keyword_weight
+    return cfg.short_keyword_weight + (cfg.keyword_weight - cfg.short_keyword_weight) * (words - low) / (high - low)

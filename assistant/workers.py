@@ -176,6 +176,7 @@ class WorkerPool:
         context = contextvars.copy_context()
 
         def work() -> None:
+            outcome: tuple[str, Any] = ("end", None)
             try:
                 items = produce()
                 try:
@@ -187,11 +188,13 @@ class WorkerPool:
                     close = getattr(items, "close", None)
                     if close is not None:
                         close()
-                channel.put("end", None)
             except BaseException as exc:  # raised again in the consumer, which knows its medium
-                channel.put("error", exc)
+                outcome = ("error", exc)
             finally:
+                # The slot is free before the consumer hears the end: whoever sees a stream finish
+                # (a test, the next request of the same client) finds the pool already released.
                 self._release()
+                channel.put(*outcome)
 
         self._submit(context, work)
         return PoolStream(channel)

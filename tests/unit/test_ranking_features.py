@@ -123,3 +123,14 @@ def test_model_confidence_rises_with_its_weighted_signals() -> None:
     good = Evidence(best_cosine=0.5, coverage=0.9, unknown=0.0, agreement=1.0, margin=0.1)
     bad = Evidence(best_cosine=0.5, coverage=0.3, unknown=0.5, agreement=0.0, margin=0.1)
     assert model.confidence(good) > 0.5 > model.confidence(bad)
+
+
+def test_short_questions_give_keyword_search_less_weight_than_long_ones() -> None:
+    from assistant.config import RetrievalSettings
+    from assistant.retrieval import length_scaled_keyword_weight
+
+    cfg = RetrievalSettings()
+    short = length_scaled_keyword_weight("How do I reset my password?", cfg)
+    middle = length_scaled_keyword_weight(" ".join(["word"] * 14), cfg)
+    long_ = length_scaled_keyword_weight(" ".join(["word"] * 30), cfg)
+    assert short == cfg.short_keyword_weight < middle < long_ == cfg.keyword_weight
