@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,50 +99,62 @@ class Conversation:
     user_id: str | None
 
 
-class _ConnectionPool:
-    """Up to ``size`` connections to one SQLite file, lent out one transaction at a time.
+class ConnectionPool:
+    """Up to ``size`` connections, each lent out for one transaction; subclasses say how to connect.
 
-    Connections stay open between transactions, with ``synchronous=NORMAL`` in WAL mode:
-    opening one and fsyncing every commit cost ~20 ms a write, which showed up as latency in
-    every streamed answer. NORMAL in WAL mode is still safe against corruption; a power cut
-    can lose the last commits, never the database.
+    Shared by the SQLite store and the Postgres one (``assistant/store_postgres.py``): only
+    :meth:`_connect`, :meth:`_usable` and :meth:`_begin` differ between databases.
     """
 
-    def __init__(self, path: Path, size: int) -> None:
-        self.path = path
-        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+    def __init__(self, size: int) -> None:
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
-        self._open: set[sqlite3.Connection] = set()
+        self._open: set[Any] = set()
 
-    def _new(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=30000")
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _usable(self, conn: Any) -> bool:
+        """Whether a pooled connection can be lent again (a server may have dropped it)."""
+        return True
+
+    def _begin(self, conn: Any) -> AbstractContextManager[Any]:
+        """One transaction on ``conn``: committed on success, rolled back on an exception."""
+        return conn  # sqlite3.Connection is its own transaction manager
+
+    def _new(self) -> Any:
+        conn = self._connect()
         with self._lock:
-            self._open.add(db)
-        return db
+            self._open.add(conn)
+        return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """Borrow a connection (waiting while all ``size`` are lent) for one transaction."""
         with self._slots:
             try:
-                db = self._idle.get_nowait()
+                conn = self._idle.get_nowait()
             except queue.Empty:
-                db = self._new()
+                conn = self._new()
+            if not self._usable(conn):
+                self._forget(conn)
+                conn = self._new()
             try:
-                with db:
-                    yield db
+                with self._begin(conn):
+                    yield conn
             finally:
                 with self._lock:
-                    kept = db in self._open
+                    kept = conn in self._open and self._usable(conn)
                 if kept:
-                    self._idle.put(db)
-                else:  # the pool was closed while this one was lent
-                    db.close()
+                    self._idle.put(conn)
+                else:  # the pool was closed while this one was lent, or the server dropped it
+                    self._forget(conn)
+
+    def _forget(self, conn: Any) -> None:
+        with self._lock:
+            self._open.discard(conn)
+        conn.close()
 
     @property
     def open_connections(self) -> int:
@@ -160,6 +172,28 @@ class _ConnectionPool:
                 break
 
 
+class _SQLitePool(ConnectionPool):
+    """Connections to one SQLite file.
+
+    Connections stay open between transactions, with ``synchronous=NORMAL`` in WAL mode:
+    opening one and fsyncing every commit cost ~20 ms a write, which showed up as latency in
+    every streamed answer. NORMAL in WAL mode is still safe against corruption; a power cut
+    can lose the last commits, never the database.
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        super().__init__(size)
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+
 class Store:
     """The conversation and audit store on one SQLite file (see the module docstring)."""
 
@@ -168,7 +202,7 @@ class Store:
     def __init__(self, path: Path, *, pool_size: int = POOL_SIZE) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._pool = _ConnectionPool(self.path, pool_size)
+        self._pool: ConnectionPool = _SQLitePool(self.path, pool_size)
         self._write_lock = threading.Lock()
         with self._connect(write=True) as db:
             db.executescript(SCHEMA)

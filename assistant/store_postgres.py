@@ -20,19 +20,17 @@ never edit one that has shipped. The tables and columns are the same as SQLite's
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from assistant.errors import ConfigError
 from assistant.schemas import Audience
-from assistant.store import Conversation, Store
+from assistant.store import ConnectionPool, Conversation, Store
 
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -200,62 +198,28 @@ class Connection:
         self._conn.execute(_REAL.sub("DOUBLE PRECISION", script))
 
 
-class _Pool:
-    """Up to ``size`` connections, each lent for one transaction (like the SQLite store's pool)."""
+class _Pool(ConnectionPool):
+    """Connections to one Postgres database (the pool itself is the SQLite store's)."""
 
     def __init__(self, url: str, size: int) -> None:
+        super().__init__(size)
         self.url = url
-        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(size)
-        self._lock = threading.Lock()
-        self._open: set[Any] = set()
 
-    def _new(self) -> Any:
+    def _connect(self) -> Any:
         import psycopg
 
         try:
-            conn = psycopg.connect(self.url, row_factory=_row_factory, connect_timeout=10)
+            return psycopg.connect(self.url, row_factory=_row_factory, connect_timeout=10)
         except psycopg.OperationalError as exc:
             raise ConfigError("Cannot connect to the Postgres store",
                               hint="check ASSISTANT_STORE_URL (host, port, database, user, password)",
                               detail=str(exc)) from exc
-        with self._lock:
-            self._open.add(conn)
-        return conn
 
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        with self._slots:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._new()
-            if conn.closed or conn.broken:
-                conn = self._new()
-            try:
-                with conn.transaction():
-                    yield conn
-            finally:
-                with self._lock:
-                    kept = conn in self._open and not conn.closed
-                if kept:
-                    self._idle.put(conn)
-                else:
-                    conn.close()
+    def _usable(self, conn: Any) -> bool:
+        return not (conn.closed or conn.broken)
 
-    @property
-    def open_connections(self) -> int:
-        with self._lock:
-            return len(self._open)
-
-    def close(self) -> None:
-        with self._lock:
-            self._open.clear()
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                break
+    def _begin(self, conn: Any) -> AbstractContextManager[Any]:
+        return conn.transaction()
 
 
 class PostgresStore(Store):
@@ -269,7 +233,7 @@ class PostgresStore(Store):
                               hint='pip install "support-assistant[postgres]"') from exc
         self.url = url
         self.path = None  # type: ignore[assignment]  # no file: the store lives in the database
-        self._pool = _Pool(url, pool_size)  # type: ignore[assignment]
+        self._pool = _Pool(url, pool_size)
         self.migrate()
 
     @contextmanager
