@@ -11,9 +11,12 @@ points to the passage the model meant. :class:`CitationRewriter` only
 
 and records the offered numbers in citation order (the ``done`` event's ``sources``).
 
-Only citation-shaped brackets are touched: ``[1]``, ``[1][2]``, ``[1, 2]``, ``[1-3]`` — at most
-two digits per number, and not right after a word or a closing bracket (``items[0].id`` is an
-index). Everything else is left as written: ``[2023]``, ``[Source 2]``, ``[ ]``, ``[see below]``,
+Only citation-shaped brackets are touched: ``[1]``, ``[1][2]``, ``[1, 2]``, ``[1-3]``, at most
+two digits per number (a detached ``[0]`` is dropped as never offered). Right after a word, a
+marker is an index when it holds a zero or when a word, ``[``, ``(`` or ``.name`` follows
+(``items[0]``, ``items[1].id``, ``m[1][2]``), and a citation otherwise (``costs $5[1].``).
+The web widget applies the same rule when it turns markers into links.
+Everything else is left as written: ``[2023]``, ``[Source 2]``, ``[ ]``, ``[see below]``,
 and anything inside a code span or a fenced code block.
 """
 
@@ -61,7 +64,11 @@ class CitationRewriter:
         if self._bracket is not None:
             self._bracket += ch
             if ch == "]":
-                if self._bracket_attached and _citation_numbers(self._bracket[1:-1]) is not None:
+                numbers = _citation_numbers(self._bracket[1:-1])
+                if self._bracket_attached and numbers is not None:
+                    if 0 in numbers:  # items[0]: only an index starts at zero
+                        text, self._bracket = self._bracket, None
+                        return self._emit(text)
                     self._attached, self._bracket = self._bracket, None  # decided by what follows
                     return ""
                 return self._close_bracket()

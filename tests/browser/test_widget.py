@@ -151,6 +151,25 @@ def test_model_html_and_unsafe_links_render_as_text(page, live_server: LiveServe
     page.screenshot(path=str(artifacts / "04-html-as-text.png"))
 
 
+def test_only_citation_shaped_brackets_outside_code_become_links(page, live_server: LiveServer) -> None:
+    """The widget follows assistant/citations.py: an index or a bracket in code is text, not a link."""
+    live_server.script.answer = ScriptedAnswer(
+        "Read `items[1]` or items[2].id, m[1][2] and rows[0]; it costs $5[1]. See [2] and [1, 2].\n\n"
+        "```\nx = rows[1]\n```",
+        [source(1, "Pricing", url="https://help.example.com/pricing"),
+         source(2, "Limits", url="https://help.example.com/limits")],
+    )
+    open_widget(page, f"{live_server.url}/demo")
+    ask(page, "what does it cost")
+    wait_done(page)
+    bubble = last_answer(page).locator(".bubble")
+    links = [a.text_content() for a in bubble.locator("a.cite").all()]
+    assert links == ["[1]", "[2]", "[1]", "[2]"]  # $5[1], [2], [1, 2]
+    text = bubble.text_content()
+    assert "items[2].id, m[1][2] and rows[0];" in text
+    assert [c.text_content() for c in bubble.locator("code").all()] == ["items[1]", "x = rows[1]"]
+
+
 WIDGET_PROBES = {
     "title": ".title",
     "input": "textarea",

@@ -24,6 +24,7 @@ from assistant.citations import CitationRewriter, resolve_citations
         # Not citations: indexes, years, labels, long ranges, code.
         ("Read items[0].id, then items[1].id.", 3, "Read items[0].id, then items[1].id.", []),
         ("m[1][2] is a matrix cell", 3, "m[1][2] is a matrix cell", []),
+        ("Use items[0] or rows[0], [1].", 3, "Use items[0] or rows[0], [1].", [1]),
         ("Since [2023] it is free [1].", 3, "Since [2023] it is free [1].", [1]),
         ("See [Source 2] and [1-40].", 3, "See [Source 2] and [1-40].", []),
         ("Run `a[1]` then [2].", 3, "Run `a[1]` then [2].", [2]),

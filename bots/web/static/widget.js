@@ -117,7 +117,19 @@
   // ------------------------------------------------------------------ safe Markdown
 
   // Inline: `code`, **bold**, *italic*, [text](url), [1] citations, bare http(s) URLs.
-  var INLINE = /(`[^`\n]+`)|\*\*([^*\n]+)\*\*|\*([^*\s][^*\n]*?)\*|\[([^\]\n]+)\]\(([^()\s]+)\)|\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]|(https?:\/\/[^\s<>()"']*[^\s<>()"'.,;:!?])/g;
+  // A citation is what the server's rule (assistant/citations.py) calls one: numbers 1-99, not
+  // inside code, and not an index — items[1], m[1][2] and a[1].b stay text (see isIndex).
+  var INLINE = /(`[^`\n]+`)|\*\*([^*\n]+)\*\*|\*([^*\s][^*\n]*?)\*|\[([^\]\n]+)\]\(([^()\s]+)\)|\[([1-9]\d?(?:\s*,\s*[1-9]\d?)*)\]|(https?:\/\/[^\s<>()"']*[^\s<>()"'.,;:!?])/g;
+
+  // "[1]" right after a word (or after an index's "]") is an index when a word, "[", "(" or
+  // ".name" follows it; otherwise it is a citation written without a space ("costs $5[1].").
+  function isIndex(text, start, end) {
+    var before = text.slice(0, start);
+    var attached = /\w$/.test(before) || /\w(?:\[[^\]\n]*\])+$/.test(before);
+    if (!attached) return false;
+    var after = text.slice(end);
+    return /^(?:[\w[(]|\.\w)/.test(after) || /\]$/.test(before);
+  }
 
   function citation(n, sources) {
     var src = null;
@@ -149,6 +161,8 @@
       } else if (match[4] !== undefined) {
         var href = safeUrl(match[5]);
         parent.appendChild(href ? link(href, match[4]) : document.createTextNode(match[4]));
+      } else if (match[6] !== undefined && isIndex(text, match.index, re.lastIndex)) {
+        parent.appendChild(document.createTextNode(match[0]));
       } else if (match[6] !== undefined) {
         match[6].split(",").forEach(function (part) {
           parent.appendChild(citation(parseInt(part, 10), sources));
