@@ -1,21 +1,39 @@
 """Deciding "I don't know" from the evidence a retrieval found, not from one cosine (docs/architecture.md §7).
 
-The best cosine alone does not transfer between corpora: long technical questions over a
-reference manual score lower than short ones over a help centre, so a cut-off fit on one
-declines answerable questions on the other. These signals are closer to "does the index talk
-about this at all":
+The best cosine alone does not transfer between corpora: long questions in the asker's own
+words over a reference manual score lower than short ones over a help centre, so a cut-off fit
+on one declines answerable questions on the other. The signals (:class:`Evidence`):
 
 - ``best_cosine``: the best dense similarity of any candidate (what docs/architecture.md §7 started from);
 - ``coverage``: the share of the question's key terms, weighted by how rare each is in the
-  corpus (IDF), that the best passages contain (title, heading path and text);
+  corpus (IDF, from the corpus's own document frequencies), that the best passage contains
+  (title, heading path and text);
 - ``unknown``: the IDF-weighted share of key terms the corpus never uses at all (a product,
-  tool or vendor the documentation does not cover: "nginx", "cPanel");
-- ``agreement``: whether the dense and the keyword search put the same document near the top;
-- ``margin``: how far the best document's fused score is ahead of the second one.
+  tool or vendor the documentation does not cover);
+- ``rare``: the IDF-weighted share of key terms the corpus knows only rarely (a passing
+  mention) that the best passages lack;
+- ``salient_missing``: how central to the question the most telling term the best passages
+  lack is: the cosine between that term alone and the question (the embedding model's own
+  sense of "what is this question about"), times its rarity in the corpus. "In nginx, how do
+  I ..." over the Apache manual: "nginx" is mentioned once in the corpus, the retrieved
+  passages about Apache's ProxyPass lack it, and the question is about it. A common word the
+  corpus happens not to use ("happens", "myself") is not what a question is about, so it
+  scores low where the plain ``unknown`` share would decline the question. None when the
+  retriever cannot embed single terms;
+- ``agreement``: whether the best document is among the first documents of the dense and of
+  the keyword search (0, 0.5 or 1); ``top_agree``: 1 when both searches rank the same
+  document first; ``keyword_rank``: 1 / rank of the dense search's best document in the
+  keyword search's document ranking (0 when absent);
+- ``margin``: how far the best document's fused score is ahead of the second one;
+- ``rerank``: the reranker's score of the best passage, None when no reranker ran.
 
-They are combined by a logistic model (:class:`AbstentionModel`) whose weights were fit on the
-example corpus only (examples/eval/golden.jsonl) and then left alone; ``benchmarks/quality.py``
-reports how it transfers to the httpd manual and the Zaragoza FAQ without refitting.
+They are combined by a logistic model (:class:`AbstentionModel`); a signal that is missing
+(None) takes the model's ``fallback`` value, the mean of the fitting rows, so it moves the
+confidence neither way. The shipped weights were fit on the example corpus only (the golden
+set plus examples/eval/abstention.jsonl: questions in the asker's own words and near-domain
+questions the documentation does not answer) with ``python benchmarks/quality.py --sets
+examples --no-baselines --fit-abstention``; ``benchmarks/quality.py`` reports how the model
+transfers to the httpd manual and the Zaragoza FAQ without refitting.
 """
 
 from __future__ import annotations
@@ -23,12 +41,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from assistant.ranking import QueryProfile
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es", "ly", "s")
+RARE_SHARE = 0.001  # "known only rarely": in at most this share of the chunks (and at least ...)
+RARE_MIN = 2  # ... in at most this many chunks, whatever the corpus size
+SALIENCE_TERMS = 6  # at most this many missing terms are embedded per question (the rarest)
 
 
 def stem(word: str) -> str:
@@ -44,9 +65,50 @@ def stems(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text)}
 
 
+def term_parts(term: str) -> list[str]:
+    """The words FTS5 indexes a term as: ``mod_rewrite`` → ``mod``, ``rewrite``; ``nginx`` → itself."""
+    return [p.lower() for p in _WORD.findall(term)] or [term.lower()]
+
+
 def idf(df: int, total: int) -> float:
     """BM25's IDF, floored at a small positive value so a very common term still counts a little."""
     return max(0.05, math.log(1 + (total - df + 0.5) / (df + 0.5)))
+
+
+def key_terms(profile: QueryProfile) -> list[str]:
+    """The terms the signals weigh: the question's content terms, bare numbers left out."""
+    return [t for t in profile.terms if not t.isdigit()]
+
+
+def lookup_words(profile: QueryProfile) -> list[str]:
+    """Every word whose chunk frequency the signals need (key terms and their FTS5 parts)."""
+    return list(dict.fromkeys(w for t in key_terms(profile) for w in (t, *term_parts(t))))
+
+
+def _frequency(term: str, frequencies: Mapping[str, int]) -> int:
+    """Chunks holding a term; a term FTS5 splits (``mod_rewrite``) counts as its rarest part."""
+    parts = term_parts(term)
+    if len(parts) == 1:
+        return frequencies.get(term, frequencies.get(parts[0], 0))
+    return min(frequencies.get(p, 0) for p in parts)
+
+
+def _covered(term: str, found: set[str]) -> bool:
+    return all(stem(p) in found for p in term_parts(term))
+
+
+def is_rare(df: int, total: int) -> bool:
+    return 0 < df <= max(RARE_MIN, RARE_SHARE * total)
+
+
+def missing_terms(profile: QueryProfile, passage_texts: Sequence[str], frequencies: Mapping[str, int],
+                  total: int) -> list[tuple[str, float]]:
+    """Key terms the passages lack, with their rarity (IDF over the IDF of an unseen term, 0..1),
+    rarest first: the candidates for ``salient_missing``."""
+    found = set().union(*(stems(text) for text in passage_texts)) if passage_texts else set()
+    top = idf(0, total) if total > 0 else 1.0
+    out = [(t, idf(_frequency(t, frequencies), total) / top) for t in key_terms(profile) if not _covered(t, found)]
+    return sorted(out, key=lambda pair: -pair[1])
 
 
 @dataclass(frozen=True)
@@ -56,51 +118,94 @@ class Evidence:
     unknown: float
     agreement: float
     margin: float
+    rare: float = 0.0
+    salient_missing: float | None = None
+    top_agree: float = 0.0
+    keyword_rank: float = 0.0
+    rerank: float | None = None
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(v, 4) for k, v in asdict(self).items()}
+    def as_dict(self) -> dict[str, float | None]:
+        return {k: None if v is None else round(v, 4) for k, v in asdict(self).items()}
 
 
 def gather_evidence(profile: QueryProfile, *, best_cosine: float, passage_texts: Sequence[str],
-                    frequencies: Mapping[str, int], total: int, agreement: float, margin: float) -> Evidence:
-    """The signals above, for one question. ``frequencies``: chunks holding each key term."""
-    terms = [t for t in profile.terms if not t.isdigit()]
+                    frequencies: Mapping[str, int], total: int, agreement: float, margin: float,
+                    top_agree: float = 0.0, keyword_rank: float = 0.0, salience: Mapping[str, float] | None = None,
+                    rerank: float | None = None) -> Evidence:
+    """The signals above, for one question.
+
+    ``passage_texts``: the best passages, best first (coverage reads the first, ``rare`` and
+    ``salient_missing`` all of them); ``frequencies``: chunks holding each word of
+    :func:`lookup_words`; ``salience``: cosine of each term of :func:`missing_terms` alone to
+    the question (None: not measured)."""
+    terms = key_terms(profile)
     if not terms or total <= 0:
-        return Evidence(best_cosine, 0.0, 0.0, agreement, margin)
-    weights = {t: idf(frequencies.get(t, 0), total) for t in terms}
-    found = set().union(*(stems(text) for text in passage_texts)) if passage_texts else set()
+        return Evidence(best_cosine, 0.0, 0.0, agreement, margin, salient_missing=None if salience is None else 0.0,
+                        top_agree=top_agree, keyword_rank=keyword_rank, rerank=rerank)
+    df = {t: _frequency(t, frequencies) for t in terms}
+    weights = {t: idf(df[t], total) for t in terms}
     all_weight = sum(weights.values())
-    covered = sum(w for t, w in weights.items() if stem(t) in found)
-    unknown = sum(w for t, w in weights.items() if frequencies.get(t, 0) == 0)
-    return Evidence(best_cosine, covered / all_weight, unknown / all_weight, agreement, margin)
+    best = stems(passage_texts[0]) if passage_texts else set()
+    found = set().union(*(stems(text) for text in passage_texts)) if passage_texts else set()
+    covered = sum(w for t, w in weights.items() if _covered(t, best))
+    unknown = sum(w for t, w in weights.items() if df[t] == 0)
+    rare = sum(w for t, w in weights.items() if is_rare(df[t], total) and not _covered(t, found))
+    salient: float | None = None
+    if salience is not None:
+        salient = max((max(0.0, salience[t]) * rarity
+                       for t, rarity in missing_terms(profile, passage_texts, frequencies, total) if t in salience),
+                      default=0.0)
+    return Evidence(best_cosine, covered / all_weight, unknown / all_weight, agreement, margin,
+                    rare=rare / all_weight, salient_missing=salient, top_agree=top_agree, keyword_rank=keyword_rank,
+                    rerank=rerank)
 
 
 @dataclass(frozen=True)
 class AbstentionModel:
-    """``confidence = sigmoid(bias + Σ weight × signal)``; abstain when it is under the threshold."""
+    """``confidence = sigmoid(bias + Σ weight × signal)``; abstain when it is under the threshold.
+
+    A signal the evidence lacks (None, or a name it does not have) takes ``fallback[name]``
+    (the fitting rows' mean; 0 when unknown), so a retriever without a reranker or without
+    term embeddings is judged on the other signals as an average question would be."""
 
     bias: float
     weights: Mapping[str, float]
+    fallback: Mapping[str, float] = field(default_factory=dict)
 
     def confidence(self, evidence: Evidence) -> float:
         values = evidence.as_dict()
-        z = self.bias + sum(w * values[name] for name, w in self.weights.items())
+        z = self.bias
+        for name, weight in self.weights.items():
+            value = values.get(name)
+            z += weight * (self.fallback.get(name, 0.0) if value is None else value)
         return 1.0 / (1.0 + math.exp(-z))
 
 
-# Fit on examples/eval/golden.jsonl only (`python benchmarks/quality.py --sets examples
-# --no-baselines --fit-abstention` prints this fit and the cut-off, RetrievalSettings.abstain_confidence).
-# Only the best cosine and the unknown-term share carry weight: coverage, agreement and margin
-# shift with how questions are written, and a fit on one corpus misplaced them on the others.
-SHIPPED_MODEL = AbstentionModel(bias=-0.9931, weights={"best_cosine": 6.9134, "unknown": -7.7976})
+# Fit on the example corpus only: examples/eval/golden.jsonl and examples/eval/abstention.jsonl
+# (`python benchmarks/quality.py --sets examples --no-baselines --fit-abstention` prints this fit
+# and the cut-off, RetrievalSettings.abstain_confidence). Only the best cosine, the unknown-term
+# share and the salient missing term carry weight: coverage, rare terms, agreement and margin
+# were measured too and, fit on this corpus, misplaced the decision on the others (README).
+SHIPPED_MODEL = AbstentionModel(
+    bias=1.5837,
+    weights={"best_cosine": 3.4686, "unknown": -2.1701, "salient_missing": -7.7757},
+    fallback={"best_cosine": 0.5684, "unknown": 0.2299, "salient_missing": 0.2395},
+)
 
 
 def fit_logistic(rows: Sequence[Evidence], should_answer: Sequence[bool], names: Sequence[str], *,
                  l2: float = 0.1, steps: int = 4000, rate: float = 0.5) -> AbstentionModel:
-    """Plain L2-regularised logistic regression by gradient descent (no new dependency; tens of rows)."""
+    """Plain L2-regularised logistic regression by gradient descent (no new dependency; tens of
+    rows). A missing signal is filled with the mean of the rows that have it, which is also the
+    model's fallback for it."""
     import numpy as np
 
-    x = np.array([[getattr(r, n) for n in names] for r in rows], dtype=np.float64)
+    fallback: dict[str, float] = {}
+    for n in names:
+        seen = [getattr(r, n) for r in rows if getattr(r, n) is not None]
+        fallback[n] = round(float(np.mean(seen)), 4) if seen else 0.0
+    x = np.array([[fallback[n] if getattr(r, n) is None else getattr(r, n) for n in names] for r in rows],
+                 dtype=np.float64)
     y = np.array(should_answer, dtype=np.float64)
     w = np.zeros(len(names))
     b = 0.0
@@ -110,4 +215,5 @@ def fit_logistic(rows: Sequence[Evidence], should_answer: Sequence[bool], names:
         grad_b = float(np.mean(p - y))
         w -= rate * grad_w
         b -= rate * grad_b
-    return AbstentionModel(bias=round(b, 4), weights={n: round(float(v), 4) for n, v in zip(names, w, strict=True)})
+    return AbstentionModel(bias=round(b, 4), weights={n: round(float(v), 4) for n, v in zip(names, w, strict=True)},
+                           fallback=fallback)

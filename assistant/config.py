@@ -91,10 +91,11 @@ class RetrievalSettings(_Section):
     # "I don't know". Calibrated on examples/eval/golden.jsonl (max F1 of abstention: P 0.79, R 0.69).
     abstain_threshold: float = 0.48
     # "evidence": abstain when the confidence of assistant/abstention.py's model (best cosine,
-    # key-term coverage, unknown terms, dense/keyword agreement, margin; fit on the example corpus
-    # only) is under abstain_confidence. "cosine": the best cosine against abstain_threshold alone.
+    # unknown terms, the most salient key term the best passages lack; fit on the example corpus
+    # only: golden.jsonl + abstention.jsonl) is under abstain_confidence. "cosine": the best
+    # cosine against abstain_threshold alone.
     abstention: Literal["evidence", "cosine"] = "evidence"
-    abstain_confidence: float = Field(0.6587, ge=0, le=1)
+    abstain_confidence: float = Field(0.6374, ge=0, le=1)
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"  # dense/keyword: one retriever only (for eval)

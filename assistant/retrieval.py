@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -30,7 +32,14 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 
-from assistant.abstention import SHIPPED_MODEL, Evidence, gather_evidence
+from assistant.abstention import (
+    SALIENCE_TERMS,
+    SHIPPED_MODEL,
+    Evidence,
+    gather_evidence,
+    lookup_words,
+    missing_terms,
+)
 from assistant.chunkdb import ChunkDB
 from assistant.ranking import (
     QueryProfile,
@@ -54,6 +63,7 @@ FILTER_OVERFETCH = 4  # first pass with filters fetches this many times more can
 MAX_CANDIDATES = 4096  # per retriever; filters matching less than this leaves results short
 AGREEMENT_DOCS = 3  # "dense and keyword agree": the top document is among each one's first documents
 EVIDENCE_PASSAGES = 3  # key-term coverage is read from the best passages
+TERM_CACHE = 4096  # single-term vectors kept for the salience signal
 DATE_KEYS = ("updated", "created", "date", "modified")
 # Function words dropped from the keyword query: BM25 gives them little weight, but OR-ing them
 # still pulls in every chunk that has them. Kept short on purpose ("us", "no", "not" stay).
@@ -109,6 +119,11 @@ def keyword_query(question: str) -> str:
     """The question without function words, for BM25; the question itself if nothing else is left."""
     words = [w for w in _WORD.findall(question) if w.lower() not in STOPWORDS]
     return " ".join(words) if words else question
+
+
+def present(values: dict[str, float | None]) -> dict[str, float]:
+    """The signals that were measured (a missing reranker score is left out, not reported as 0)."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def merge_by_score(lists: Iterable[list[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
@@ -241,6 +256,8 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings
         self.reranker = reranker
+        self._term_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # salience: single-term vectors
+        self._term_lock = threading.Lock()
 
     def search(self, question: str, *, audience: Audience, filters: RetrievalFilters | None = None,
                top_k: int | None = None, mode: RetrievalMode | None = None,
@@ -319,7 +336,7 @@ class HybridRetriever:
         evidence: Evidence | None = None
         if cfg.abstention == "evidence":
             evidence = self._evidence(generation, allowed, profile, chosen, survivors, dense, keyword,
-                                      best_dense)
+                                      best_dense, qvec)
             timer.lap("evidence")
         if evidence is not None:
             confidence = SHIPPED_MODEL.confidence(evidence)
@@ -331,38 +348,71 @@ class HybridRetriever:
         return RetrievalResult(passages=passages, generation=generation.id, best_dense=best_dense,
                                timings_ms={name: round(ms, 3) for name, ms in timings.items()},
                                abstain=abstain, confidence=None if confidence is None else round(confidence, 4),
-                               evidence=evidence.as_dict() if evidence else {})
+                               evidence=present(evidence.as_dict()) if evidence else {})
 
-    @staticmethod
-    def _evidence(generation: LoadedGeneration, allowed: Sequence[Audience], profile: QueryProfile,
+    def _evidence(self, generation: LoadedGeneration, allowed: Sequence[Audience], profile: QueryProfile,
                   chosen: Sequence[Candidate], survivors: Sequence[Candidate], dense: Sequence[tuple[int, float]],
-                  keyword: Sequence[tuple[int, float]], best_dense: float) -> Evidence | None:
+                  keyword: Sequence[tuple[int, float]], best_dense: float, qvec: np.ndarray) -> Evidence | None:
         """The abstention signals; None for a generation without FTS5 statistics (in-memory test ones)."""
         db = getattr(generation, "db", None)
         if not isinstance(db, ChunkDB) or not chosen:
             return None
-        terms = [t for t in profile.terms if not t.isdigit()]
+        words = lookup_words(profile)
         frequencies: dict[str, int] = {}
         for audience in allowed:
-            for term, n in db.term_frequencies(audience, terms).items():
+            for term, n in db.term_frequencies(audience, words).items():
                 frequencies[term] = frequencies.get(term, 0) + n
         total = sum(db.partition_size(a) for a in allowed)
         doc_of = {c.row: c.chunk.doc_key for c in survivors}
         top_doc = chosen[0].chunk.doc_key
 
-        def near_top(ranking: Sequence[tuple[int, float]]) -> bool:
-            docs = list(dict.fromkeys(doc_of[r] for r, _ in ranking if r in doc_of))[:AGREEMENT_DOCS]
-            return top_doc in docs
+        def documents(ranking: Sequence[tuple[int, float]]) -> list[str]:
+            return list(dict.fromkeys(doc_of[r] for r, _ in ranking if r in doc_of))
 
-        agreement = 0.5 * near_top(dense) + 0.5 * near_top(keyword)
+        dense_docs, keyword_docs = documents(dense), documents(keyword)
+        agreement = 0.5 * (top_doc in dense_docs[:AGREEMENT_DOCS]) + 0.5 * (top_doc in keyword_docs[:AGREEMENT_DOCS])
+        top_agree = float(bool(dense_docs and keyword_docs and dense_docs[0] == keyword_docs[0]))
+        keyword_rank = (1.0 / (keyword_docs.index(dense_docs[0]) + 1)
+                        if dense_docs and dense_docs[0] in keyword_docs else 0.0)
         doc_best: dict[str, float] = {}
         for cand in survivors:
             doc_best.setdefault(cand.chunk.doc_key, cand.fused)
         scores = sorted(doc_best.values(), reverse=True)
         margin = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
         texts = [f"{c.chunk.title}\n{c.chunk.section}\n{c.chunk.text}" for c in chosen[:EVIDENCE_PASSAGES]]
+        missing = [t for t, _ in missing_terms(profile, texts, frequencies, total)][:SALIENCE_TERMS]
+        salience = self._salience(missing, qvec)
         return gather_evidence(profile, best_cosine=best_dense, passage_texts=texts, frequencies=frequencies,
-                               total=total, agreement=agreement, margin=margin)
+                               total=total, agreement=agreement, margin=margin, top_agree=top_agree,
+                               keyword_rank=keyword_rank, salience=salience, rerank=chosen[0].rerank)
+
+    def _salience(self, terms: Sequence[str], qvec: np.ndarray) -> dict[str, float] | None:
+        """Cosine of each term alone to the question. Term vectors are kept (LRU, TERM_CACHE):
+        the same words recur across questions, and a new one costs one short encode."""
+        if not terms:
+            return {}
+        with self._term_lock:
+            vectors = {t: self._term_vectors[t] for t in terms if t in self._term_vectors}
+            for t in vectors:
+                self._term_vectors.move_to_end(t)
+        new = [t for t in terms if t not in vectors]
+        if new:
+            try:
+                batch = getattr(self.embedder, "encode", None)
+                encoded = (batch(new) if callable(batch)
+                           else np.stack([np.asarray(self.embedder.encode_query(t)) for t in new]))
+            except Exception:  # the decision falls back to the other signals; the question still gets an answer
+                log.warning("abstention: could not embed terms %s", new, exc_info=True)
+                return None
+            with self._term_lock:
+                for t, v in zip(new, encoded, strict=True):
+                    vector = np.asarray(v, dtype=np.float32)
+                    vectors[t] = vector
+                    self._term_vectors[t] = vector
+                while len(self._term_vectors) > TERM_CACHE:
+                    self._term_vectors.popitem(last=False)
+        q = qvec / (float(np.linalg.norm(qvec)) or 1.0)
+        return {t: float(q @ (v / (float(np.linalg.norm(v)) or 1.0))) for t, v in vectors.items()}
 
     # ------------------------------------------------------------------ steps with I/O
 

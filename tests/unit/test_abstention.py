@@ -1,0 +1,102 @@
+"""The abstention signals and model (assistant/abstention.py): split identifiers, rare and
+salient missing terms, missing signals, fitting."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from assistant.abstention import (
+    SHIPPED_MODEL,
+    AbstentionModel,
+    Evidence,
+    fit_logistic,
+    gather_evidence,
+    lookup_words,
+    missing_terms,
+    term_parts,
+)
+from assistant.config import RetrievalSettings
+from assistant.ranking import analyse_query
+
+TOTAL = 5000
+
+
+def evidence(question: str, passage: str, frequencies: dict[str, int], **kw: object) -> Evidence:
+    args: dict = {"best_cosine": 0.6, "agreement": 1.0, "margin": 0.3, **kw}
+    return gather_evidence(analyse_query(question), passage_texts=[passage], frequencies=frequencies,
+                           total=TOTAL, **args)
+
+
+def test_an_identifier_fts5_splits_counts_as_its_rarest_part_and_is_covered_by_its_parts() -> None:
+    assert term_parts("mod_rewrite") == ["mod", "rewrite"]
+    assert {"mod_rewrite", "mod", "rewrite"} <= set(lookup_words(analyse_query("logging for mod_rewrite only")))
+    freq = {"logging": 300, "mod": 900, "rewrite": 40}
+    ev = evidence("logging for mod_rewrite only", "mod_rewrite logging: LogLevel rewrite:trace3", freq)
+    assert ev.unknown == 0.0  # the corpus knows both parts: not a product it never heard of
+    assert ev.coverage == pytest.approx(1.0)
+    lacking = missing_terms(analyse_query("logging for mod_rewrite only"), ["LogLevel"], freq, TOTAL)
+    assert lacking[0][0] == "mod_rewrite"
+
+
+def test_rare_terms_count_only_when_the_best_passages_lack_them() -> None:
+    freq = {"nginx": 1, "proxy": 600, "trailing": 40, "slash": 80}
+    lacking = evidence("nginx proxy trailing slash", "ProxyPass and the trailing slash", freq)
+    having = evidence("nginx proxy trailing slash", "Unlike nginx, a proxy keeps the trailing slash", freq)
+    assert lacking.rare > 0.3 and having.rare == 0.0
+
+
+def test_missing_terms_come_rarest_first_with_rarity_between_zero_and_one() -> None:
+    freq = {"certbot": 2, "subdomain": 4, "certificate": 250, "command": 200}
+    found = missing_terms(analyse_query("certbot command to add a subdomain to my certificate"),
+                          ["Adding a domain to a certificate"], freq, TOTAL)
+    assert [t for t, _ in found] == ["certbot", "subdomain", "command"]
+    assert all(0 < r <= 1 for _, r in found) and found[0][1] > found[-1][1]
+
+
+def test_a_salient_missing_term_outweighs_a_common_word_the_corpus_lacks() -> None:
+    freq = {"nginx": 1, "proxy": 600, "pass": 300, "happens": 0, "permit": 60, "build": 100}
+    product = evidence("In nginx what does proxy pass do", "ProxyPass maps remote servers", freq,
+                       salience={"nginx": 0.45, "proxy": 0.3, "pass": 0.2})
+    wording = evidence("What happens if I build without a permit", "Building without a permit: fines", freq,
+                       salience={"happens": 0.05})
+    assert product.salient_missing == pytest.approx(0.45 * math.log(1 + 4999.5 / 1.5) / math.log(1 + 5000.5 / 0.5),
+                                                    rel=1e-6)
+    assert wording.salient_missing is not None and wording.salient_missing < 0.1 < product.salient_missing
+    assert wording.unknown > 0.3  # the plain unknown share alone would have counted "happens"
+    assert evidence("nginx proxy", "ProxyPass", freq).salient_missing is None  # not measured
+
+
+def test_a_missing_signal_takes_the_fallback_and_moves_nothing() -> None:
+    model = AbstentionModel(bias=0.0, weights={"best_cosine": 2.0, "rerank": 1.0}, fallback={"rerank": 0.4})
+    without = Evidence(best_cosine=0.5, coverage=0.0, unknown=0.0, agreement=0.0, margin=0.0)
+    at_mean = Evidence(best_cosine=0.5, coverage=0.0, unknown=0.0, agreement=0.0, margin=0.0, rerank=0.4)
+    assert without.rerank is None and "rerank" in without.as_dict()
+    assert model.confidence(without) == pytest.approx(model.confidence(at_mean))
+    assert model.confidence(without) == pytest.approx(1 / (1 + math.exp(-(1.0 + 0.4))))
+
+
+def test_fitting_separates_the_classes_and_fills_missing_values_with_the_mean() -> None:
+    rows, labels = [], []
+    for i in range(20):
+        answerable = i % 2 == 0
+        rows.append(Evidence(best_cosine=0.7 if answerable else 0.3, coverage=0.0, unknown=0.0, agreement=0.0,
+                             margin=0.0, rerank=None if i < 4 else (2.0 if answerable else -2.0)))
+        labels.append(answerable)
+    model = fit_logistic(rows, labels, ["best_cosine", "rerank"], l2=0.001, steps=3000, rate=1.0)
+    assert model.fallback["best_cosine"] == pytest.approx(0.5)
+    assert model.fallback["rerank"] == pytest.approx(0.0)
+    assert model.weights["best_cosine"] > 0 and model.weights["rerank"] > 0
+    assert all((model.confidence(r) > 0.5) == a for r, a in zip(rows, labels, strict=True))
+
+
+def test_the_shipped_model_declines_a_question_about_a_product_the_passages_lack() -> None:
+    cut = RetrievalSettings().abstain_confidence
+    base = {"best_cosine": 0.6, "coverage": 0.4, "unknown": 0.0, "agreement": 1.0, "margin": 0.3}
+    assert SHIPPED_MODEL.confidence(Evidence(**base, salient_missing=0.05)) >= cut
+    assert SHIPPED_MODEL.confidence(Evidence(**base, salient_missing=0.45)) < cut
+    off_topic = {**base, "best_cosine": 0.2, "coverage": 0.0, "unknown": 0.8}
+    assert SHIPPED_MODEL.confidence(Evidence(**off_topic, salient_missing=0.5)) < cut
+    # without term embeddings the decision rests on the other signals at an average salience
+    assert SHIPPED_MODEL.confidence(Evidence(**base)) >= cut
