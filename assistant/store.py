@@ -15,6 +15,7 @@ connection (borrow once per transaction), or a full pool would wait on itself.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.schemas import Audience, DoneEvent, HistoryTurn
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -132,7 +135,20 @@ class ConnectionPool:
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """Borrow a connection (waiting while all ``size`` are lent) for one transaction."""
-        with self._slots:
+        self._slots.acquire()
+        yield from self._lent()
+
+    @contextmanager
+    def transaction_if_free(self) -> Iterator[Any]:
+        """Like :meth:`transaction`, but yields ``None`` at once when every connection is lent."""
+        if not self._slots.acquire(blocking=False):
+            yield None
+            return
+        yield from self._lent()
+
+    def _lent(self) -> Iterator[Any]:
+        """One transaction on a pooled connection; the caller holds a slot, released here."""
+        try:
             try:
                 conn = self._idle.get_nowait()
             except queue.Empty:
@@ -150,6 +166,8 @@ class ConnectionPool:
                     self._idle.put(conn)
                 else:  # the pool was closed while this one was lent, or the server dropped it
                     self._forget(conn)
+        finally:
+            self._slots.release()
 
     def _forget(self, conn: Any) -> None:
         with self._lock:
@@ -242,6 +260,39 @@ class Store:
                 (conv.id, channel, audience, external_key, user_id, time.time(), json.dumps(metadata or {})),
             )
         return conv
+
+    def try_create_conversation(self, *, channel: str, audience: Audience, user_id: str | None = None,
+                                metadata: dict[str, Any] | None = None) -> Conversation | None:
+        """:meth:`create_conversation` if it can be done without waiting, else ``None``.
+
+        For an event loop: on a free SQLite store the insert takes ~0.1 ms, less than handing it to
+        a thread and back (~1-2 ms of the loop's time on a loaded 2-core machine, in front of every
+        new chat's first event). Any wait (another writer in this process or in another, every
+        connection lent, a database over the network) returns ``None``; the caller then creates
+        it on a worker thread as usual.
+        """
+        if not isinstance(self._pool, _SQLitePool) or not self._write_lock.acquire(blocking=False):
+            return None
+        try:
+            with self._pool.transaction_if_free() as db:
+                if db is None:
+                    return None
+                conv = Conversation(uuid.uuid4().hex, channel, audience, None, user_id)
+                db.execute("PRAGMA busy_timeout=0")  # another process writing: give up, don't wait
+                try:
+                    db.execute(
+                        "INSERT INTO conversations (id, channel, audience, external_key, user_id, created_at,"
+                        " metadata) VALUES (?, ?, ?, NULL, ?, ?, ?)",
+                        (conv.id, channel, audience, user_id, time.time(), json.dumps(metadata or {})),
+                    )
+                except sqlite3.OperationalError as exc:  # SQLITE_BUSY / LOCKED: nothing was written
+                    log.debug("store busy, conversation created on a thread instead: %s", exc)
+                    return None
+                finally:
+                    db.execute("PRAGMA busy_timeout=30000")
+                return conv
+        finally:
+            self._write_lock.release()
 
     def get_conversation(self, conversation_id: str) -> Conversation | None:
         with self._connect() as db:

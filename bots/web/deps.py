@@ -175,6 +175,13 @@ async def owned_conversation(ctx: WebContext, session: Session, conversation_id:
 
 
 async def new_conversation(ctx: WebContext, session: Session) -> Conversation:
+    """A new conversation row: inline when the store can take it without waiting (a thread hop
+    cost more than the insert, in front of every new chat's first event), else on a thread."""
     metadata: dict[str, Any] = {"session": session.sid, "origin": session.origin}
+    now = getattr(ctx.store, "try_create_conversation", None)
+    conv: Conversation | None = (
+        now(channel=WEB_CHANNEL, audience="public", user_id=session.owner, metadata=metadata) if now else None)
+    if conv is not None:
+        return conv
     return await run_in_threadpool(lambda: ctx.store.create_conversation(
         channel=WEB_CHANNEL, audience="public", user_id=session.owner, metadata=metadata))
