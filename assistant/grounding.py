@@ -54,7 +54,11 @@ LEAK_NGRAM = 5
 # --------------------------------------------------------------------------- text helpers
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_CITATION = re.compile(r"\s*\[\d+(?:\s*[,;\-–]\s*\d+)*\](?:\[\d+(?:\s*[,;\-–]\s*\d+)*\])*")
+# A citation marker: numbers 1-99 ("[0-9]" and "[07]" are a character class, a code: passage words).
+_MARKER = r"\[[1-9]\d?(?:\s*[,;\-–]\s*[1-9]\d?)*\]"
+_CITATION = re.compile(rf"\s*{_MARKER}(?:{_MARKER})*")
+_CODE_OR_CITATION = re.compile(rf"(`[^`\n]*`)|{_CITATION.pattern}")
+_LEADING_CITATION = re.compile(rf"[ \t]*{_MARKER}(?:[ \t]*{_MARKER})*[ \t]*")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)]|#{1,6})\s+")
 _STOPWORDS = _word_set(
     "a about above after again all also am an and any are as at be because been before being below",
@@ -83,7 +87,8 @@ def stem(word: str) -> str:
 
 
 def strip_citations(text: str) -> str:
-    return _CITATION.sub("", text)
+    """``text`` without citation markers; brackets inside a code span are code and stay."""
+    return _CODE_OR_CITATION.sub(lambda m: m.group(1) or "", text)
 
 
 def normalise(text: str) -> str:
@@ -318,7 +323,10 @@ def is_claim(text: str, evidence: Evidence) -> bool:
 
 # --------------------------------------------------------------------------- units of a stream
 
-_UNIT_END = re.compile(r"(?<=[.!?])[\"')\]]*(?:[ \t]*\[\d+(?:\s*[,;\-–]\s*\d+)*\])*(?=\s)")
+# A sentence ends at a full stop (with the citations after it), or at a citation that a new
+# capitalised sentence follows ("… LogFormat "%h" combined [2] Examples: …": a quoted line has no stop).
+_UNIT_END = re.compile(r"(?<=[.!?])[\"')\]]*(?:[ \t]*\[\d+(?:\s*[,;\-–]\s*\d+)*\])*(?=\s)"
+                       rf"|(?<=[^\s\[])[ \t]+{_MARKER}(?:{_MARKER})*(?=[ \t]+[A-Z])")
 
 
 def split_units(text: str) -> list[str]:
@@ -349,11 +357,19 @@ def _is_sentence_end(line: str, at: int) -> bool:
     return not re.fullmatch(r"\s*\d{1,2}[.)]", line[:at])
 
 
+def ends_unit(text: str) -> bool:
+    """Whether ``text`` ends a unit: a line break, or a sentence end followed by whitespace
+    ("… costs $5. "; not "e.g. ", not "1. " at a line start)."""
+    return text.endswith("\n") or (text[-1:].isspace() and len(split_units(text + "x")) > 1)
+
+
 class UnitBuffer:
     """Collects streamed text and hands out complete units, never inside a code fence.
 
-    The last unit is complete only once a line ends: a sentence that ends mid-line waits for
-    the next piece, which may still add a citation to it ("… costs $5. [2]")."""
+    A unit is handed out as soon as it ends (its sentence end and the space after it), not when
+    the next one starts: the guard delays a sentence by the cost of checking it and no more. A
+    citation that follows a sentence end ("… costs $5. [2]") arrives at the head of the next
+    unit; :class:`GroundingGuard` shows it after the sentence it belongs to."""
 
     def __init__(self) -> None:
         self._text = ""
@@ -363,7 +379,7 @@ class UnitBuffer:
         if self._text.count("```") % 2:  # inside a code block: wait for it to close
             return []
         units = split_units(self._text)
-        complete = units if units and units[-1].endswith("\n") else units[:-1]
+        complete = units if units and ends_unit(units[-1]) else units[:-1]
         self._text = self._text[len("".join(complete)):]
         return complete
 
@@ -416,6 +432,22 @@ class GroundingGuard:
         return out
 
     def _judge(self, unit: str) -> str:
+        """A leading citation ("[2] Next sentence.") belongs to the unit before: it is shown, held or
+        dropped with that one; the rest is judged on its own."""
+        lead = _LEADING_CITATION.match(unit)
+        if lead is None:
+            return self._judge_unit(unit)
+        head, rest = lead.group(0), unit[lead.end():]
+        if self._dropped_last or not (self.answered or self._waiting):
+            shown = ""
+        elif self._waiting:
+            self._waiting.append(head)
+            shown = ""
+        else:
+            shown = head
+        return shown + (self._judge_unit(rest) if rest else "")
+
+    def _judge_unit(self, unit: str) -> str:
         if not unit.strip():
             if self._dropped_last:
                 return ""

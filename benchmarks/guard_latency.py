@@ -10,9 +10,14 @@ something else). Each question runs twice, in the same process and order:
 - **baseline**: the guard replaced by a pass-through (tokens shown as they arrive);
 - **guard**: the pipeline as shipped (a unit is shown once it is complete and checked).
 
-It prints time to first shown token p50/p95 for both, the difference (what the guard adds:
-waiting for the first unit to end, plus the checking), and the checking alone (CPU time of
-``check_unit`` per unit). The target is ``added p95 <= 150 ms`` with the stand-in's defaults.
+It prints, for the baseline, when the first token was shown and when the first *sentence* was
+complete in the stream; for the guard, when the first token was shown. The guard shows whole
+checked sentences (a customer never sees one appear and vanish), so its first token can come no
+earlier than the first sentence's end: what the guard adds is measured from there (the target,
+``added p95 <= 150 ms``: checking costs well under a millisecond, so anything more is waiting
+the guard should not do). The wait for the first sentence itself is printed too: it is the
+price of sentence-by-sentence streaming, set by the model's speed and its first sentence's length.
+The checking alone is the CPU time of ``check_unit`` per unit.
 
     python benchmarks/guard_latency.py --data-dir var --dataset examples/eval/golden.jsonl
 """
@@ -61,16 +66,28 @@ def stand_in_model(first_ms: float, rate: float) -> Any:
     return StandIn()
 
 
-def first_token_ms(pipeline: Any, request: Any) -> tuple[float, Any]:
+def first_token_ms(pipeline: Any, request: Any) -> tuple[float, float, Any]:
+    """Milliseconds from the sources event (retrieval done) to the first token shown and to the first
+    complete sentence shown, and the done event."""
+    from assistant.grounding import ends_unit, split_units
+
     started = time.perf_counter()
-    first = None
+    first = sentence = None
     done = None
+    shown = ""
     for event in pipeline.stream(request):
-        if event.type == "token" and first is None:
-            first = (time.perf_counter() - started) * 1000
+        if event.type == "sources":  # from here: retrieval's own variance stays out of the comparison
+            started = time.perf_counter()
+        if event.type == "token":
+            now = (time.perf_counter() - started) * 1000
+            first = now if first is None else first
+            shown += event.text
+            units = split_units(shown)
+            if sentence is None and units and (len(units) > 1 or ends_unit(units[0])):
+                sentence = now
         if event.type == "done":
             done = event
-    return first or 0.0, done
+    return first or 0.0, sentence or first or 0.0, done
 
 
 def pct(values: list[float], p: float) -> float:
@@ -126,28 +143,34 @@ def main() -> int:
             checks.append((time.process_time() - t0) * 1000)
 
     baseline: list[float] = []
+    sentence: list[float] = []
     guarded: list[float] = []
     fell_back = 0
     for case in cases:
         found = retriever.search(case.question, audience=case.audience)
-        model.reply = re.sub(r"^.*?\n\n", "", extractive_answer(case.question, found.passages, intro="",
-                                                                    encode=embedder.encode), count=1)
+        model.reply = extractive_answer(case.question, found.passages, intro="INTRO",
+                                        encode=embedder.encode).removeprefix("INTRO").lstrip()
         request = AnswerRequest(question=case.question, audience=case.audience, channel="eval")
         pipeline_module._Run._grounding_guard = lambda self, *a: PassThrough()  # type: ignore[method-assign,assignment]
-        ms, _ = first_token_ms(pipeline, request)
+        ms, first_sentence, _ = first_token_ms(pipeline, request)
         baseline.append(ms)
+        sentence.append(first_sentence)
         pipeline_module._Run._grounding_guard = original  # type: ignore[method-assign]
         grounding.check_unit = timed_check
-        ms, done = first_token_ms(pipeline, request)
+        ms, _, done = first_token_ms(pipeline, request)
         grounding.check_unit = real_check
         guarded.append(ms)
         fell_back += bool(done is not None and done.grounding.fell_back)
-    added = [g - b for g, b in zip(guarded, baseline, strict=True)]
+    added = [g - b for g, b in zip(guarded, sentence, strict=True)]
+    wait = [s - b for s, b in zip(sentence, baseline, strict=True)]
     print(f"{len(cases)} questions; stand-in: first token after {args.first_ms:.0f} ms, {args.rate:.0f} tokens/s")
-    print(f"first token shown, baseline (no guard): p50 {pct(baseline, .5):.0f} ms  p95 {pct(baseline, .95):.0f} ms")
-    print(f"first token shown, with the guard:      p50 {pct(guarded, .5):.0f} ms  p95 {pct(guarded, .95):.0f} ms")
-    print(f"added by the guard:                     p50 {pct(added, .5):.0f} ms  p95 {pct(added, .95):.0f} ms "
+    print(f"baseline (no guard), first token shown:    p50 {pct(baseline, .5):.0f} ms  p95 {pct(baseline, .95):.0f} ms")
+    print(f"baseline (no guard), first sentence ended: p50 {pct(sentence, .5):.0f} ms  p95 {pct(sentence, .95):.0f} ms")
+    print(f"with the guard, first token shown:         p50 {pct(guarded, .5):.0f} ms  p95 {pct(guarded, .95):.0f} ms")
+    print(f"added by the guard (after the sentence ended): p50 {pct(added, .5):.0f} ms  p95 {pct(added, .95):.0f} ms "
           f"(target p95 <= 150 ms)")
+    print(f"sentence-by-sentence wait (first token to first sentence end, no guard): p50 {pct(wait, .5):.0f} ms  "
+          f"p95 {pct(wait, .95):.0f} ms")
     if checks:
         print(f"checking one unit (CPU): mean {statistics.mean(checks):.2f} ms  p95 {pct(checks, .95):.2f} ms "
               f"over {len(checks)} units; answers that fell back: {fell_back}")

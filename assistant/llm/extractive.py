@@ -10,13 +10,18 @@ How an answer is built (query-focused sentence selection):
 1. the top passages (``max_passages`` distinct documents) are cut into units: sentences, and
    numbered procedures kept whole as one unit ("1. Open … 2. Click …");
 2. each unit is scored against the question: cosine of sentence embeddings when an encoder is
-   given (the retriever's), plus the share of the question's content words it holds (rarer words
-   weigh more), plus a small bonus for the passage's retrieval rank;
+   given (the retriever's; the better of the unit alone and the unit read under its section's
+   heading, "Lost your phone or security key?"), plus the share of the question's content words
+   it holds (rarer words weigh more), plus a small bonus for the passage's retrieval rank;
 3. the best unit opens the answer, followed by the sentence after it when it continues the same
-   thought, then the next best units while they score close to the best and fit ``max_chars``;
-4. every sentence is the passage's own words (Markdown syntax removed so it reads the same in
-   Slack, the widget and a terminal) and ends with its citation ``[n]``, ``n`` being the
-   passage's position in ``passages``. Sentences that relay an instruction planted in the data
+   thought; then the best sentence of each other document (the retriever's first document is
+   often not the one that answers), then the next best units while they score close to the best
+   and fit ``max_chars``. A numbered procedure stays whole, with the bullets under its steps;
+4. every sentence is the passage's own words (Markdown emphasis removed so it reads the same in
+   Slack, the widget and a terminal; inline code keeps its ticks, a regex keeps its stars) and
+   ends with its citation ``[n]``, ``n`` being the passage's position in ``passages``; a section
+   label names where it comes from (the page title where the heading is "Summary" or "Note").
+   Sentences that relay an instruction planted in the data
    (:func:`assistant.grounding.is_unsafe`) are never quoted.
 """
 
@@ -41,13 +46,16 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # Weights of the unit score: semantic similarity, lexical coverage of the question, rank prior.
 W_COSINE = 1.0
 W_LEXICAL = 0.6
-W_RANK = 0.2
+W_RANK = 0.1
 FOLLOW_MIN_RATIO = 0.2  # further units must score at least this share of the best unit
 MAX_UNITS = 10
 MAX_CHARS = 1200  # answer length budget (procedures count up to MAX_PROCEDURE_CHARS)
 MAX_EMBEDDED = 32  # units embedded per answer (the rest are scored by word overlap alone)
 MAX_PROCEDURE_CHARS = 1400
 MIN_UNIT_CHARS = 12
+_SUB_ITEM = "\n- "  # joins a step and the bullets under it, inside one step's text
+PER_DOC_FIRST = True  # after the best unit, the best sentence of each other document
+PER_DOC_MIN_RATIO = 0.5  # ... when it scores at least this share of the best unit
 
 
 @dataclass
@@ -58,6 +66,7 @@ class _Unit:
     text: str
     steps: list[str] | None = None  # a numbered procedure, one text per step
     context: str = ""  # the heading above it: scored with the unit, never shown
+    heading: str = ""  # its section's heading, when the passage's text has none above it
     section: str = ""  # the passage's section: shown as a label before its first sentence
     score: float = 0.0
 
@@ -80,7 +89,8 @@ def extractive_answer(question: str, passages: list[Passage], *, intro: str, max
 def best_excerpt(question: str, text: str, *, max_chars: int = 320) -> str:
     """The run of sentences around the one that best matches the question, at most ``max_chars``
     (the snippet shown under a source)."""
-    sentences = [s for s in (_clean(p) for p in _SENTENCE_END.split(_strip_markdown(text))) if s]
+    plain = _strip_markdown(text).replace("`", "")  # a snippet is shown as plain text
+    sentences = [s for s in (_clean(p) for p in _SENTENCE_END.split(plain)) if s]
     if not sentences:
         return ""
     wanted = set(_content_stems(question))
@@ -107,6 +117,8 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
                 continue
             docs.append(doc)
         rank = docs.index(doc)
+        label = _section_label(passage.chunk.section, passage.chunk.title)
+        heading = _section_label(passage.chunk.section)
         for index, (text, steps, context) in enumerate(_split_passage(passage.chunk.text)):
             if steps is None and (len(text) < MIN_UNIT_CHARS or is_unsafe(text)):
                 continue
@@ -115,7 +127,8 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
                 if not steps:
                     continue
             units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps, context=context,
-                               section=_section_label(passage.chunk.section)))
+                               heading="" if context else heading,
+                               section=label))
     return units
 
 
@@ -137,7 +150,7 @@ def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
 
     def flush_steps() -> None:
         if len(steps) >= 2:
-            cleaned = [_clean(_strip_markdown(s)) for s in steps]
+            cleaned = [_SUB_ITEM.join(_clean(_strip_markdown(part)) for part in s.split(_SUB_ITEM)) for s in steps]
             if out and out[-1][1] is None and out[-1][0].endswith(":"):
                 lead = out.pop()[0]
                 cleaned = [s for s in cleaned if s]
@@ -177,8 +190,12 @@ def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
                 flush_steps()
                 flush_prose()
             steps.append(match.group(2))
-        elif steps and line.strip() and line.startswith(("   ", "\t")):
-            steps[-1] += " " + line.strip()  # a step's continuation line
+        elif steps and line.strip() and line.startswith(("  ", "\t")):
+            sub = re.match(r"^\s*[-*+•]\s+(.*)$", line)
+            if sub:  # a bullet under a step ("2. Add these DNS records:" then "  - SPF: …") stays with it
+                steps[-1] += _SUB_ITEM + sub.group(1).strip()
+            else:
+                steps[-1] += " " + line.strip()  # a step's continuation line
         else:
             if steps and line.strip():
                 flush_steps()
@@ -234,9 +251,16 @@ def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
     if encode is not None:
         # Only the lexically most promising units are embedded: the cost stays flat on long passages.
         shortlist = sorted(range(len(units)), key=lambda i: -lexical[i])[:MAX_EMBEDDED]
-        vectors = np.asarray(encode([question, *(_embed_text(units[i]) for i in shortlist)]), dtype=np.float32)
-        for i, score in zip(shortlist, vectors[1:] @ vectors[0], strict=True):
+        headed = [i for i in shortlist if units[i].heading]
+        texts = [question, *(_embed_text(units[i]) for i in shortlist),
+                 *(f"{units[i].heading}: {units[i].text}"[:1000] for i in headed)]
+        vectors = np.asarray(encode(texts), dtype=np.float32)
+        scores = vectors[1:] @ vectors[0]
+        for i, score in zip(shortlist, scores[: len(shortlist)], strict=True):
             cosine[i] = float(score)
+        # Read under its section's heading too ("Lost your phone?"): the better of the two counts.
+        for i, score in zip(headed, scores[len(shortlist):], strict=True):
+            cosine[i] = max(cosine[i], float(score))
     for unit, lex, cos in zip(units, lexical, cosine, strict=True):
         unit.score = W_COSINE * cos + W_LEXICAL * lex - W_RANK * unit.rank
 
@@ -256,10 +280,16 @@ def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
         chosen.append(following)
         used += following.chars
     floor = best.score * FOLLOW_MIN_RATIO if best.score > 0 else best.score
-    for unit in ranked[1:]:
-        if len(chosen) >= MAX_UNITS or unit.score < floor:
+    # Each other document's best unit comes next: the retriever's first document is often not the
+    # one that answers, and the best sentence of the second says more than the fifth of the first.
+    docs_first = [top for top in (max(group, key=lambda u: u.score) for group in _by_doc(units) if best not in group)
+                  if not top.steps and top.score >= best.score * PER_DOC_MIN_RATIO]
+    if PER_DOC_FIRST:
+        ranked = [*sorted(docs_first, key=lambda u: -u.score), *ranked]
+    for unit in ranked:
+        if len(chosen) >= MAX_UNITS:
             break
-        if unit in chosen or _same_text(unit, chosen):
+        if unit.score < floor or unit in chosen or _same_text(unit, chosen):
             continue
         size = min(unit.chars, MAX_PROCEDURE_CHARS)
         if used + size > max_chars:
@@ -267,6 +297,13 @@ def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
         chosen.append(unit)
         used += size
     return chosen
+
+
+def _by_doc(units: list[_Unit]) -> list[list[_Unit]]:
+    groups: dict[int, list[_Unit]] = {}
+    for unit in units:
+        groups.setdefault(int(unit.rank), []).append(unit)
+    return list(groups.values())
 
 
 def _same_text(unit: _Unit, chosen: list[_Unit]) -> bool:
@@ -285,7 +322,7 @@ def _render(intro: str, chosen: list[_Unit]) -> str:
                 prose = []
             steps = _cap_steps(unit.steps)
             lead = steps.pop(0) + "\n" if steps[0].endswith(":") else ""  # "To issue a refund:"
-            paragraphs.append(lead + "\n".join(f"{i}. {step} [{unit.n}]" for i, step in enumerate(steps, start=1)))
+            paragraphs.append(lead + "\n".join(_step_lines(i, step, unit.n) for i, step in enumerate(steps, start=1)))
         else:
             label = ""
             if unit.section and unit.section != shown_section and unit.section.lower() not in unit.text.lower():
@@ -297,10 +334,24 @@ def _render(intro: str, chosen: list[_Unit]) -> str:
     return "\n\n".join([intro.strip(), *paragraphs]).strip()
 
 
-def _section_label(section: str) -> str:
-    """The innermost heading of a section path, without permalink marks ("ServerName Directive ¶")."""
+_GENERIC_HEADINGS = frozenset({"summary", "overview", "introduction", "description", "synopsis", "note", "notes",
+                               "warning", "example", "examples", "see also", "options", "directives", ""})
+
+
+def _step_lines(i: int, step: str, n: int) -> str:
+    """One numbered step, its bullets indented under it, each line cited."""
+    head, *subs = step.split(_SUB_ITEM)
+    return "\n".join([f"{i}. {head} [{n}]", *(f"   - {sub} [{n}]" for sub in subs)])
+
+
+def _section_label(section: str, title: str = "") -> str:
+    """The innermost heading of a section path, without permalink marks ("ServerName Directive ¶");
+    the page's title where that heading says nothing on its own ("Summary", "Note", none)."""
     last = re.split(r"\s+>\s+", section.strip())[-1] if section.strip() else ""
-    return _clean(last.replace("¶", "")).strip(" :")
+    label = re.sub(r"^\d{1,2}[.)]\s+", "", _clean(last.replace("¶", "")).strip(" :"))  # "4. Send from …"
+    if label.lower() in _GENERIC_HEADINGS and title.strip():
+        label = _clean(title).strip(" :")
+    return label
 
 
 def _cap_steps(steps: list[str]) -> list[str]:
@@ -310,7 +361,7 @@ def _cap_steps(steps: list[str]) -> list[str]:
         used += len(step)
         if out and used > MAX_PROCEDURE_CHARS:
             break
-        out.append(_shorten(step, 300))
+        out.append(_SUB_ITEM.join(_shorten(part, 300) for part in step.split(_SUB_ITEM)))
     return out
 
 
@@ -328,8 +379,9 @@ def _strip_markdown(text: str) -> str:
     # A heading or list item without closing punctuation still ends a sentence.
     text = re.sub(r"(?m)^(\s{0,3}(?:#{1,6}|[-*+]|\d+[.)])\s+.*?[^.!?:;,\s])[ \t]*$", r"\1.", text)
     text = re.sub(r"(?m)^\s{0,3}(#{1,6}|>|[-*+]|\d+[.)])\s+", "", text)  # headings, quotes, list markers
-    text = re.sub(r"(\*\*|__|`|~~)", "", text)
-    text = re.sub(r"(?<![\w*])\*(\S[^*\n]*?)\*(?![\w*])", r"\1", text)  # *italic*
+    text = re.sub(r"(\*\*|__|~~)", "", text)  # inline `code` keeps its ticks: it reads as code everywhere
+    # *italic*: between words only, so a regex or a glob (".*\.php(/.*)?$", "*.log") keeps its stars
+    text = re.sub(r"(?<![^\s(\"'])\*([A-Za-z][^*\n]*?[A-Za-z0-9.!?:)])\*(?=[\s.,;:!?)\"']|$)", r"\1", text)
     text = re.sub(r"(?m)^\s*\|.*\|\s*$", " ", text)  # table rows
     # A line without closing punctuation (a heading, a list item) ends a sentence too.
     return re.sub(r"(?<![.!?:;,])\s*\n\s*\n", ". ", text)
@@ -338,14 +390,34 @@ def _strip_markdown(text: str) -> str:
 _CITATION_SHAPED = re.compile(r"\[(\s*[1-9]\d?\s*(?:[,;\-–]\s*[1-9]\d?\s*)*)\]")
 
 
+_TOKEN_WITH_MARKER = re.compile(r"(?<![\S`])(\S*?)(" + _CITATION_SHAPED.pattern + r")(\S*)")
+
+
 def _clean(text: str) -> str:
-    """Whitespace collapsed; a bracket that would read as a citation ("see [2]") becomes "(2)". Other
-    brackets ("[END]", "[0-9]+", "[en]") are the passage's own words and stay as written."""
-    return _CITATION_SHAPED.sub(r"(\1)", " ".join(text.split()))
+    r"""Whitespace collapsed; brackets that a reader (or the citation rewriter) would take for a
+    citation are kept from reading as one without changing a character of code: a standalone
+    reference ("see [2]") becomes "(2)"; a token that holds one ("=10\.0\.0\.[1-9]") becomes a code
+    span, so a regex or a config line reads exactly as the passage wrote it. Other brackets
+    ("[END]", "[0-9]+", "[en]") are the passage's own words and stay as written."""
+
+    def keep(match: re.Match[str]) -> str:
+        before, after = match.group(1), match.group(4)
+        if "`" in match.group(0):
+            return match.group(0)
+        if not before and not after.strip(".,;:!?)"):
+            return "(" + match.group(3) + ")" + after
+        return f"`{match.group(0)}`"
+
+    text = " ".join(text.split())
+    if text.count("`") % 2:  # an unbalanced tick would turn the rest of the answer into code
+        text = text.replace("`", "")
+    return _TOKEN_WITH_MARKER.sub(keep, text)
 
 
 def _shorten(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
     cut = text[: max_chars - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    if cut.count("`") % 2:  # a code span cut in half is closed, or all that follows would read as code
+        cut += "`"
     return cut + "…"

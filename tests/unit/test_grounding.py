@@ -110,6 +110,16 @@ def test_streaming_in_any_split_shows_the_same_checked_units(size: int) -> None:
         assert piece.endswith(("\n", " ")), piece
 
 
+def test_a_sentence_is_shown_when_it_ends_and_its_citation_follows_it() -> None:
+    """No wait for the next piece: a sentence is checked and shown once its full stop and the
+    space after it arrive; the citation that comes next goes with it, or with it is dropped."""
+    guard = GroundingGuard(evidence())
+    assert guard.feed("Card refunds take 5-10 business days. ") == "Card refunds take 5-10 business days. "
+    assert guard.feed("[1] The time it takes is 180 days. ") == "[1] "
+    assert guard.feed("[1] Go to **Payments** and open the payment. ") == "Go to **Payments** and open the payment. "
+    assert guard.feed("[1]") + guard.finish() == "[1]"
+
+
 def test_the_report_says_what_was_dropped_and_why() -> None:
     guard = GroundingGuard(evidence())
     _stream(guard, ANSWER, 5)

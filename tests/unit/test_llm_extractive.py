@@ -73,7 +73,8 @@ def test_the_embedding_similarity_picks_a_paraphrased_answer_over_word_overlap()
 
     answer = extractive_answer("What time of day do recurring invoices get generated?", passages, intro="Docs:",
                                encode=encode)
-    assert answer.splitlines()[2].startswith("Invoices are created at 07:00")
+    # a page without sections is labelled with its title
+    assert answer.splitlines()[2].startswith("Recurring: Invoices are created at 07:00")
 
 
 def test_planted_instructions_in_a_passage_are_never_quoted() -> None:
@@ -85,3 +86,34 @@ def test_planted_instructions_in_a_passage_are_never_quoted() -> None:
 
 def test_no_passages_leave_just_the_intro() -> None:
     assert extractive_answer("anything", [], intro="Docs:") == "Docs:"
+
+
+def test_the_bullets_under_a_step_stay_with_the_procedure() -> None:
+    text = ("1. Go to Settings > Emails > Sending domain.\n2. Add these DNS records at your DNS provider:\n"
+            "  - SPF: add `include:spf.mail.example` to your SPF record.\n  - DKIM: two CNAME records.\n"
+            "3. Click Verify.")
+    answer = extractive_answer("Which DNS records do I add for my sending domain?",
+                               [make_passage(text, title="Emails", section="Sending domain")], intro="Docs:")
+    assert ("2. Add these DNS records at your DNS provider: [1]\n"
+            "   - SPF: add `include:spf.mail.example` to your SPF record. [1]\n"
+            "   - DKIM: two CNAME records. [1]\n3. Click Verify. [1]") in answer
+
+
+def test_code_in_a_passage_is_quoted_character_for_character() -> None:
+    """A regex keeps its stars; a bracket inside a token ("[8-9]") becomes a code span rather than a
+    citation, so the answer never changes what a customer would copy."""
+    text = ('Deny the robot with RewriteCond "%{REMOTE_ADDR}" "=123\\.45\\.67\\.[8-9]" and a rule. '
+            'PHP scripts are passed with ProxyPassMatch "^/app/.*\\.php(/.*)?$" to the FastCGI server.')
+    answer = extractive_answer("How do I block the robot and pass PHP scripts to FastCGI?",
+                               [make_passage(text, title="Rewrite")], intro="Docs:")
+    assert '`"=123\\.45\\.67\\.[8-9]"`' in answer
+    assert '"^/app/.*\\.php(/.*)?$"' in answer
+
+
+def test_the_best_sentence_of_a_second_document_is_not_crowded_out_by_the_first() -> None:
+    first = make_passage(" ".join(f"The server checks the TLS certificates of clients by itself in mode {i}."
+                                  for i in range(12)), title="mod_ssl")
+    second = make_passage("The md module renews certificates via the ACME protocol.", title="mod_md")
+    answer = extractive_answer("Can the server renew TLS certificates by itself?", [first, second], intro="Docs:",
+                               max_chars=300)
+    assert "via the ACME protocol. [2]" in answer
