@@ -98,6 +98,14 @@ class RetrievalSettings(_Section):
     abstain_confidence: float = Field(0.6374, ge=0, le=1)
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
+    # Domain tuning (assistant/domain_tuning.py): `assistant ingest` trains a query adapter from the
+    # corpus's own headings and sentences and stores it in the generation; queries then reorder the
+    # pages of the first rerank_candidates passages by it (weight domain_weight; 0 ignores a stored
+    # one). Off by default: measured a small gain on Zaragoza but a loss on httpd and the example set.
+    domain_tuning: bool = False
+    domain_tuning_steps: int = Field(200, ge=1)  # optimiser steps per audience (seconds)
+    domain_tuning_pairs: int = Field(4000, ge=1)  # pseudo-queries encoded per audience (the bulk of the time)
+    domain_weight: float = Field(1.0, ge=0)
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"  # dense/keyword: one retriever only (for eval)
 
 

@@ -32,6 +32,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 
+from assistant import domain_tuning
 from assistant.abstention import (
     SALIENCE_TERMS,
     SHIPPED_MODEL,
@@ -311,6 +312,13 @@ class HybridRetriever:
         survivors = self._order(survivors, dense, keyword, exact, cfg,
                                 keyword_weight=keyword_weight if mode != "dense" else 1.0,
                                 dense_weight=cfg.dense_weight if mode != "keyword" else 1.0)
+        adapter = domain_tuning.adapter_for(generation) if cfg.domain_weight > 0 and mode == "hybrid" else None
+        adapted = adapter.transform(audience, qvec) if adapter is not None else None
+        if adapted is not None:  # a generation trained with ASSISTANT_RETRIEVAL_DOMAIN_TUNING
+            survivors = domain_tuning.reorder(survivors, adapted, weight=cfg.domain_weight,
+                                              depth=cfg.rerank_candidates, per_page=cfg.per_document_cap,
+                                              rrf_k=cfg.doc_rrf_k)
+            timer.lap("domain")
         best_dense = max((c.cosine for c in survivors), default=0.0)
 
         pool = select_diverse(

@@ -14,6 +14,8 @@ unanswerable ones answered, for:
 - ``BM25``: FTS5 BM25 alone over the tutorial's chunks;
 - ``shipped``: this project as shipped (heading-aware chunks from ``assistant ingest``,
   ``RetrievalSettings()`` defaults, the shipped abstention);
+- ``domain-tuned`` (with ``--domain-tuning``): the shipped index plus the query adapter that
+  ``ASSISTANT_RETRIEVAL_DOMAIN_TUNING=true`` trains at ingest (:mod:`assistant.domain_tuning`);
 - any ``--variant``: the shipped index with some ``RetrievalSettings`` changed, for
   measuring one step at a time (``--variant 'no-agg:doc_aggregation=0'``).
 
@@ -257,6 +259,21 @@ class _Results(list[Any]):
                          for r in rows)
 
 
+def tune_index(data_dir: Path, embedder: Any, *, label: str) -> None:
+    """Train the domain adapter into the cached index's current generation, unless it has one
+    (as `assistant ingest` does with ASSISTANT_RETRIEVAL_DOMAIN_TUNING=true, default bounds)."""
+    from assistant import generations
+    from assistant.domain_tuning import ADAPTER_FILE, tune_generation
+
+    _, path = generations.resolve(data_dir, None)
+    if (path / ADAPTER_FILE).exists():
+        say(f"[{label}] reusing the domain adapter in {path}")
+        return
+    started = time.perf_counter()
+    tune_generation(path, embedder, say=lambda message: say(f"[{label}] {message}"))
+    say(f"[{label}] domain adapter trained in {time.perf_counter() - started:.0f} s")
+
+
 def run_set(name: str, args: argparse.Namespace, queries: QueryCache,
             variants: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     from assistant.config import RetrievalSettings
@@ -287,13 +304,18 @@ def run_set(name: str, args: argparse.Namespace, queries: QueryCache,
             write_tutorial(tutorial_texts(sources), cache / "tutorial", embedder, stamp=stamp, label=name)
         cases = load_dataset(args.httpd_questions)
     say(f"[{name}] {len(cases)} questions")
-    shipped = RetrievalSettings()
+    # What a default `assistant ingest` serves: no domain adapter (training is opt-in), even when
+    # --domain-tuning stored one in this cached index.
+    shipped = RetrievalSettings(domain_weight=0.0)
     rows: list[tuple[str, Path, Any, float | None]] = [] if args.no_baselines else [
         ("tutorial (1000/100 chars, MiniLM dense)", cache / "tutorial", RetrievalSettings(mode="dense"),
          OLD_THRESHOLD),
         ("BM25 (tutorial chunks)", cache / "tutorial", RetrievalSettings(mode="keyword"), OLD_THRESHOLD),
     ]
     rows.append(("shipped", cache / "index", shipped, None))
+    if args.domain_tuning:
+        tune_index(cache / "index", embedder, label=name)
+        rows.append(("domain-tuned (query adapter)", cache / "index", RetrievalSettings(), None))
     for label, overrides in variants:
         rows.append((label, cache / "index", shipped.model_copy(update=overrides), None))
     out: dict[str, dict[str, Any]] = {}
@@ -381,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write every number (and per question) here")
     parser.add_argument("--no-baselines", action="store_true",
                         help="skip the tutorial and BM25 rows (quick runs while measuring variants)")
+    parser.add_argument("--domain-tuning", action="store_true",
+                        help="train the domain adapter into each cached index (once) and add its row")
     parser.add_argument("--fit-abstention", action="store_true",
                         help="fit the abstention model on the examples set's shipped rows (golden set and "
                              "examples/eval/abstention.jsonl) and print it")

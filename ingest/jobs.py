@@ -226,6 +226,7 @@ class IngestJob:
         report.timings["index"] = round(time.perf_counter() - t0, 3)
         if previous:
             previous.close()
+        tuned = self._domain_tuning(staging) if self.settings.retrieval.domain_tuning else None
 
         report.generation = staging.id
         manifest = {
@@ -243,10 +244,34 @@ class IngestJob:
             "previous_generation": report.previous_generation,
             "report": report.model_dump(mode="json"),
         }
+        if tuned is not None:
+            manifest["domain_tuning"] = tuned
         self._publish(staging, manifest)
         for old in generations.prune(self.data_dir, self.settings.index.keep_generations):
             log.info("pruned generation %s", old)
         report.message = f"published generation {staging.id}"
+
+    def _domain_tuning(self, staging: generations.Staging) -> dict[str, Any]:
+        """Optional step (ASSISTANT_RETRIEVAL_DOMAIN_TUNING): train the query adapter from this
+        generation's own chunks and store it inside it (assistant/domain_tuning.py); bounded by
+        the pairs and steps settings, seeded, so the same corpus gives the same adapter."""
+        from assistant.domain_tuning import TuningParams, tune_generation
+
+        cfg = self.settings.retrieval
+        params = TuningParams(steps=cfg.domain_tuning_steps, max_pairs=cfg.domain_tuning_pairs)
+        t0 = time.perf_counter()
+        done = 0
+        self._start("domain tuning", None)
+
+        def say(message: str) -> None:
+            nonlocal done
+            log.info("%s", message)
+            done += 1
+            self._advance(done)
+
+        meta = tune_generation(staging.path, self.embedder, params, say=say)
+        self.report.timings["domain_tuning"] = round(time.perf_counter() - t0, 3)
+        return meta
 
     def _publish(self, staging: generations.Staging, manifest: dict[str, Any]) -> None:
         """Commit and publish ``staging``, unless a stop signal came (even one whose
