@@ -18,8 +18,10 @@ on one declines answerable questions on the other. The signals (:class:`Evidence
   I ..." over the Apache manual: "nginx" is mentioned once in the corpus, the retrieved
   passages about Apache's ProxyPass lack it, and the question is about it. A common word the
   corpus happens not to use ("happens", "myself") is not what a question is about, so it
-  scores low where the plain ``unknown`` share would decline the question. None when the
-  retriever cannot embed single terms;
+  scores low where the plain ``unknown`` share would decline the question. None when it was
+  not measured: the retriever embeds the missing terms only when the decision depends on it
+  (``salient_bound``, the rarity of the rarest missing term, caps what it could be), or when it
+  cannot embed single terms;
 - ``agreement``: whether the best document is among the first documents of the dense and of
   the keyword search (0, 0.5 or 1); ``top_agree``: 1 when both searches rank the same
   document first; ``keyword_rank``: 1 / rank of the dense search's best document in the
@@ -41,7 +43,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from assistant.ranking import QueryProfile
 
@@ -123,9 +125,14 @@ class Evidence:
     top_agree: float = 0.0
     keyword_rank: float = 0.0
     rerank: float | None = None
+    salient_bound: float | None = None
 
     def as_dict(self) -> dict[str, float | None]:
         return {k: None if v is None else round(v, 4) for k, v in asdict(self).items()}
+
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        """Where an unmeasured signal must lie: a stand-in value is clipped into this range."""
+        return {} if self.salient_bound is None else {"salient_missing": (0.0, self.salient_bound)}
 
 
 def gather_evidence(profile: QueryProfile, *, best_cosine: float, passage_texts: Sequence[str],
@@ -140,8 +147,8 @@ def gather_evidence(profile: QueryProfile, *, best_cosine: float, passage_texts:
     the question (None: not measured)."""
     terms = key_terms(profile)
     if not terms or total <= 0:
-        return Evidence(best_cosine, 0.0, 0.0, agreement, margin, salient_missing=None if salience is None else 0.0,
-                        top_agree=top_agree, keyword_rank=keyword_rank, rerank=rerank)
+        return Evidence(best_cosine, 0.0, 0.0, agreement, margin, salient_missing=0.0, top_agree=top_agree,
+                        keyword_rank=keyword_rank, rerank=rerank, salient_bound=0.0)
     df = {t: _frequency(t, frequencies) for t in terms}
     weights = {t: idf(df[t], total) for t in terms}
     all_weight = sum(weights.values())
@@ -150,14 +157,13 @@ def gather_evidence(profile: QueryProfile, *, best_cosine: float, passage_texts:
     covered = sum(w for t, w in weights.items() if _covered(t, best))
     unknown = sum(w for t, w in weights.items() if df[t] == 0)
     rare = sum(w for t, w in weights.items() if is_rare(df[t], total) and not _covered(t, found))
+    missing = missing_terms(profile, passage_texts, frequencies, total)
     salient: float | None = None
     if salience is not None:
-        salient = max((max(0.0, salience[t]) * rarity
-                       for t, rarity in missing_terms(profile, passage_texts, frequencies, total) if t in salience),
-                      default=0.0)
+        salient = max((max(0.0, salience[t]) * rarity for t, rarity in missing if t in salience), default=0.0)
     return Evidence(best_cosine, covered / all_weight, unknown / all_weight, agreement, margin,
                     rare=rare / all_weight, salient_missing=salient, top_agree=top_agree, keyword_rank=keyword_rank,
-                    rerank=rerank)
+                    rerank=rerank, salient_bound=max((r for _, r in missing[:SALIENCE_TERMS]), default=0.0))
 
 
 @dataclass(frozen=True)
@@ -165,8 +171,9 @@ class AbstentionModel:
     """``confidence = sigmoid(bias + Σ weight × signal)``; abstain when it is under the threshold.
 
     A signal the evidence lacks (None, or a name it does not have) takes ``fallback[name]``
-    (the fitting rows' mean; 0 when unknown), so a retriever without a reranker or without
-    term embeddings is judged on the other signals as an average question would be."""
+    (the fitting rows' mean; 0 when unknown), clipped into the range :meth:`Evidence.bounds`
+    allows, so a retriever without a reranker or without term embeddings is judged on the
+    other signals as an average question would be."""
 
     bias: float
     weights: Mapping[str, float]
@@ -174,11 +181,26 @@ class AbstentionModel:
 
     def confidence(self, evidence: Evidence) -> float:
         values = evidence.as_dict()
+        bounds = evidence.bounds()
         z = self.bias
         for name, weight in self.weights.items():
             value = values.get(name)
-            z += weight * (self.fallback.get(name, 0.0) if value is None else value)
+            if value is None:
+                low, high = bounds.get(name, (-math.inf, math.inf))
+                value = min(max(self.fallback.get(name, 0.0), low), high)
+            z += weight * value
         return 1.0 / (1.0 + math.exp(-z))
+
+    def settled(self, evidence: Evidence, cut: float) -> bool:
+        """Whether the decision (confidence under ``cut`` or not) is the same wherever the
+        unmeasured bounded signals lie in their ranges: then measuring them changes nothing.
+        The confidence is monotonic in each signal, so the ends of the ranges decide."""
+        bounds = {n: b for n, b in evidence.bounds().items() if getattr(evidence, n) is None and n in self.weights}
+        if not bounds:
+            return True
+        lowest = replace(evidence, **{n: lo if self.weights[n] > 0 else hi for n, (lo, hi) in bounds.items()})
+        highest = replace(evidence, **{n: hi if self.weights[n] > 0 else lo for n, (lo, hi) in bounds.items()})
+        return (self.confidence(lowest) < cut) == (self.confidence(highest) < cut)
 
 
 # Fit on the example corpus only: examples/eval/golden.jsonl and examples/eval/abstention.jsonl

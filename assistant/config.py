@@ -96,6 +96,10 @@ class RetrievalSettings(_Section):
     # cosine against abstain_threshold alone.
     abstention: Literal["evidence", "cosine"] = "evidence"
     abstain_confidence: float = Field(0.6374, ge=0, le=1)
+    # "when-needed": embed the key terms the best passages lack only when their salience could
+    # change the decision (the same decisions, fewer encodes); "always": measure it for every
+    # question (fitting, evaluation: benchmarks/quality.py --fit-abstention).
+    abstain_salience: Literal["when-needed", "always"] = "when-needed"
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
     # Domain tuning (assistant/domain_tuning.py): `assistant ingest` trains a query adapter from the

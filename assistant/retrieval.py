@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import numpy as np
@@ -388,11 +389,16 @@ class HybridRetriever:
         scores = sorted(doc_best.values(), reverse=True)
         margin = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
         texts = [f"{c.chunk.title}\n{c.chunk.section}\n{c.chunk.text}" for c in chosen[:EVIDENCE_PASSAGES]]
+        gather = partial(gather_evidence, profile, best_cosine=best_dense, passage_texts=texts,
+                         frequencies=frequencies, total=total, agreement=agreement, margin=margin,
+                         top_agree=top_agree, keyword_rank=keyword_rank, rerank=chosen[0].rerank)
+        unmeasured = gather()
+        # Embedding the missing terms costs an encode; skip it when no salience could change the decision.
+        if self.settings.abstain_salience != "always" and SHIPPED_MODEL.settled(unmeasured,
+                                                                               self.settings.abstain_confidence):
+            return unmeasured
         missing = [t for t, _ in missing_terms(profile, texts, frequencies, total)][:SALIENCE_TERMS]
-        salience = self._salience(missing, qvec)
-        return gather_evidence(profile, best_cosine=best_dense, passage_texts=texts, frequencies=frequencies,
-                               total=total, agreement=agreement, margin=margin, top_agree=top_agree,
-                               keyword_rank=keyword_rank, salience=salience, rerank=chosen[0].rerank)
+        return gather(salience=self._salience(missing, qvec))
 
     def _salience(self, terms: Sequence[str], qvec: np.ndarray) -> dict[str, float] | None:
         """Cosine of each term alone to the question. Term vectors are kept (LRU, TERM_CACHE):

@@ -38,7 +38,10 @@ def counting(embedder) -> CountingEmbedder:
 
 @pytest.fixture(scope="module")
 def retriever(example_index, counting):
-    return build_retriever(example_index, embedder=counting)
+    """Every signal measured, as benchmarks/quality.py --fit-abstention does."""
+    settings = example_index.model_copy(
+        update={"retrieval": example_index.retrieval.model_copy(update={"abstain_salience": "always"})})
+    return build_retriever(settings, embedder=counting)
 
 
 def test_a_question_about_another_product_is_declined_and_the_answerable_one_is_not(retriever) -> None:
@@ -71,3 +74,25 @@ def test_single_term_vectors_are_embedded_once(retriever, counting) -> None:
     again = retriever.search(question, audience="public")
     assert counting.encoded == []  # kept from the first time
     assert again.evidence == first.evidence and again.abstain is first.abstain is True
+
+
+def test_terms_are_embedded_only_when_they_could_change_the_decision(example_index, embedder, retriever) -> None:
+    counting = CountingEmbedder(embedder)
+    lazy = build_retriever(example_index, embedder=counting)  # the shipped "when-needed"
+    questions = ["How do I set up recurring invoices for a retainer client?",  # clearly answerable
+                 "What is the best recipe for sourdough bread with rye flour?",  # clearly off-topic
+                 "In Xero, how do I reconcile one bank statement line against two different bills?",
+                 "I'm on a train with no signal most mornings. Can I still write up invoices on my phone?"]
+    settled = 0
+    for question in questions:
+        counting.encoded.clear()
+        quick = lazy.search(question, audience="public")
+        full = retriever.search(question, audience="public")
+        assert quick.abstain is full.abstain  # the same decision either way
+        if "salient_missing" in quick.evidence:
+            assert counting.encoded or quick.evidence["salient_missing"] == 0.0
+            assert quick.evidence["salient_missing"] == full.evidence["salient_missing"]
+        else:  # settled without it: nothing embedded, and the bound says why
+            assert counting.encoded == [] and "salient_bound" in quick.evidence
+            settled += 1
+    assert settled >= 1

@@ -57,7 +57,7 @@ def test_the_evidence_decides_abstention_for_off_topic_and_keeps_answerable(retr
     assert answered.abstain is False and off_topic.abstain is True
     assert answered.confidence is not None and off_topic.confidence is not None
     assert answered.confidence > off_topic.confidence
-    assert {"best_cosine", "coverage", "unknown", "agreement", "margin", "salient_missing"} <= set(answered.evidence)
+    assert {"best_cosine", "coverage", "unknown", "agreement", "margin"} <= set(answered.evidence)
 
 
 def test_cosine_mode_keeps_the_old_threshold_rule(example_index, embedder) -> None:

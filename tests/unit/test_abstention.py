@@ -4,6 +4,7 @@ salient missing terms, missing signals, fitting."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -100,3 +101,25 @@ def test_the_shipped_model_declines_a_question_about_a_product_the_passages_lack
     assert SHIPPED_MODEL.confidence(Evidence(**off_topic, salient_missing=0.5)) < cut
     # without term embeddings the decision rests on the other signals at an average salience
     assert SHIPPED_MODEL.confidence(Evidence(**base)) >= cut
+
+
+def test_an_unmeasured_bounded_signal_settles_the_decision_only_when_both_ends_agree() -> None:
+    model = AbstentionModel(bias=0.0, weights={"best_cosine": 4.0, "salient_missing": -8.0},
+                            fallback={"salient_missing": 0.3})
+    cut = 0.5
+    base = {"coverage": 0.0, "unknown": 0.0, "agreement": 0.0, "margin": 0.0}
+    sure = Evidence(best_cosine=0.9, **base, salient_bound=0.2)  # z from 3.6 (0) down to 2.0 (0.2)
+    open_ = Evidence(best_cosine=0.9, **base, salient_bound=0.9)  # z from 3.6 down to -3.6
+    gone = Evidence(best_cosine=-0.5, **base, salient_bound=0.9)  # z from -2.0 down: declined anyway
+    assert model.settled(sure, cut) and model.settled(gone, cut) and not model.settled(open_, cut)
+    # the stand-in value is clipped into the range, so it cannot flip a settled decision
+    assert model.confidence(sure) == pytest.approx(1 / (1 + math.exp(-(3.6 - 8.0 * 0.2))))
+    assert model.settled(replace(open_, salient_missing=0.1), cut)  # measured: nothing left open
+
+
+def test_gather_reports_the_bound_of_the_salient_signal() -> None:
+    freq = {"nginx": 1, "proxy": 600}
+    ev = evidence("nginx proxy", "a proxy", freq)
+    assert ev.salient_missing is None
+    assert ev.salient_bound == pytest.approx(math.log(1 + 4999.5 / 1.5) / math.log(1 + 5000.5 / 0.5))
+    assert evidence("nginx proxy", "nginx as a proxy", freq).salient_bound == 0.0  # nothing missing
