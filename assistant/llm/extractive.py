@@ -47,6 +47,8 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 W_COSINE = 1.0
 W_LEXICAL = 0.6
 W_RANK = 0.1
+W_POINTER = 0.3  # a short "see …" cross-reference scores this much less
+_POINTER = re.compile(r"(?:^|[:.;]\s*)see\b", re.IGNORECASE)
 FOLLOW_MIN_RATIO = 0.2  # further units must score at least this share of the best unit
 MAX_UNITS = 10
 MAX_CHARS = 1200  # answer length budget (procedures count up to MAX_PROCEDURE_CHARS)
@@ -263,6 +265,14 @@ def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
             cosine[i] = max(cosine[i], float(score))
     for unit, lex, cos in zip(units, lexical, cosine, strict=True):
         unit.score = W_COSINE * cos + W_LEXICAL * lex - W_RANK * unit.rank
+        if _is_pointer(unit):  # "Lost your device: see Two-factor authentication." names, not answers
+            unit.score -= W_POINTER
+
+
+def _is_pointer(unit: _Unit) -> bool:
+    """A short cross-reference ("See Roles and permissions.", "See also: …"): it matches the question's
+    words because it names the page that answers; it should not open the answer."""
+    return not unit.steps and _POINTER.search(unit.text) is not None and len(content_words(unit.text)) <= 6
 
 
 def _embed_text(unit: _Unit) -> str:
@@ -283,7 +293,7 @@ def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
     # Each other document's best unit comes next: the retriever's first document is often not the
     # one that answers, and the best sentence of the second says more than the fifth of the first.
     docs_first = [top for top in (max(group, key=lambda u: u.score) for group in _by_doc(units) if best not in group)
-                  if not top.steps and top.score >= best.score * PER_DOC_MIN_RATIO]
+                  if not top.steps and not _is_pointer(top) and top.score >= best.score * PER_DOC_MIN_RATIO]
     if PER_DOC_FIRST:
         ranked = [*sorted(docs_first, key=lambda u: -u.score), *ranked]
     for unit in ranked:
