@@ -30,6 +30,7 @@ connection of that worker, a model lock) stays with that thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
@@ -211,6 +212,25 @@ class WorkerPool:
                 self._release()
 
         return await asyncio.wrap_future(self._submit(context, work))
+
+    def prestart(self, *, timeout_s: float = 10.0) -> None:
+        """Start every worker thread now (a server calls this at startup, before any job).
+
+        ``ThreadPoolExecutor`` starts a thread inside ``submit`` while fewer than ``workers``
+        exist, on the caller's thread, and ``Thread.start`` waits until the new thread runs: in
+        a burst, on the event loop, in front of every first event (on a loaded 2-core machine
+        that is milliseconds per thread). Each warm-up job waits for all the others, so none can
+        reuse a thread another has started.
+        """
+        barrier = threading.Barrier(self.workers)
+
+        def meet() -> None:
+            # A broken barrier (some thread was busy) only means fewer threads started: no harm.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout_s)
+
+        for future in [self._executor.submit(meet) for _ in range(self.workers)]:
+            future.result()
 
     def _submit(self, context: contextvars.Context, work: Callable[[], R]) -> Any:
         try:

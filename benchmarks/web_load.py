@@ -138,6 +138,7 @@ def serve(args: argparse.Namespace) -> None:
         "rate_per_minute_session": 1_000_000, "rate_per_minute_ip": 1_000_000, "daily_quota_ip": 1_000_000})
     pool = WorkerPool(settings.web.workers, queue=settings.web.queue)
     if args.baseline:
+        pool.prestart()  # as the app's startup does
         app = baseline_app(StandInPipeline(None, pool, first_ms=args.first_ms, rate=args.rate, tokens=args.tokens))
     else:
         store = Store(settings.store_path)

@@ -128,6 +128,9 @@ def create_app(settings: Settings, *, pipeline: Answerer | None = None, store: S
 
             ctx.pipeline = await run_in_threadpool(build_pipeline, settings, store=store)
             app.state.pipeline = ctx.pipeline
+        prestart = getattr(getattr(ctx.pipeline, "pool", None), "prestart", None)
+        if callable(prestart):  # threads started now, not inside a burst of first requests
+            await run_in_threadpool(prestart)
         try:
             async with AsyncExitStack() as stack:
                 for hook in app.state.lifespan_hooks:

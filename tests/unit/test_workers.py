@@ -114,3 +114,21 @@ async def test_a_closed_pool_refuses_new_work() -> None:
     pool.close()
     with pytest.raises(Busy):
         pool.stream(lambda: _numbers(1))
+
+
+async def test_prestart_starts_every_worker_thread_before_any_job() -> None:
+    pool = WorkerPool(6, queue=0, name="prestart-test")
+
+    def pool_threads() -> int:
+        return sum(1 for t in threading.enumerate() if t.name.startswith("prestart-test"))
+
+    assert pool_threads() == 0
+    pool.prestart()
+    assert pool_threads() == 6
+    async def one() -> list[int]:
+        return [i async for i in pool.stream(lambda: _numbers(3))]
+
+    results = await asyncio.gather(*(one() for _ in range(6)))
+    assert results == [[0, 1, 2]] * 6
+    assert pool_threads() == 6  # the jobs ran on the threads already there
+    pool.close()
