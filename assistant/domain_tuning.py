@@ -195,22 +195,32 @@ class DomainAdapter:
         return cls(matrices=matrices, meta=meta)
 
 
-_cache: dict[str, DomainAdapter | None] = {}
+_cache: dict[str, tuple[int, DomainAdapter | None]] = {}
 _cache_lock = threading.Lock()
 
 
 def adapter_for(generation: Any) -> DomainAdapter | None:
-    """The adapter of a loaded generation (read once per generation directory); None without one."""
+    """The adapter of a loaded generation, read once per generation directory and file version
+    (one stat per query: a file written after the generation was first queried is still seen);
+    None without one."""
     path = getattr(generation, "path", None)
     if path is None:
         return None
     key = str(path)
+    try:
+        version = (Path(path) / ADAPTER_FILE).stat().st_mtime_ns
+    except OSError:
+        version = -1
     with _cache_lock:
-        if key not in _cache:
-            if len(_cache) > 8:  # old generations are pruned; keep the cache from growing with them
-                _cache.clear()
-            _cache[key] = DomainAdapter.load(Path(path))
-        return _cache[key]
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+    adapter = DomainAdapter.load(Path(path)) if version != -1 else None
+    with _cache_lock:
+        if len(_cache) > 8:  # old generations are pruned; keep the cache from growing with them
+            _cache.clear()
+        _cache[key] = (version, adapter)
+    return adapter
 
 
 def tune_generation(generation_dir: Path, embedder: Embedder, params: TuningParams | None = None, *,

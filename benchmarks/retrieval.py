@@ -1,7 +1,7 @@
 """Retrieval latency at 10k and 100k chunks, beside plain FAISS on the same vectors, and the
 answer pipeline's time-to-first-token overhead over the LLM's own.
 
-    python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 100] [--cache DIR]
+    python benchmarks/retrieval.py [--sizes 10000 100000] [--queries 100] [--cache DIR] [--domain-adapter]
 
 What is real and what is synthetic (printed with the results):
 
@@ -160,6 +160,44 @@ def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs:
     return out
 
 
+def measure_domain(data_dir: Path, embedder: Any, questions: list[str], runs: int, settings: Any) -> dict[str, Any]:
+    """Retrieval with and without a domain adapter stored in the generation, interleaved query by
+    query, and the adapter step alone. The adapter is the identity plus noise: its cost (one
+    matrix-vector product, a dot product per candidate, a page re-sort) does not depend on its values."""
+    from assistant import generations
+    from assistant.domain_tuning import ADAPTER_FILE, ADAPTER_FORMAT, DomainAdapter
+    from assistant.index import IndexHandle
+    from assistant.retrieval import HybridRetriever
+
+    _, path = generations.resolve(data_dir)
+    rng = np.random.default_rng(0)
+    dim = embedder.dimension
+    matrix = (np.eye(dim) + 0.01 * rng.normal(size=(dim, dim))).astype(np.float32)
+    DomainAdapter(matrices={"public": matrix, "internal": matrix},
+                  meta={"format": ADAPTER_FORMAT, "kind": "benchmark"}).save(path)
+    try:
+        handle = IndexHandle(data_dir, model_id=embedder.model_id, device="cpu")
+        adapted = HybridRetriever(handle, embedder, settings.model_copy(update={"domain_weight": 1.0}))
+        plain = HybridRetriever(handle, embedder, settings.model_copy(update={"domain_weight": 0.0}))
+        adapted.search(questions[0], audience="public")  # warm-up
+        out: dict[str, Any] = {}
+        for audience in ("public", "internal"):
+            without, with_adapter, step = [], [], []
+            for i in range(runs):
+                question = questions[i % len(questions)]
+                t0 = time.perf_counter()
+                plain.search(question, audience=audience)
+                without.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                result = adapted.search(question, audience=audience)
+                with_adapter.append((time.perf_counter() - t0) * 1000)
+                step.append(result.timings_ms.get("domain", 0.0))
+            out[audience] = {"without": _pct(without), "with": _pct(with_adapter), "step": _pct(step)}
+        return out
+    finally:
+        (path / ADAPTER_FILE).unlink(missing_ok=True)
+
+
 def measure_ttft(data_dir: Path, embedder: Any, questions: list[str], runs: int,
                  first_token_s: float) -> dict[str, Any]:
     from assistant.config import Settings
@@ -200,6 +238,8 @@ def main() -> None:
     parser.add_argument("--first-token-ms", type=float, default=200.0, help="the stand-in LLM's own first token")
     parser.add_argument("--cache", type=Path, default=None,
                         help="build each size's corpus under DIR/<size> once and reuse it (default: a temp dir)")
+    parser.add_argument("--domain-adapter", action="store_true",
+                        help="also time retrieval with a domain adapter stored in the generation (the reranking step)")
     args = parser.parse_args()
 
     from rich.console import Console
@@ -221,6 +261,10 @@ def main() -> None:
     for column in ("chunks", "index", "BM25", "budget", "audience", "retrieval p50", "p95", "embed p50",
                    "search p50", "p95", "FAISS p50", "p95", "search/FAISS p95", "build s"):
         table.add_column(column, justify="left" if column in ("index", "BM25", "audience") else "right")
+    domain = Table(title="Domain adapter (ASSISTANT_RETRIEVAL_DOMAIN_TUNING): retrieval ms without / with it, "
+                         "and its reorder step over the first rerank_candidates passages")
+    for column in ("chunks", "audience", "without p50", "p95", "with p50", "p95", "step p50", "p95"):
+        domain.add_column(column, justify="left" if column == "audience" else "right")
     ttft: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
@@ -251,6 +295,13 @@ def main() -> None:
                                   f"{r['embed'][0]:.1f}", f"{r['search'][0]:.1f}", f"{r['search'][1]:.1f}",
                                   f"{r['faiss'][0]:.2f}", f"{r['faiss'][1]:.2f}",
                                   f"{r['search'][1] / max(r['faiss'][1], 1e-3):.0f}×", f"{build_s:.0f}")
+            if args.domain_adapter:
+                d = measure_domain(data_dir, embedder, questions, args.queries, shipped)
+                for audience in ("public", "internal"):
+                    r = d[audience]
+                    domain.add_row(f"{n:,}", audience, f"{r['without'][0]:.1f}", f"{r['without'][1]:.1f}",
+                                   f"{r['with'][0]:.1f}", f"{r['with'][1]:.1f}", f"{r['step'][0]:.3f}",
+                                   f"{r['step'][1]:.3f}")
             if n == args.sizes[0] and args.ttft_runs > 0:
                 ttft = measure_ttft(data_dir, embedder, questions, args.ttft_runs, args.first_token_ms / 1000)
     console.print(table)
@@ -259,6 +310,8 @@ def main() -> None:
                   "public partition, same candidate count. search = retrieval minus the query embedding. "
                   "BM25 postings: the in-process scorer over the postings tables (same ranking as FTS5's "
                   "bm25()); FTS5: bm25() in SQLite, with or without the postings budget.", style="dim")
+    if args.domain_adapter:
+        console.print(domain)
     if ttft:
         console.print(
             f"Time to first token at {args.sizes[0]:,} chunks (stand-in LLM, own first token "

@@ -113,3 +113,17 @@ def test_reorder_moves_whole_pages_and_keeps_the_rest() -> None:
     assert [c.chunk.doc_key for c in out] == ["b", "b", "a", "a", "c", "d"]  # only pages a, b are in the head
     assert out[0] is cands[2] and out[1] is cands[3]  # chunk order inside a page kept
     assert reorder(cands, up, weight=0.0, depth=3, per_page=2, rrf_k=5) == cands
+
+
+def test_adapter_for_sees_an_adapter_written_after_the_first_query(tmp_path: Path) -> None:
+    from assistant.domain_tuning import adapter_for
+
+    class Generation:
+        path = tmp_path
+
+    assert adapter_for(Generation()) is None
+    DomainAdapter(matrices={"public": np.eye(3, dtype=np.float32)}, meta={"format": 1}).save(tmp_path)
+    found = adapter_for(Generation())
+    assert found is not None and adapter_for(Generation()) is found  # read once, then cached
+    (tmp_path / ADAPTER_FILE).unlink()
+    assert adapter_for(Generation()) is None
