@@ -98,8 +98,9 @@ class RetrievalSettings(_Section):
     abstain_confidence: float = Field(0.6374, ge=0, le=1)
     # "when-needed": embed the key terms the best passages lack only when their salience could
     # change the decision (the same decisions, fewer encodes); "always": measure it for every
-    # question (fitting, evaluation: benchmarks/quality.py --fit-abstention).
-    abstain_salience: Literal["when-needed", "always"] = "when-needed"
+    # question (fitting, evaluation: benchmarks/quality.py --fit-abstention); "never": no term
+    # encodes at all, the signal takes the fit's mean (cheaper, less accurate; README).
+    abstain_salience: Literal["when-needed", "always", "never"] = "when-needed"
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
     # Domain tuning (assistant/domain_tuning.py): `assistant ingest` trains a query adapter from the

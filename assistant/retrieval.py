@@ -345,7 +345,7 @@ class HybridRetriever:
         evidence: Evidence | None = None
         if cfg.abstention == "evidence":
             evidence = self._evidence(generation, allowed, profile, chosen, survivors, dense, keyword,
-                                      best_dense, qvec)
+                                      best_dense, qvec, timer)
             timer.lap("evidence")
         if evidence is not None:
             confidence = SHIPPED_MODEL.confidence(evidence)
@@ -361,7 +361,8 @@ class HybridRetriever:
 
     def _evidence(self, generation: LoadedGeneration, allowed: Sequence[Audience], profile: QueryProfile,
                   chosen: Sequence[Candidate], survivors: Sequence[Candidate], dense: Sequence[tuple[int, float]],
-                  keyword: Sequence[tuple[int, float]], best_dense: float, qvec: np.ndarray) -> Evidence | None:
+                  keyword: Sequence[tuple[int, float]], best_dense: float, qvec: np.ndarray,
+                  timer: _Timer) -> Evidence | None:
         """The abstention signals; None for a generation without FTS5 statistics (in-memory test ones)."""
         db = getattr(generation, "db", None)
         if not isinstance(db, ChunkDB) or not chosen:
@@ -394,11 +395,15 @@ class HybridRetriever:
                          top_agree=top_agree, keyword_rank=keyword_rank, rerank=chosen[0].rerank)
         unmeasured = gather()
         # Embedding the missing terms costs an encode; skip it when no salience could change the decision.
-        if self.settings.abstain_salience != "always" and SHIPPED_MODEL.settled(unmeasured,
-                                                                               self.settings.abstain_confidence):
+        how = self.settings.abstain_salience
+        if how == "never" or (how == "when-needed" and SHIPPED_MODEL.settled(unmeasured,
+                                                                             self.settings.abstain_confidence)):
             return unmeasured
         missing = [t for t, _ in missing_terms(profile, texts, frequencies, total)][:SALIENCE_TERMS]
-        return gather(salience=self._salience(missing, qvec))
+        timer.lap("evidence")
+        salience = self._salience(missing, qvec)
+        timer.lap("embed_terms")  # an encode, like "embed": benchmarks can tell the two costs apart
+        return gather(salience=salience)
 
     def _salience(self, terms: Sequence[str], qvec: np.ndarray) -> dict[str, float] | None:
         """Cosine of each term alone to the question. Term vectors are kept (LRU, TERM_CACHE):

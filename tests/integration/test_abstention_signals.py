@@ -96,3 +96,15 @@ def test_terms_are_embedded_only_when_they_could_change_the_decision(example_ind
             assert counting.encoded == [] and "salient_bound" in quick.evidence
             settled += 1
     assert settled >= 1
+
+
+def test_never_embeds_terms_and_still_decides(example_index, embedder) -> None:
+    counting = CountingEmbedder(embedder)
+    settings = example_index.model_copy(
+        update={"retrieval": example_index.retrieval.model_copy(update={"abstain_salience": "never"})})
+    cheap = build_retriever(settings, embedder=counting)
+    off_topic = cheap.search("What is the best recipe for sourdough bread with rye flour?", audience="public")
+    answered = cheap.search("How do I set up recurring invoices for a retainer client?", audience="public")
+    assert counting.encoded == [] and "embed_terms" not in answered.timings_ms
+    assert "salient_missing" not in answered.evidence and "salient_bound" in answered.evidence
+    assert off_topic.abstain is True and answered.abstain is False
