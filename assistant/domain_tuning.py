@@ -34,10 +34,12 @@ internal text never shape a public ranking.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -223,10 +225,21 @@ def adapter_for(generation: Any) -> DomainAdapter | None:
     return adapter
 
 
+def corpus_fingerprint(rows: Iterable[tuple[str, str]]) -> str:
+    """sha256 over the sorted (audience, content hash) of every chunk: equal means the same corpus."""
+    digest = hashlib.sha256()
+    for audience, content_hash in sorted(rows):
+        digest.update(f"{audience}\t{content_hash}\n".encode())
+    return digest.hexdigest()
+
+
 def tune_generation(generation_dir: Path, embedder: Embedder, params: TuningParams | None = None, *,
-                    say: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    say: Callable[[str], None] | None = None, previous: Path | None = None) -> dict[str, Any]:
     """Train the adapters for the generation in ``generation_dir`` (its chunks.sqlite) and store
-    them beside it; returns what the manifest records. Bounded by ``params`` (pairs, steps)."""
+    them beside it; returns what the manifest records. Bounded by ``params`` (pairs, steps).
+
+    ``previous``: a generation whose adapter was trained on the same chunks with the same model
+    and params is copied instead (a nightly run over an unchanged corpus costs nothing)."""
     from assistant.chunkdb import ChunkDB, blob_to_vector
 
     params = params or TuningParams()
@@ -234,9 +247,18 @@ def tune_generation(generation_dir: Path, embedder: Embedder, params: TuningPara
     started = time.perf_counter()
     db = ChunkDB(Path(generation_dir) / "chunks.sqlite")
     try:
-        rows = db.db.execute("SELECT audience, doc_key, embed_text, text, vector FROM chunks ORDER BY id").fetchall()
+        rows = db.db.execute(
+            "SELECT audience, doc_key, embed_text, text, vector, content_hash FROM chunks ORDER BY id").fetchall()
     finally:
         db.close()
+    corpus_fp = corpus_fingerprint((r[0], r[5]) for r in rows)
+    old = DomainAdapter.load(previous) if previous is not None else None
+    if (old is not None and old.meta.get("corpus") == corpus_fp and old.meta.get("params") == asdict(params)
+            and old.meta.get("embedding_model") == embedder.model_id):
+        assert previous is not None
+        shutil.copyfile(Path(previous) / ADAPTER_FILE, Path(generation_dir) / ADAPTER_FILE)
+        note(f"domain tuning: same chunks as {Path(previous).name}, its adapter reused")
+        return {**old.meta, "reused_from": Path(previous).name}
     matrices: dict[str, np.ndarray] = {}
     counts: dict[str, dict[str, int]] = {}
     trained: dict[tuple[str, ...], np.ndarray] = {}
@@ -261,7 +283,8 @@ def tune_generation(generation_dir: Path, embedder: Embedder, params: TuningPara
         trained[present] = matrices[audience]
         counts[audience] = {"chunks": len(part), "pairs": len(pairs)}
     meta = {"format": ADAPTER_FORMAT, "kind": "query-adapter", "embedding_model": embedder.model_id,
-            "params": asdict(params), "trained": counts, "seconds": round(time.perf_counter() - started, 1)}
+            "corpus": corpus_fp, "params": asdict(params), "trained": counts,
+            "seconds": round(time.perf_counter() - started, 1)}
     if matrices:
         DomainAdapter(matrices=matrices, meta=meta).save(Path(generation_dir))
     note(f"domain tuning: done in {meta['seconds']} s")

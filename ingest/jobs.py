@@ -269,7 +269,11 @@ class IngestJob:
             done += 1
             self._advance(done)
 
-        meta = tune_generation(staging.path, self.embedder, params, say=say)
+        previous: Path | None = None
+        if self.report.previous_generation:
+            with contextlib.suppress(AssistantError):
+                _, previous = generations.resolve(self.data_dir, self.report.previous_generation)
+        meta = tune_generation(staging.path, self.embedder, params, say=say, previous=previous)
         self.report.timings["domain_tuning"] = round(time.perf_counter() - t0, 3)
         return meta
 

@@ -69,3 +69,23 @@ def test_queries_use_a_stored_adapter_and_an_index_without_one_ranks_as_before(
     assert "domain" not in ignored.timings_ms
     assert [p.chunk.chunk_id for p in ignored.passages] == [
         p.chunk.chunk_id for p in plain.search(QUESTION, audience="public").passages]
+
+
+def test_a_nightly_run_over_unchanged_chunks_copies_the_adapter_instead_of_training(tuned: Settings,
+                                                                                    embedder) -> None:
+    first_id, first = generations.resolve(tuned.data_dir)
+    report = run_ingest(tuned, EXAMPLE_SOURCES, embedder=embedder)
+    assert report.published, report.message
+    new_id, path = generations.resolve(tuned.data_dir)
+    assert new_id != first_id
+    meta = generations.read_manifest(path)["domain_tuning"]
+    assert meta["reused_from"] == first_id
+    assert (path / ADAPTER_FILE).read_bytes() == (first / ADAPTER_FILE).read_bytes()
+    tuned.retrieval.domain_tuning_steps = 31  # other bounds: trained again, not copied
+    try:
+        again = run_ingest(tuned, EXAMPLE_SOURCES, embedder=embedder)
+    finally:
+        tuned.retrieval.domain_tuning_steps = 30
+    assert again.published, again.message
+    _, latest = generations.resolve(tuned.data_dir)
+    assert "reused_from" not in generations.read_manifest(latest)["domain_tuning"]
