@@ -54,8 +54,8 @@ LEAK_NGRAM = 5
 # --------------------------------------------------------------------------- text helpers
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-# A citation marker: numbers 1-99 ("[0-9]" and "[07]" are a character class, a code: passage words).
-_MARKER = r"\[[1-9]\d?(?:\s*[,;\-–]\s*[1-9]\d?)*\]"
+# A citation marker, as a model writes one ("[2]", "[1, 3]", "[0]"); "[0-9]" is a character class.
+_MARKER = r"\[(?!0\s*[-–])\d{1,2}(?:\s*[,;\-–]\s*\d{1,2})*\]"
 _CITATION = re.compile(rf"\s*{_MARKER}(?:{_MARKER})*")
 _CODE_OR_CITATION = re.compile(rf"(`[^`\n]*`)|{_CITATION.pattern}")
 _LEADING_CITATION = re.compile(rf"[ \t]*{_MARKER}(?:[ \t]*{_MARKER})*[ \t]*")
