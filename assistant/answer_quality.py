@@ -60,8 +60,11 @@ def score_answer(answer: str, *, question: str, passages: Iterable[str], facts: 
         else:
             score.missing_facts.append(list(group))
     body = answer
-    for fixed in sorted((f for f in fixed_texts if f.strip()), key=len, reverse=True):
-        body = body.replace(fixed.strip(), " ")
+    # The brand's sentences (intro, notices) and labels ("Sources:") are not answer text. Its short
+    # values ("Ledgerly") stay: they are words of the answer ("Ledgerly-Request-Id"), and evidence.
+    removable = (f.strip() for f in fixed_texts if len(f.split()) >= 3 or f.strip().endswith(":"))
+    for fixed in sorted(removable, key=len, reverse=True):
+        body = body.replace(fixed, " ")
     evidence = Evidence.build(question, passages, extra=fixed_texts)
     for unit in split_units(body):
         if not strip_citations(unit).strip(" \n\t-*•:"):

@@ -30,6 +30,14 @@ def test_a_correct_answer_holds_every_group_and_invents_nothing() -> None:
     assert score.invented == [] and score.unsupported == [] and not score.leak and score.units == 2
 
 
+def test_a_brand_name_inside_a_quoted_identifier_is_not_cut_out_of_the_answer() -> None:
+    """The brand's short values are evidence, not removed text: "Ledgerly-Request-Id" stays whole."""
+    score = score_answer(f"{INTRO}\n\nSend us the `Ledgerly-Request-Id` header of the request [1].",
+                         question="What do I send support?", passages=["Send the `Ledgerly-Request-Id` header."],
+                         fixed_texts=[INTRO, "Ledgerly"], facts=[["Ledgerly-Request-Id"]])
+    assert score.correct and score.invented == [] and score.units == 1
+
+
 def test_invented_terms_unsupported_sentences_and_leaks_are_counted() -> None:
     answer = ("Card refunds take 180 days [1]. Open Microsoft Excel and go to the Data tab. "
               "The customer asked about refunds.")
