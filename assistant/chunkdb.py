@@ -21,6 +21,7 @@ from them, so copied and new rows are treated alike.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import sqlite3
@@ -35,6 +36,8 @@ from urllib.parse import quote
 import numpy as np
 
 from assistant.schemas import AUDIENCES, Audience, Chunk
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 
@@ -439,6 +442,10 @@ class ChunkDB:
                                   (audience,)).fetchone() if table else None
             cache[audience] = None if row is None else Postings(
                 np.frombuffer(row[0], dtype=np.int64), np.frombuffer(row[1], dtype=np.int32), int(row[2]))
+            if row is None:
+                log.info("%s was written before the postings tables: FTS5 scores BM25 for %s questions (slower"
+                         " on large indexes, bounded by ASSISTANT_RETRIEVAL_KEYWORD_MAX_POSTINGS); re-run"
+                         " `assistant ingest` to add them", self.path, audience)
         return cache[audience]
 
     def bounded_terms(self, audience: Audience, words: Sequence[str], *, max_postings: int) -> list[str]:

@@ -4,6 +4,7 @@ example index, and a generation written before the postings tables still searche
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
@@ -74,7 +75,8 @@ def test_postings_cover_every_chunk_of_the_partition_and_nothing_else(chunks_pat
         db.close()
 
 
-def test_a_generation_without_postings_tables_still_searches_through_fts5(chunks_path: Path, tmp_path: Path) -> None:
+def test_a_generation_without_postings_tables_still_searches_through_fts5(chunks_path: Path, tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
     old = tmp_path / "chunks.sqlite"
     shutil.copy(chunks_path, old)
     with sqlite3.connect(old) as conn:
@@ -84,7 +86,9 @@ def test_a_generation_without_postings_tables_still_searches_through_fts5(chunks
     conn.close()
     current, before = ChunkDB(chunks_path), ChunkDB(old)
     try:
-        assert before.postings("public") is None
+        with caplog.at_level(logging.INFO, logger="assistant.chunkdb"):
+            assert before.postings("public") is None
+        assert "re-run `assistant ingest`" in caplog.text  # the operator learns how to get the fast path
         for question in _questions()[:20]:
             query = keyword_query(question)
             _same_ranking(before.keyword_search("public", query, 20), current.keyword_search("public", query, 20))
