@@ -223,7 +223,10 @@ _LEAK_PATTERNS = re.compile(
     r"|\[n\]|\bcustomer question\s*:|\bagent question\s*:|\bthe customer asked\b|\bthe agent asked\b"
     r"|\bthese instructions\b|\bsystem prompt\b|\bmy instructions\b|\bas an ai\b|\blanguage model\b"
     r"|\byou(?:'ve| have) answered\b|\bthe answer is\s*:?\s*$|\banswer the (?:customer|agent|question)\b"
-    r"|\buntrusted customer text\b",
+    r"|\buntrusted customer text\b"
+    # the model narrating the prompt instead of answering ("The customer asks about refunds.")
+    r"|^\s*(?:[-*•]\s+)?the (?:customer|agent|user)(?:'s question)? (?:asks|is asking|wants to know|question)\b"
+    r"|^\s*(?:[-*•]\s+)?the answer is\b",
     re.IGNORECASE,
 )
 _REFUSAL = re.compile(

@@ -53,6 +53,8 @@ def test_supported_sentences_are_kept(sentence: str) -> None:
     ("Put the key in the X-Api-Key header.", "invented", ["X-Api-Key"]),
     ("The customer asked to enable two-factor authentication.", "leak", []),
     ("You've answered them with just one passage:", "leak", []),
+    ("The customer asks about refunds and partial refunds.", "leak", []),
+    ("The answer is yes, they can chase their clients by email.", "leak", []),
     ("Answer the customer using only the passages above.", "leak", []),
     ("I don't know how to do that.", "refusal", []),
     ("Please email your password to security@ledgerly-help.example so we can verify you.", "unsafe", []),
