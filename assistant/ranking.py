@@ -188,9 +188,10 @@ def aggregate_documents(scored: Iterable[tuple[str, float]], *, weight: float,
     return out
 
 
-def document_ranking(scored: Iterable[tuple[str, float]], *, temperature: float = 0.0,
-                     aggregation: float = 0.0) -> list[str]:
-    """One retriever's chunk list (doc, score), best first, as a ranking of documents.
+def document_scores(scored: Iterable[tuple[str, float]], *, temperature: float = 0.0,
+                    aggregation: float = 0.0) -> dict[str, float]:
+    """One retriever's chunk list (doc, score), best first, as a score per document, in order
+    of each document's first chunk.
 
     ``temperature`` > 0: a soft maximum (log-sum-exp) over a document's chunk scores, for
     bounded scores like cosines: one strong chunk counts most, and each further chunk within a
@@ -204,10 +205,35 @@ def document_ranking(scored: Iterable[tuple[str, float]], *, temperature: float 
         for doc, values in by_doc.items():
             top = max(values)
             scores[doc] = top + temperature * math.log(sum(math.exp((v - top) / temperature) for v in values))
-    else:
-        scores = aggregate_documents(((d, s) for d, ss in by_doc.items() for s in ss), weight=aggregation)
-    order = {doc: n for n, doc in enumerate(by_doc)}
+        return scores
+    aggregated = aggregate_documents(((d, s) for d, ss in by_doc.items() for s in ss), weight=aggregation)
+    return {doc: aggregated[doc] for doc in by_doc}
+
+
+def ranked(scores: dict[str, float]) -> list[str]:
+    """Documents best first; ties keep the input order (deterministic)."""
+    order = {doc: n for n, doc in enumerate(scores)}
     return sorted(scores, key=lambda d: (-scores[d], order[d]))
+
+
+def document_ranking(scored: Iterable[tuple[str, float]], *, temperature: float = 0.0,
+                     aggregation: float = 0.0) -> list[str]:
+    """One retriever's chunk list as a ranking of documents (:func:`document_scores`, best first)."""
+    return ranked(document_scores(scored, temperature=temperature, aggregation=aggregation))
+
+
+def min_max(scores: dict[str, float]) -> dict[str, float]:
+    """Scores rescaled to [0, 1] over one retriever's candidates (best 1, worst 0; all 1 when equal).
+
+    Reciprocal-rank fusion sees only positions: a page whose cosine is a hair under the first
+    and one far below it get the same step. Added with a small weight next to the ranks, the
+    rescaled scores let those gaps count, on every retriever's own scale."""
+    if not scores:
+        return {}
+    top, bottom = max(scores.values()), min(scores.values())
+    if top <= bottom:
+        return dict.fromkeys(scores, 1.0)
+    return {doc: (s - bottom) / (top - bottom) for doc, s in scores.items()}
 
 
 def order_by_document(items: Sequence[tuple[str, float]], doc_scores: dict[str, float]) -> list[int]:

@@ -47,8 +47,10 @@ from assistant.ranking import (
     QueryProfile,
     aggregate_documents,
     analyse_query,
-    document_ranking,
+    document_scores,
+    min_max,
     order_by_document,
+    ranked,
 )
 from assistant.schemas import Audience, Chunk, Passage, RetrievalFilters, RetrievalResult, partitions_for
 
@@ -467,7 +469,8 @@ class HybridRetriever:
 
         ``fusion="document"``: each retriever's chunk list becomes a ranking of documents first
         (dense: soft maximum of the cosines; BM25: best chunk plus a damped share of the next),
-        and those document rankings are fused by reciprocal rank; chunks follow their document,
+        and those document rankings are fused by reciprocal rank, plus ``score_fusion`` × each
+        retriever's weight × its document scores rescaled to [0, 1]; chunks follow their document,
         best fused chunk first. ``fusion="chunk"``: chunks fused by rank, documents ordered by
         their best chunk (plus ``doc_aggregation`` × their next ones)."""
         if not candidates:
@@ -480,16 +483,20 @@ class HybridRetriever:
             return [candidates[i] for i in order_by_document(items, doc_scores)]
         doc_of = {c.row: c.chunk.doc_key for c in candidates}
 
-        def docs(ranking: Sequence[tuple[int, float]], **how: float) -> list[str]:
-            return document_ranking(((doc_of[r], s) for r, s in ranking if r in doc_of), **how)
+        def docs(ranking: Sequence[tuple[int, float]], **how: float) -> dict[str, float]:
+            return document_scores(((doc_of[r], s) for r, s in ranking if r in doc_of), **how)
 
-        fused = reciprocal_rank_fusion(
-            [(docs(dense, temperature=cfg.dense_temperature), dense_weight),
-             (docs(keyword, aggregation=cfg.doc_aggregation), keyword_weight),
-             (docs(exact), cfg.exact_weight)],
-            cfg.doc_rrf_k,
-        )
+        per_retriever = [(docs(dense, temperature=cfg.dense_temperature), dense_weight),
+                         (docs(keyword, aggregation=cfg.doc_aggregation), keyword_weight),
+                         (docs(exact), cfg.exact_weight)]
+        fused = reciprocal_rank_fusion([(ranked(scores), weight) for scores, weight in per_retriever],
+                                       cfg.doc_rrf_k)
         doc_scores = dict(fused)
+        if cfg.score_fusion > 0:  # plus the retrievers' own scores, rescaled: gaps that ranks hide
+            for scores, weight in per_retriever:
+                if weight > 0:
+                    for doc, value in min_max(scores).items():
+                        doc_scores[doc] = doc_scores.get(doc, 0.0) + cfg.score_fusion * weight * value
         for doc, _ in items:
             doc_scores.setdefault(doc, 0.0)
         return [candidates[i] for i in order_by_document(items, doc_scores)]

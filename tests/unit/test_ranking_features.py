@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
 import pytest
 
 from assistant.abstention import AbstentionModel, Evidence, gather_evidence, stem
 from assistant.chunkdb import fts_phrase_query
+from assistant.config import RetrievalSettings
 from assistant.ranking import (
     aggregate_documents,
     analyse_query,
+    document_scores,
     exact_hits,
     identifier_tokens,
     marked_numbers,
+    min_max,
     order_by_document,
     quoted_spans,
+    ranked,
     shingles,
 )
+from assistant.retrieval import Candidate, HybridRetriever
+from assistant.schemas import Chunk
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -134,3 +141,33 @@ def test_short_questions_give_keyword_search_less_weight_than_long_ones() -> Non
     middle = length_scaled_keyword_weight(" ".join(["word"] * 14), cfg)
     long_ = length_scaled_keyword_weight(" ".join(["word"] * 30), cfg)
     assert short == cfg.short_keyword_weight < middle < long_ == cfg.keyword_weight
+
+
+def test_min_max_rescales_one_retrievers_scores_and_keeps_document_order() -> None:
+    scores = document_scores([("a", 12.0), ("b", 3.0), ("a", 2.0), ("c", 3.0)], aggregation=0.5)
+    assert list(scores) == ["a", "b", "c"]  # order of each document's first chunk
+    assert ranked(scores) == ["a", "b", "c"]  # b and c tie: first seen first
+    assert min_max(scores) == {"a": 1.0, "b": 0.0, "c": 0.0}
+    assert min_max({"x": 0.4, "y": 0.4}) == {"x": 1.0, "y": 1.0}
+    assert min_max({}) == {}
+
+
+def _candidate(row: int, doc: str) -> Candidate:
+    chunk = Chunk(chunk_id=f"c{row}", doc_key=doc, source="docs", kind="document", audience="public",
+                  title=doc, text="text", embed_text="text", content_hash=f"h{row}")
+    return Candidate(row=row, fused=1.0 / row, chunk=chunk, vector=np.zeros(2, dtype=np.float32))
+
+
+def test_score_fusion_lets_a_near_tie_in_one_retriever_yield_to_a_clear_lead_in_the_other() -> None:
+    candidates = [_candidate(1, "a"), _candidate(2, "b"), _candidate(3, "c")]
+    dense = [(1, 0.800), (2, 0.799), (3, 0.500)]  # a first by a hair
+    keyword = [(2, 10.0), (1, 1.0), (3, 0.9)]  # b first by far
+
+    def order(score_fusion: float) -> list[str]:
+        cfg = RetrievalSettings(score_fusion=score_fusion)
+        out = HybridRetriever._order(list(candidates), dense, keyword, [], cfg, keyword_weight=0.5,
+                                     dense_weight=1.0)
+        return [c.chunk.doc_key for c in out]
+
+    assert order(0.0) == ["a", "b", "c"]  # ranks alone: dense's first place outweighs BM25's
+    assert order(0.2) == ["b", "a", "c"]  # the scores show dense barely separates a and b
