@@ -84,7 +84,7 @@ class RetrievalSettings(_Section):
     # fusion="document": add this × each retriever's weight × its page scores rescaled to [0, 1]
     # (min-max over its candidates) to the reciprocal ranks, so a close second and a distant one
     # differ (replayed on all three sets, README "Evaluation"; 0: ranks alone).
-    score_fusion: float = Field(0.2, ge=0)
+    score_fusion: float = Field(0.3, ge=0)
     # A page's dense score: soft maximum (log-sum-exp at this temperature) of its chunks' cosines.
     dense_temperature: float = Field(0.03, ge=0)
     # A page's BM25 score: its best chunk plus this share of its next best ones (halved each).
