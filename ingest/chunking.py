@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from assistant.schemas import Audience, Chunk, Document, Ticket, TicketPart
+from assistant.schemas import Audience, Chunk, Document, TextBlock, Ticket, TicketPart
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -24,6 +24,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n+")
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP] are part of the model's window
 
 ROLE_LABEL = {"customer": "Customer", "agent": "Agent", "system": "System"}
+FENCE = "```"
+# Bump when a change here changes the chunks of unchanged files: the next ingest re-chunks them.
+# 2: code blocks are kept fenced in the chunk text.
+CHUNKING_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -121,24 +125,28 @@ def _budget(params: ChunkParams, context: str, count: TokenCounter) -> int:
 
 def chunk_document(doc: Document, params: ChunkParams, count: TokenCounter) -> list[Chunk]:
     doc_key = f"{doc.source}:{doc.key}"
-    groups: list[tuple[tuple[str, ...], list[str]]] = []
+    groups: list[tuple[tuple[str, ...], list[TextBlock]]] = []
     for block in doc.blocks:
-        text = block.text.strip()
-        if not text:
+        if not block.text.strip():
             continue
         if groups and groups[-1][0] == block.section:
-            groups[-1][1].append(text)
+            groups[-1][1].append(block)
         else:
-            groups.append((block.section, [text]))
+            groups.append((block.section, [block]))
     chunks: list[Chunk] = []
-    for section_path, texts in groups:
+    for section_path, blocks in groups:
         section = " > ".join(section_path)
         context = _context(doc.title, section)
+        budget = _budget(params, context, count)
         units: list[str] = []
-        for text in texts:
-            units.extend([text] if "\n" not in text.strip() or text.lstrip().startswith("```")
-                         else [t for t in text.split("\n\n") if t.strip()])
-        for piece in pack_units(units, _budget(params, context, count), count,
+        for block in blocks:
+            text = block.text.strip()
+            if block.kind == "code":
+                units.extend(fence_code(block.text, budget, count))
+            else:
+                units.extend([text] if "\n" not in text else [t for t in text.split("\n\n") if t.strip()])
+        # Sized without the fence lines: the vector (``embed_text``) does not hold them.
+        for piece in pack_units(units, budget, lambda texts: count([unfenced(t) for t in texts]),
                                 overlap=params.overlap_tokens, joiner="\n\n"):
             chunks.append(_make_chunk(
                 doc_key=doc_key, source=doc.source, kind="document", audience=doc.audience, title=doc.title,
@@ -146,6 +154,42 @@ def chunk_document(doc: Document, params: ChunkParams, count: TokenCounter) -> l
                 context=context, untrusted=False, metadata=dict(doc.metadata), params=params,
             ))
     return chunks
+
+
+def fence_code(code: str, budget: int, count: TokenCounter) -> list[str]:
+    """A code block as fenced units, one per paragraph (cut between lines when a paragraph is over
+    ``budget`` tokens).
+
+    Kept fenced so that whoever reads a chunk can tell a configuration example from prose: the
+    extractive answer quotes it as a block under the sentence that introduces it, a model sees
+    it as code, and a block split across chunks never leaves half a fence in either. The units
+    are the ones plain text gets (paragraphs), so chunk boundaries do not move with the fences."""
+    out: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", code.strip("\n")):
+        lines = [line.rstrip() for line in paragraph.splitlines() if line.strip()]
+        if not lines:
+            continue
+        sizes = count(lines)
+        pieces: list[list[str]] = [[]]
+        used = 0
+        for line, size in zip(lines, sizes, strict=True):
+            parts = [line] if size <= budget else _split_words(line, budget, count)
+            for part in parts:
+                part_size = size if len(parts) == 1 else count([part])[0]
+                if pieces[-1] and used + part_size + 1 > budget:
+                    pieces.append([])
+                    used = 0
+                pieces[-1].append(part)
+                used += part_size + 1
+        out.extend(f"{FENCE}\n" + "\n".join(piece) + f"\n{FENCE}" for piece in pieces if piece)
+    return out
+
+
+def unfenced(text: str) -> str:
+    """``text`` without its fence lines: the vector reads the code, not the markers around it."""
+    if FENCE not in text:
+        return text
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(FENCE))
 
 
 def ticket_turn_text(part: TicketPart) -> str:
@@ -198,7 +242,7 @@ def chunk_ticket(ticket: Ticket, params: ChunkParams, count: TokenCounter) -> li
 def _make_chunk(*, doc_key: str, source: str, kind: str, audience: Audience, title: str, section: str,
                 url: str | None, path: str, ordinal: int, text: str, context: str, untrusted: bool,
                 metadata: dict[str, object], params: ChunkParams) -> Chunk:
-    embed_text = f"{context}\n{text}"
+    embed_text = f"{context}\n{unfenced(text)}"
     digest = content_hash(params.model_id, embed_text)
     return Chunk(
         chunk_id=chunk_identity(doc_key, ordinal, digest), doc_key=doc_key, source=source,

@@ -31,7 +31,7 @@ from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.errors import AssistantError, ConfigError, SourceError
 from assistant.schemas import Chunk, Document, Ticket
-from ingest.chunking import ChunkParams, chunk_document, chunk_ticket
+from ingest.chunking import CHUNKING_VERSION, ChunkParams, chunk_document, chunk_ticket
 from ingest.interrupts import Interrupts
 from ingest.redact import Redactor, redact_document, redact_ticket
 from ingest.sources.config import SourceConfig, load_sources
@@ -114,7 +114,7 @@ class IngestAborted(AssistantError):
 def _pipeline_fingerprint(settings: Settings, model_id: str) -> str:
     """What changes every chunk when it changes: chunk sizes, model, format version."""
     parts = [model_id, str(settings.embedding.chunk_tokens), str(settings.embedding.chunk_overlap_tokens),
-             str(FORMAT_VERSION), "chunking-1"]
+             str(FORMAT_VERSION), f"chunking-{CHUNKING_VERSION}"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

@@ -7,8 +7,11 @@ pipeline calls :func:`extractive_answer` directly.
 
 How an answer is built (query-focused sentence selection):
 
-1. the top passages (``max_passages`` distinct documents) are cut into units: sentences, and
-   numbered procedures kept whole as one unit ("1. Open … 2. Click …");
+1. the top passages (``max_passages`` distinct documents) are cut into units: sentences,
+   numbered procedures kept whole as one unit ("1. Open … 2. Click …"), and fenced code blocks
+   (ingest keeps ``<pre>`` and Markdown code fenced) with the sentence that introduces them
+   ("To select a dbm file, for example:"): on a server manual the configuration example is
+   the answer, and glued into a sentence it could be neither read nor copied;
 2. each unit is scored against the question: cosine of sentence embeddings when an encoder is
    given (the retriever's; the better of the unit alone and the unit read under its section's
    heading, "Lost your phone or security key?"), plus the share of the question's content words
@@ -55,6 +58,10 @@ MAX_CHARS = 1200  # answer length budget (procedures count up to MAX_PROCEDURE_C
 MAX_EMBEDDED = 32  # units embedded per answer (the rest are scored by word overlap alone)
 MAX_PROCEDURE_CHARS = 1400
 MIN_UNIT_CHARS = 12
+MAX_CODE_CHARS = 700  # a longer code block is not quoted (it is a listing to read on the page)
+FENCE = "```"
+CODE_COST_CHARS = 300  # what a code block counts against max_chars at most
+MAX_CODE = 2  # code blocks per answer
 _SUB_ITEM = "\n- "  # joins a step and the bullets under it, inside one step's text
 PER_DOC_FIRST = True  # after the best unit, the best sentence of each other document
 PER_DOC_MIN_RATIO = 0.5  # ... when it scores at least this share of the best unit
@@ -67,6 +74,8 @@ class _Unit:
     index: int  # position inside its passage
     text: str
     steps: list[str] | None = None  # a numbered procedure, one text per step
+    lead: str = ""  # a code block's lead-in sentence ("For example:"), when it has one
+    code: str | None = None  # a fenced code block, quoted as written
     context: str = ""  # the heading above it: scored with the unit, never shown
     heading: str = ""  # its section's heading, when the passage's text has none above it
     section: str = ""  # the passage's section: shown as a label before its first sentence
@@ -74,7 +83,14 @@ class _Unit:
 
     @property
     def chars(self) -> int:
+        if self.code is not None:
+            return len(self.lead) + len(self.code) + 10
         return sum(len(s) + 8 for s in self.steps) if self.steps else len(self.text)
+
+    @property
+    def block(self) -> bool:
+        """Shown as a block of its own (a procedure, a code listing), not a sentence in a paragraph."""
+        return bool(self.steps) or self.code is not None
 
 
 def extractive_answer(question: str, passages: list[Passage], *, intro: str, max_passages: int = 3,
@@ -121,24 +137,34 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
         rank = docs.index(doc)
         label = _section_label(passage.chunk.section, passage.chunk.title)
         heading = _section_label(passage.chunk.section)
-        for index, (text, steps, context) in enumerate(_split_passage(passage.chunk.text)):
-            if steps is None and (len(text) < MIN_UNIT_CHARS or is_unsafe(text)):
+        parts = _split_passage(passage.chunk.text)
+        if parts and parts[-1][1] is None and parts[-1][3] is None and parts[-1][0].endswith(":"):
+            parts.pop()  # a lead-in whose example the chunk cut off: it introduces nothing here
+        for index, (text, steps, context, code) in enumerate(parts):
+            if code is not None:
+                if len(code[1]) > MAX_CODE_CHARS or is_unsafe(text):
+                    continue  # a long listing is a reference to read on the page, not an answer
+            elif steps is None and (len(text) < MIN_UNIT_CHARS or is_unsafe(text)):
                 continue
             if steps is not None:
                 steps = [s for s in steps if not is_unsafe(s)]
                 if not steps:
                     continue
             units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps, context=context,
-                               heading="" if context else heading,
-                               section=label))
+                               heading="" if context else heading, section=label,
+                               lead=code[0] if code else "", code=code[1] if code else None))
     return units
 
 
-def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
-    """Sentences, with each numbered procedure as one unit (its steps cleaned, in order), and the
-    heading each sits under. A lead-in ending with a colon ("To issue a refund:") joins the
-    procedure it introduces; headings are context, not units."""
-    out: list[tuple[str, list[str] | None, str]] = []
+_Part = tuple[str, "list[str] | None", str, "tuple[str, str] | None"]
+
+
+def _split_passage(text: str) -> list[_Part]:
+    """Sentences, with each numbered procedure as one unit (its steps cleaned, in order), each
+    fenced code block as one unit, and the heading each sits under. A lead-in ending with a colon
+    ("To issue a refund:", "For example:") joins the procedure or code block it introduces;
+    headings are context, not units. Parts are ``(text, steps, heading, (lead, code))``."""
+    out: list[_Part] = []
     prose: list[str] = []
     steps: list[str] = []
     table: list[str] = []
@@ -147,7 +173,7 @@ def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
     def flush_prose() -> None:
         if prose:
             block = _strip_markdown("\n".join(prose))
-            out.extend((s, None, heading) for s in (_clean(p) for p in _SENTENCE_END.split(block)) if s)
+            out.extend((s, None, heading, None) for s in (_clean(p) for p in _SENTENCE_END.split(block)) if s)
             prose.clear()
 
     def flush_steps() -> None:
@@ -156,9 +182,9 @@ def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
             if out and out[-1][1] is None and out[-1][0].endswith(":"):
                 lead = out.pop()[0]
                 cleaned = [s for s in cleaned if s]
-                out.append((lead + " " + " ".join(cleaned), [lead, *cleaned], heading))
+                out.append((lead + " " + " ".join(cleaned), [lead, *cleaned], heading, None))
             else:
-                out.append((" ".join(cleaned), cleaned, heading))
+                out.append((" ".join(cleaned), cleaned, heading, None))
         else:
             prose.extend(steps)
         steps.clear()
@@ -168,12 +194,39 @@ def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
             flush_prose()
             lead = out[-1][0] if out and out[-1][1] is None and out[-1][0].endswith(":") else ""
             context = f"{heading} {lead}".strip()
-            out.extend((row, None, context) for row in _table_rows(table))
+            out.extend((row, None, context, None) for row in _table_rows(table))
         else:
             prose.extend(table)
         table.clear()
 
-    for line in _remove_code(text).splitlines():
+    code: list[str] | None = None  # inside a fenced block: its lines so far
+
+    def flush_code(lines: list[str]) -> None:
+        flush_table()
+        flush_steps()
+        flush_prose()
+        body = "\n".join(lines).strip("\n")
+        if not body.strip():
+            return
+        lead = out.pop()[0] if out and out[-1][1] is None and out[-1][0].endswith(":") else ""
+        out.append(((lead + " " if lead else "") + body, None, heading, (lead, body)))
+
+    closed: list[str] | None = None  # a block just closed: the next one may continue it
+    for line in text.splitlines():
+        if line.lstrip().startswith(FENCE):
+            if code is None:  # opening; blocks separated only by blank lines are one example
+                code, closed = ([*closed, ""] if closed is not None else []), None
+            else:
+                closed, code = code, None
+            continue
+        if code is not None:
+            code.append(line)
+            continue
+        if closed is not None:
+            if not line.strip():
+                continue
+            flush_code(closed)
+            closed = None
         if _TABLE_ROW.search(line) and not _STEP.match(line):
             table.append(line)
             continue
@@ -203,6 +256,8 @@ def _split_passage(text: str) -> list[tuple[str, list[str] | None, str]]:
                 flush_steps()
             if line.strip() or not steps:
                 prose.append(line)
+    if code is not None or closed is not None:  # (a fence the chunk cut off: what there is, is still code)
+        flush_code(code if code is not None else closed or [])
     flush_table()
     flush_steps()
     flush_prose()
@@ -283,12 +338,12 @@ def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
     ranked = sorted(units, key=lambda u: -u.score)
     best = ranked[0]
     chosen = [best]
-    used = best.chars if not best.steps else min(best.chars, MAX_PROCEDURE_CHARS)
+    used = _cost(best)
     # The sentence right after the best one usually completes it (a value, a condition, a step).
     following = next((u for u in units if u.n == best.n and u.index == best.index + 1 and not u.steps), None)
-    if following is not None and not best.steps and used + following.chars <= max_chars:
+    if following is not None and not best.steps and used + _cost(following) <= max_chars:
         chosen.append(following)
-        used += following.chars
+        used += _cost(following)
     floor = best.score * FOLLOW_MIN_RATIO if best.score > 0 else best.score
     # Each other document's best unit comes next: the retriever's first document is often not the
     # one that answers, and the best sentence of the second says more than the fifth of the first.
@@ -301,12 +356,21 @@ def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
             break
         if unit.score < floor or unit in chosen or _same_text(unit, chosen):
             continue
-        size = min(unit.chars, MAX_PROCEDURE_CHARS)
-        if used + size > max_chars:
+        size = _cost(unit)
+        if used + size > max_chars or (unit.code is not None and sum(c.code is not None for c in chosen) >= MAX_CODE):
             continue
         chosen.append(unit)
         used += size
     return chosen
+
+
+def _cost(unit: _Unit) -> int:
+    """What a unit takes of the answer's length budget. A procedure or a code block is read at a
+    glance and copied, not read like prose: it counts up to a cap, so one configuration example
+    does not crowd out the sentences that explain it."""
+    if unit.code is not None:
+        return min(unit.chars, CODE_COST_CHARS)
+    return min(unit.chars, MAX_PROCEDURE_CHARS) if unit.steps else unit.chars
 
 
 def _by_doc(units: list[_Unit]) -> list[list[_Unit]]:
@@ -326,7 +390,18 @@ def _render(intro: str, chosen: list[_Unit]) -> str:
     prose: list[str] = []
     shown_section = ""
     for unit in chosen:
-        if unit.steps:
+        if unit.code is not None:
+            if prose:
+                paragraphs.append(" ".join(prose))
+                prose = []
+            label = ""
+            if unit.lead and unit.section and unit.section != shown_section \
+                    and unit.section.lower() not in unit.lead.lower():
+                label = f"{unit.section}: "
+            head = unit.lead or (f"{unit.section}:" if unit.section else "For example:")
+            shown_section = unit.section
+            paragraphs.append(f"{label}{head} [{unit.n}]\n{FENCE}\n{unit.code}\n{FENCE}")
+        elif unit.steps:
             if prose:
                 paragraphs.append(" ".join(prose))
                 prose = []

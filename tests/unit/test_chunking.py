@@ -107,3 +107,19 @@ def test_pack_units_splits_a_unit_larger_than_the_budget(count):
     pieces = pack_units([giant.strip()], 100, count)
     assert len(pieces) >= 6
     assert max(count(pieces)) <= 100
+
+
+def test_code_blocks_stay_fenced_and_a_long_one_is_cut_between_lines(count, embedder):
+    """A reader of a chunk (the extractive answer, a model) must tell a config example from prose,
+    and no chunk may hold half a fence."""
+    short = TextBlock(section=("Auth",), text="<Directory \"/private\">\nRequire valid-user\n</Directory>", kind="code")
+    long = TextBlock(section=("Auth",), text="\n".join(f"Require ip 10.0.{i}.0/24  # office network number {i}"
+                                                       for i in range(120)), kind="code")
+    chunks = chunk_document(_doc([TextBlock(section=("Auth",), text="For example:"), short, long]), PARAMS, count)
+    assert "For example:\n\n```\n<Directory \"/private\">\nRequire valid-user\n</Directory>\n```" in chunks[0].text
+    assert len(chunks) > 2
+    for chunk in chunks:
+        assert chunk.text.count("```") % 2 == 0, chunk.text
+        assert count([chunk.embed_text])[0] + 2 <= embedder.max_tokens
+    lines = [line for c in chunks for line in c.text.splitlines() if line.startswith("Require ip")]
+    assert len(set(lines)) == 120  # every line kept whole (overlap may repeat some)

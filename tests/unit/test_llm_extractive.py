@@ -117,3 +117,42 @@ def test_the_best_sentence_of_a_second_document_is_not_crowded_out_by_the_first(
     answer = extractive_answer("Can the server renew TLS certificates by itself?", [first, second], intro="Docs:",
                                max_chars=300)
     assert "via the ACME protocol. [2]" in answer
+
+
+def test_a_code_block_is_quoted_whole_under_the_sentence_that_introduces_it() -> None:
+    """A configuration example answers a "how do I" question on a server manual: it is shown as a
+    block, line for line, under its lead-in; a pipe inside it does not make it a table."""
+    text = ("Use the dbm provider instead of a text file. To select a dbm file, for example:\n\n"
+            "```\n<Directory \"/www/docs/private\">\nAuthType Basic\nAuthDBMUserFile \"/www/passwd.dbm\"\n"
+            "LogFormat \"%h|%u\" auth\nRequire valid-user\n</Directory>\n```\n\nOther providers exist.")
+    answer = extractive_answer("How do I password-protect a directory with a dbm password file?",
+                               [make_passage(text, title="Authentication")], intro="Docs:")
+    assert ("To select a dbm file, for example: [1]\n```\n<Directory \"/www/docs/private\">\nAuthType Basic\n"
+            "AuthDBMUserFile \"/www/passwd.dbm\"\nLogFormat \"%h|%u\" auth\nRequire valid-user\n</Directory>\n```"
+            in answer)
+    assert answer.count("```") == 2
+
+
+def test_a_long_code_listing_is_left_to_the_page() -> None:
+    listing = "\n".join(f"LoadModule module_{i} modules/mod_{i}.so" for i in range(60))
+    text = f"The modules are loaded like this:\n\n```\n{listing}\n```\n\nLoadModule loads a module at start-up."
+    answer = extractive_answer("How do I load a module?", [make_passage(text, title="Modules")], intro="Docs:")
+    assert "```" not in answer and "LoadModule loads a module at start-up. [1]" in answer
+
+
+def test_code_paragraphs_split_by_a_blank_line_are_one_example() -> None:
+    """Ingest fences each paragraph of a code block on its own (chunk boundaries stay where plain
+    text puts them); the answer shows them as the one example they were."""
+    text = ("Allow HTTP/2 in a virtual host, for example:\n\n```\nProtocols h2 http/1.1\n```\n\n"
+            "```\n<VirtualHost *:443>\n    Protocols h2\n</VirtualHost>\n```\n\nHTTP/2 needs TLS in browsers.")
+    answer = extractive_answer("How do I allow HTTP/2 in a virtual host?", [make_passage(text, title="HTTP/2")],
+                               intro="Docs:")
+    assert ("Allow HTTP/2 in a virtual host, for example: [1]\n```\nProtocols h2 http/1.1\n\n<VirtualHost *:443>\n"
+            "    Protocols h2\n</VirtualHost>\n```") in answer
+
+
+def test_a_lead_in_whose_example_is_in_the_next_chunk_is_not_quoted() -> None:
+    text = "Stickiness keeps a user on one backend. Another example of stickiness with mod_headers:"
+    answer = extractive_answer("How do I keep a user on one backend with stickiness?",
+                               [make_passage(text, title="Balancer")], intro="Docs:")
+    assert "Stickiness keeps a user on one backend. [1]" in answer and "mod_headers" not in answer
