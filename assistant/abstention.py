@@ -44,6 +44,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 
 from assistant.ranking import QueryProfile
 
@@ -54,8 +55,10 @@ RARE_MIN = 2  # ... in at most this many chunks, whatever the corpus size
 SALIENCE_TERMS = 6  # at most this many missing terms are embedded per question (the rarest)
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A crude suffix strip, the same on both sides of a comparison ("redirects" ~ "redirecting")."""
+    """A crude suffix strip, the same on both sides of a comparison ("redirects" ~ "redirecting").
+    Cached: a query stems every word of its best passages, and the words recur."""
     w = word.lower()
     for suffix in _SUFFIXES:
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -95,6 +95,7 @@ class Embedder:
         self._lock = threading.Lock()  # loading
         self._runner: ThreadPoolExecutor | None = None  # the one thread that encodes for worker threads
         self._use = threading.Lock()  # the model and tokenizer: one caller at a time
+        self._in_flight = 0  # encodes submitted to the model thread and not finished (under _lock)
 
     def _on_model_thread(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
         """``fn(*args, **kwargs)`` under the model lock, on the model's own thread (started on first
@@ -104,12 +105,39 @@ class Embedder:
                 _THREAD_NAME):
             with self._use:
                 return fn(*args, **kwargs)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._model_runner().submit(self._on_model_thread, fn, *args, **kwargs).result()
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _model_runner(self) -> ThreadPoolExecutor:
         if self._runner is None:
             with self._lock:
                 if self._runner is None:
                     self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_THREAD_NAME,
                                                       initializer=_set_torch_threads, initargs=(self.threads,))
-        return self._runner.submit(self._on_model_thread, fn, *args, **kwargs).result()
+        return self._runner
+
+    def encode_soon(self, texts: Sequence[str], *, only_if_idle: bool = False) -> Future[np.ndarray] | None:
+        """:meth:`encode` started on the model thread now, whoever calls (the main thread too), for
+        a caller with other work to do meanwhile: the retriever embeds a question's rare words
+        while it searches, so the abstention signal that needs them costs no wall time of its own.
+        ``only_if_idle``: None (nothing started) while the model thread has work queued, so that
+        speculative work never delays another caller's encode on a busy server."""
+        with self._lock:
+            if only_if_idle and self._in_flight:
+                return None
+            self._in_flight += 1
+        future = self._model_runner().submit(self.encode, list(texts))
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: Future[np.ndarray]) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     @property
     def model(self) -> SentenceTransformer:

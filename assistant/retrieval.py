@@ -23,6 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
@@ -78,6 +79,16 @@ _STOPWORDS = (
 )
 STOPWORDS = frozenset(_STOPWORDS.split())
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class _TermsAhead:
+    """What :meth:`HybridRetriever._terms_ahead` prepared for the abstention signals."""
+
+    frequencies: dict[str, int]
+    total: int
+    terms: list[str] = field(default_factory=list)  # encoding ahead
+    pending: Future[np.ndarray] | None = None
 
 
 class QueryEmbedder(Protocol):
@@ -282,6 +293,8 @@ class HybridRetriever:
         timer.lap("embed")
 
         profile = analyse_query(question)
+        ahead = self._terms_ahead(generation, allowed, profile) if cfg.abstention == "evidence" else None
+        timer.lap("terms")
         exact_query = has_exact_token(question) or profile.kind == "exact"
         keyword_weight = cfg.exact_keyword_weight if exact_query else length_scaled_keyword_weight(question, cfg)
         weights = (cfg.title_weight, cfg.section_weight, 1.0)
@@ -346,8 +359,7 @@ class HybridRetriever:
         confidence: float | None = None
         evidence: Evidence | None = None
         if cfg.abstention == "evidence":
-            evidence = self._evidence(generation, allowed, profile, chosen, survivors, dense, keyword,
-                                      best_dense, qvec, timer)
+            evidence = self._evidence(ahead, profile, chosen, survivors, dense, keyword, best_dense, qvec, timer)
             timer.lap("evidence")
         if evidence is not None:
             confidence = SHIPPED_MODEL.confidence(evidence)
@@ -361,13 +373,15 @@ class HybridRetriever:
                                abstain=abstain, confidence=None if confidence is None else round(confidence, 4),
                                evidence=present(evidence.as_dict()) if evidence else {})
 
-    def _evidence(self, generation: LoadedGeneration, allowed: Sequence[Audience], profile: QueryProfile,
-                  chosen: Sequence[Candidate], survivors: Sequence[Candidate], dense: Sequence[tuple[int, float]],
-                  keyword: Sequence[tuple[int, float]], best_dense: float, qvec: np.ndarray,
-                  timer: _Timer) -> Evidence | None:
-        """The abstention signals; None for a generation without FTS5 statistics (in-memory test ones)."""
+    def _terms_ahead(self, generation: LoadedGeneration, allowed: Sequence[Audience],
+                     profile: QueryProfile) -> _TermsAhead | None:
+        """The corpus statistics of the question's words, and, when the embedder can work in the
+        background, the vectors of its rarest words started now: the salience signal needs the
+        ones the best passages lack, and they are nearly always among these. Encoding them while
+        the searches run takes the encode off the critical path. None for a generation without
+        FTS5 statistics (in-memory test ones)."""
         db = getattr(generation, "db", None)
-        if not isinstance(db, ChunkDB) or not chosen:
+        if not isinstance(db, ChunkDB):
             return None
         words = lookup_words(profile)
         frequencies: dict[str, int] = {}
@@ -375,6 +389,43 @@ class HybridRetriever:
             for term, n in db.term_frequencies(audience, words).items():
                 frequencies[term] = frequencies.get(term, 0) + n
         total = sum(db.partition_size(a) for a in allowed)
+        ahead = _TermsAhead(frequencies, total)
+        soon = getattr(self.embedder, "encode_soon", None)
+        if self.settings.abstain_salience == "never" or not callable(soon):
+            return ahead
+        with self._term_lock:
+            rarest = [t for t, _ in missing_terms(profile, [], frequencies, total) if t not in self._term_vectors]
+        ahead.terms = rarest[:SALIENCE_TERMS]
+        if ahead.terms:
+            try:  # on an idle model thread only: a busy server measures them later, when needed
+                ahead.pending = soon(ahead.terms, only_if_idle=True)
+            except Exception:  # measured later, the usual way
+                log.warning("abstention: could not start embedding %s", ahead.terms, exc_info=True)
+            if ahead.pending is None:
+                ahead.terms = []
+            else:
+                ahead.pending.add_done_callback(partial(self._remember, ahead.terms))
+        return ahead
+
+    def _remember(self, terms: Sequence[str], done: Future[np.ndarray]) -> None:
+        """Keep vectors encoded ahead, whether or not this question needed them (LRU, TERM_CACHE)."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        with self._term_lock:
+            for t, v in zip(terms, done.result(), strict=True):
+                self._term_vectors[t] = np.asarray(v, dtype=np.float32)
+                self._term_vectors.move_to_end(t)
+            while len(self._term_vectors) > TERM_CACHE:
+                self._term_vectors.popitem(last=False)
+
+    def _evidence(self, ahead: _TermsAhead | None, profile: QueryProfile,
+                  chosen: Sequence[Candidate], survivors: Sequence[Candidate], dense: Sequence[tuple[int, float]],
+                  keyword: Sequence[tuple[int, float]], best_dense: float, qvec: np.ndarray,
+                  timer: _Timer) -> Evidence | None:
+        """The abstention signals; None without corpus statistics (see :meth:`_terms_ahead`)."""
+        if ahead is None or not chosen:
+            return None
+        frequencies, total = ahead.frequencies, ahead.total
         doc_of = {c.row: c.chunk.doc_key for c in survivors}
         top_doc = chosen[0].chunk.doc_key
 
@@ -403,15 +454,23 @@ class HybridRetriever:
             return unmeasured
         missing = [t for t, _ in missing_terms(profile, texts, frequencies, total)][:SALIENCE_TERMS]
         timer.lap("evidence")
-        salience = self._salience(missing, qvec)
-        timer.lap("embed_terms")  # an encode, like "embed": benchmarks can tell the two costs apart
+        salience = self._salience(missing, qvec, ahead)
+        timer.lap("embed_terms")  # an encode (or the wait for one), like "embed": benchmarks tell the two apart
         return gather(salience=salience)
 
-    def _salience(self, terms: Sequence[str], qvec: np.ndarray) -> dict[str, float] | None:
+    def _salience(self, terms: Sequence[str], qvec: np.ndarray,
+                  ahead: _TermsAhead | None = None) -> dict[str, float] | None:
         """Cosine of each term alone to the question. Term vectors are kept (LRU, TERM_CACHE):
-        the same words recur across questions, and a new one costs one short encode."""
+        the same words recur across questions, and a new one costs one short encode (started
+        ahead by :meth:`_terms_ahead` for the question's rarest words)."""
         if not terms:
             return {}
+        if ahead is not None and ahead.pending is not None and set(terms) & set(ahead.terms):
+            try:
+                ahead.pending.result()  # its callback has put the vectors in the cache
+            except Exception:
+                log.warning("abstention: could not embed terms %s", ahead.terms, exc_info=True)
+            self._remember(ahead.terms, ahead.pending)  # the callback may not have run yet
         with self._term_lock:
             vectors = {t: self._term_vectors[t] for t in terms if t in self._term_vectors}
             for t in vectors:

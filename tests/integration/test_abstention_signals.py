@@ -108,3 +108,41 @@ def test_never_embeds_terms_and_still_decides(example_index, embedder) -> None:
     assert counting.encoded == [] and "embed_terms" not in answered.timings_ms
     assert "salient_missing" not in answered.evidence and "salient_bound" in answered.evidence
     assert off_topic.abstain is True and answered.abstain is False
+
+
+def test_rare_words_embedded_while_the_search_runs_give_the_same_decision(example_index, embedder, retriever) -> None:
+    """The real embedder starts the question's rarest words on its model thread before the
+    searches (when that thread is idle); the signal and the decision are the ones measured after."""
+    settings = example_index.model_copy(
+        update={"retrieval": example_index.retrieval.model_copy(update={"abstain_salience": "always"})})
+    eager = build_retriever(settings, embedder=embedder)
+    for question in ("What Square Terminal setting turns on tipping when my clients pay in person?",
+                     "In Xero, how do I reconcile one bank statement line against two different bills?",
+                     "Prices on my site already include tax. How do I stop the double tax?"):
+        ahead = eager.search(question, audience="public")
+        after = retriever.search(question, audience="public")
+        assert ahead.evidence == after.evidence and ahead.abstain is after.abstain
+    assert "square" in eager._term_vectors and "tipping" in eager._term_vectors
+
+
+def test_speculative_encodes_wait_for_an_idle_model_thread(embedder) -> None:
+    """A server worker's encode in flight on the model thread: speculative work is not queued
+    behind or ahead of it."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def long_encode() -> None:
+        started.set()
+        release.wait(10)
+
+    worker = threading.Thread(target=embedder._on_model_thread, args=(long_encode,))  # as a worker thread does
+    worker.start()
+    try:
+        assert started.wait(10)
+        assert embedder.encode_soon(["crawler"], only_if_idle=True) is None
+    finally:
+        release.set()
+        worker.join(10)
+    later = embedder.encode_soon(["crawler"], only_if_idle=True)
+    assert later is not None and later.result().shape == (1, embedder.dimension)
