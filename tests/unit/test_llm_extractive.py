@@ -104,10 +104,12 @@ def test_code_in_a_passage_is_quoted_character_for_character() -> None:
     citation, so the answer never changes what a customer would copy."""
     text = ('Deny the robot with RewriteCond "%{REMOTE_ADDR}" "=123\\.45\\.67\\.[8-9]" and a rule. '
             'PHP scripts are passed with ProxyPassMatch "^/app/.*\\.php(/.*)?$" to the FastCGI server.')
-    answer = extractive_answer("How do I block the robot and pass PHP scripts to FastCGI?",
-                               [make_passage(text, title="Rewrite")], intro="Docs:")
-    assert '`"=123\\.45\\.67\\.[8-9]"`' in answer
-    assert '"^/app/.*\\.php(/.*)?$"' in answer
+    block = extractive_answer("How do I deny the robot by its REMOTE_ADDR with RewriteCond?",
+                              [make_passage(text, title="Rewrite")], intro="Docs:")
+    php = extractive_answer("How are PHP scripts passed to the FastCGI server?",
+                            [make_passage(text, title="Rewrite")], intro="Docs:")
+    assert '`"=123\\.45\\.67\\.[8-9]"`' in block
+    assert '"^/app/.*\\.php(/.*)?$"' in php
 
 
 def test_the_best_sentence_of_a_second_document_is_not_crowded_out_by_the_first() -> None:

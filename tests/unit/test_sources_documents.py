@@ -169,6 +169,36 @@ def test_html_title_falls_back_to_title_tag(tmp_path: Path) -> None:
     assert [b.text for b in doc.blocks] == ["Set tax rates per client."]
 
 
+def test_html_back_to_top_and_permalink_anchors_are_not_article_text(tmp_path: Path) -> None:
+    """A manual's "top" arrows and heading permalinks would otherwise end sentences in answers
+    ("… 2.4.10 and later. top") and section names ("Graceful Restart ¶")."""
+    (tmp_path / "stopping.html").write_text(
+        '<html><body><h1>Stopping</h1><h2 id="g">Graceful Restart <a href="#g" class="permalink">&para;</a></h2>'
+        '<p>Send USR1 to restart without dropping connections. See <a href="#stop">Stop Now</a>.</p>'
+        '<div class="top"><a href="#page-header"><img alt="top" src="up.gif"></a></div>'
+        '<p><a href="#page-header">Back to top</a></p></body></html>')
+    doc = load(source(tmp_path), "stopping.html")
+    assert [(b.section, b.text) for b in doc.blocks] == [
+        (("Graceful Restart",), "Send USR1 to restart without dropping connections. See Stop Now.")]
+
+
+def test_html_site_furniture_without_nav_markup_is_dropped(tmp_path: Path) -> None:
+    """Breadcrumbs, link bars and arrow links in plain divs (a real manual's header) would open the
+    first chunk of every page; a sentence that links two pages stays."""
+    (tmp_path / "page.html").write_text(
+        '<html><body><div id="page-header"><p class="menu"><a href="/m">Modules</a> | <a href="/d">Directives</a>'
+        ' | <a href="/f">FAQ</a></p><p>Apache HTTP Server Version 2.4</p></div>'
+        '<div class="up"><a href="/"><img alt="<-" src="left.gif"></a></div>'
+        '<div id="path"><a href="/">Apache</a> &gt; <a href="/s">HTTP Server</a> &gt; <a href="/d">Docs</a></div>'
+        '<div id="content"><h1>Stopping</h1>'
+        '<div class="toplang"><p><span>Available Languages: </span>'
+        '<a href="/de">de</a> | <a href="/en">en</a></p></div>'
+        '<p>Use <a href="/a">apachectl</a> or <a href="/k">kill</a> to send the signal.</p></div></body></html>')
+    doc = load(source(tmp_path), "page.html")
+    assert doc.title == "Stopping"
+    assert [b.text for b in doc.blocks] == ["Use apachectl or kill to send the signal."]
+
+
 def test_text_file_title_comes_from_the_file_name() -> None:
     doc = load(source(FIXTURES), "getting_started.txt")
     assert doc.title == "Getting started"

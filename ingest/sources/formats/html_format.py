@@ -23,6 +23,12 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _CONTAINERS = frozenset({"div", "section", "article", "main", "body", "header", "figure", "blockquote",
                          "details", "summary", "center", "address", "html", "figcaption", "fieldset"})
 _BLOCK_NAMES = _HEADINGS | _CONTAINERS | {"p", "pre", "ul", "ol", "dl", "table", "hr"}
+_IN_PAGE = re.compile(r"^#")
+_LINK_WORDS = re.compile(r"(?:back\s+to\s+)?top|to\s+top|[↑^¶#]|permalink")
+_HEADER_NAME = re.compile(r"^(?:page|site|top|global)?[-_]?header$", re.IGNORECASE)
+_BREADCRUMB = re.compile(r"breadcrumbs?", re.IGNORECASE)
+# What a link bar holds besides its links: separators, and at most a short label ("Languages:").
+_LINK_BAR_REST = re.compile(r"\s*(?:[\w ]{1,30}:)?[\s|>›»/·•,\-–]*", re.UNICODE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -41,6 +47,10 @@ def parse_html(text: str) -> Parsed:
     for header in soup.find_all("header"):
         if not header.find_parent(("article", "main")):
             header.decompose()
+    for link in soup.find_all("a", href=_IN_PAGE):
+        if _LINK_WORDS.fullmatch(one_line(inline_text(link)).lower()):
+            link.decompose()  # "top", "back to top", "¶": page furniture, not the article's words
+    _drop_site_furniture(soup)
     found = soup.find("main") or soup.find("article") or soup.find("body")
     root: Tag = found if isinstance(found, Tag) else soup
 
@@ -59,6 +69,33 @@ def parse_html(text: str) -> Parsed:
     walker.walk(root)
     walker.flush()
     return Parsed(title=title, blocks=walker.blocks, metadata=metadata)
+
+
+def _drop_site_furniture(soup: BeautifulSoup) -> None:
+    """What a site puts around every page, in markup that does not say so (no ``nav``): a header
+    ``div`` above the article, breadcrumbs ("Apache > HTTP Server > Documentation"), link bars
+    ("Modules | Directives | FAQ", "Available Languages: de | en | fr") and arrow links ("<-").
+    Left in, the same words open the first chunk of every page and blur what it is about."""
+    for tag in soup.find_all(True, attrs={"id": _HEADER_NAME}) + soup.find_all(True, class_=_HEADER_NAME):
+        if tag.decomposed or tag.name in ("main", "article", "body", "html"):
+            continue
+        if not tag.find_parent(("article", "main")) and not tag.find(("h1", "h2")):
+            tag.decompose()
+    for tag in soup.find_all(True, attrs={"id": _BREADCRUMB}) + soup.find_all(True, class_=_BREADCRUMB):
+        if not tag.decomposed:
+            tag.decompose()
+    for block in soup.find_all(("p", "div", "span")):
+        if block.decomposed or block.find(_BLOCK_NAMES - {"div", "p"}):
+            continue
+        links = block.find_all("a")
+        if len(links) >= 2:
+            rest = "".join(str(t) for t in block.find_all(string=True) if not t.find_parent("a")
+                           or t.find_parent("a") not in links)
+            if _LINK_BAR_REST.fullmatch(rest):
+                block.decompose()
+    for link in soup.find_all("a"):
+        if not link.decomposed and not any(ch.isalnum() for ch in inline_text(link)):
+            link.decompose()
 
 
 class _Walker:
