@@ -387,11 +387,38 @@ def _same_text(unit: _Unit, chosen: list[_Unit]) -> bool:
     return any(" ".join(_WORD.findall(c.text.lower())) == key for c in chosen)
 
 
+def _place(unit: _Unit) -> tuple[int, str, str]:
+    return unit.n, unit.section, unit.context
+
+
+def _reading_order(chosen: list[_Unit]) -> list[_Unit]:
+    """The best unit first; then the others grouped by where they stand (passage and heading),
+    each group in the passage's own order, the groups by their best sentence's score. The same
+    sentences as chosen, read as a page reads: "Cards: 5–10 days. ACH: 3–5 days." together, not
+    with a sentence from another article between them."""
+    groups: dict[tuple[int, str, str], list[_Unit]] = {}
+    for unit in chosen:
+        groups.setdefault(_place(unit), []).append(unit)
+    lead = chosen[0]
+    out = [lead, *sorted((u for u in groups.pop(_place(lead)) if u is not lead), key=lambda u: u.index)]
+    for group in sorted(groups.values(), key=lambda g: -max(u.score for u in g)):
+        out.extend(sorted(group, key=lambda u: u.index))
+    return out
+
+
 def _render(intro: str, chosen: list[_Unit]) -> str:
+    """Each group of sentences from one place is a paragraph, labelled once with its section;
+    a procedure or a code block is a paragraph of its own."""
     paragraphs: list[str] = []
     prose: list[str] = []
     shown_section = ""
-    for unit in chosen:
+    place: tuple[int, str, str] | None = None
+    for unit in _reading_order(chosen):
+        if prose and _place(unit) != place:
+            paragraphs.append(" ".join(prose))
+            prose = []
+            shown_section = ""
+        place = _place(unit)
         if unit.code is not None:
             if prose:
                 paragraphs.append(" ".join(prose))

@@ -158,3 +158,20 @@ def test_a_lead_in_whose_example_is_in_the_next_chunk_is_not_quoted() -> None:
     answer = extractive_answer("How do I keep a user on one backend with stickiness?",
                                [make_passage(text, title="Balancer")], intro="Docs:")
     assert "Stickiness keeps a user on one backend. [1]" in answer and "mod_headers" not in answer
+
+
+def test_sentences_from_one_section_read_together_in_their_own_order() -> None:
+    """The others are grouped by the section they come from, in the page's order, one paragraph
+    each: not a sentence from another article between two that belong together."""
+    timing = make_passage("ACH refunds reach the client in 3-5 business days. The refund status on the payment "
+                          "page is Pending, then Succeeded. Card refunds reach the client in 5-10 business days.",
+                          title="Refund timing", section="When the client gets the money")
+    limits = make_passage("How long card refunds take to reach the client depends on the client's bank.",
+                          title="Refund limits", section="Banks")
+    answer = extractive_answer("How long do card refunds take to reach the client?", [timing, limits],
+                               intro="Docs:", max_chars=2000)
+    paragraphs = answer.split("\n\n")[1:]
+    assert len(paragraphs) == 2 and sum("[1]" in p for p in paragraphs) == 1, answer
+    timing_paragraph = next(p for p in paragraphs if "[1]" in p)
+    assert "[2]" not in timing_paragraph and timing_paragraph.count("[1]") >= 2
+    assert timing_paragraph.index("3-5 business days") < timing_paragraph.index("5-10 business days")
