@@ -14,8 +14,10 @@ How an answer is built (query-focused sentence selection):
    the answer, and glued into a sentence it could be neither read nor copied;
 2. each unit is scored against the question: cosine of sentence embeddings when an encoder is
    given (the retriever's; the better of the unit alone and the unit read under its section's
-   heading, "Lost your phone or security key?"), plus the share of the question's content words
-   it holds (rarer words weigh more), plus a small bonus for the passage's retrieval rank;
+   heading, "Lost your phone or security key?"), plus a share (``W_HEADING``) of its heading's
+   own cosine to the question ("When the client gets the money" for "how long until the client
+   has the refund"), plus the share of the question's content words it holds (rarer words weigh
+   more), plus a small bonus for the passage's retrieval rank;
 3. the best unit opens the answer, followed by the sentence after it when it continues the same
    thought; then the best sentence of each other document (the retriever's first document is
    often not the one that answers), then the next best units while they score close to the best
@@ -50,6 +52,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 W_COSINE = 1.0
 W_LEXICAL = 0.6
 W_RANK = 0.1
+W_HEADING = 0.4  # the heading's own similarity to the question, added to each sentence under it
 W_POINTER = 0.3  # a short "see …" cross-reference scores this much less
 _POINTER = re.compile(r"(?:^|[:.;]\s*)see\b", re.IGNORECASE)
 # Further units must score at least this share of the best unit (0.2 read long: the examples'
@@ -311,19 +314,29 @@ def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
         # Only the lexically most promising units are embedded: the cost stays flat on long passages.
         shortlist = sorted(range(len(units)), key=lambda i: -lexical[i])[:MAX_EMBEDDED]
         headed = [i for i in shortlist if units[i].heading]
+        titles = list(dict.fromkeys(t for t in (_heading_of(units[i]) for i in shortlist) if t)) if W_HEADING else []
         texts = [question, *(_embed_text(units[i]) for i in shortlist),
-                 *(f"{units[i].heading}: {units[i].text}"[:1000] for i in headed)]
+                 *(f"{units[i].heading}: {units[i].text}"[:1000] for i in headed), *titles]
         vectors = np.asarray(encode(texts), dtype=np.float32)
         scores = vectors[1:] @ vectors[0]
         for i, score in zip(shortlist, scores[: len(shortlist)], strict=True):
             cosine[i] = float(score)
         # Read under its section's heading too ("Lost your phone?"): the better of the two counts.
-        for i, score in zip(headed, scores[len(shortlist):], strict=True):
+        for i, score in zip(headed, scores[len(shortlist):len(shortlist) + len(headed)], strict=True):
             cosine[i] = max(cosine[i], float(score))
+        # The heading alone says which section the question is about ("When the client gets the money"
+        # for "how long until the client has the refund"), whatever each sentence under it says.
+        about = dict(zip(titles, (float(s) for s in scores[len(shortlist) + len(headed):]), strict=True))
+        for i in shortlist:
+            cosine[i] += W_HEADING * about.get(_heading_of(units[i]), 0.0)
     for unit, lex, cos in zip(units, lexical, cosine, strict=True):
         unit.score = W_COSINE * cos + W_LEXICAL * lex - W_RANK * unit.rank
         if _is_pointer(unit):  # "Lost your device: see Two-factor authentication." names, not answers
             unit.score -= W_POINTER
+
+
+def _heading_of(unit: _Unit) -> str:
+    return unit.context or unit.heading
 
 
 def _is_pointer(unit: _Unit) -> bool:
