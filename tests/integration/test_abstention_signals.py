@@ -121,7 +121,9 @@ def test_rare_words_embedded_while_the_search_runs_give_the_same_decision(exampl
                      "Prices on my site already include tax. How do I stop the double tax?"):
         ahead = eager.search(question, audience="public")
         after = retriever.search(question, audience="public")
-        assert ahead.evidence == after.evidence and ahead.abstain is after.abstain
+        assert ahead.abstain is after.abstain and ahead.evidence.keys() == after.evidence.keys()
+        # The term vectors come from batches of other words (other padding): equal to float noise.
+        assert all(abs(ahead.evidence[k] - after.evidence[k]) <= 1e-3 for k in after.evidence)
     assert "square" in eager._term_vectors and "tipping" in eager._term_vectors
 
 
