@@ -406,15 +406,23 @@ def _place(unit: _Unit) -> tuple[int, str, str]:
 
 def _reading_order(chosen: list[_Unit]) -> list[_Unit]:
     """The best unit first; then the others grouped by where they stand (passage and heading),
-    each group in the passage's own order, the groups by their best sentence's score. The same
-    sentences as chosen, read as a page reads: "Cards: 5–10 days. ACH: 3–5 days." together, not
-    with a sentence from another article between them."""
+    each group in the passage's own order, a page's groups together (the best unit's page first),
+    pages and groups by their best unit's score. The same sentences as chosen, read as a page
+    reads: "Cards: 5–10 days. ACH: 3–5 days." together, not with a sentence from another article
+    between them."""
     groups: dict[tuple[int, str, str], list[_Unit]] = {}
     for unit in chosen:
         groups.setdefault(_place(unit), []).append(unit)
     lead = chosen[0]
     out = [lead, *sorted((u for u in groups.pop(_place(lead)) if u is not lead), key=lambda u: u.index)]
-    for group in sorted(groups.values(), key=lambda g: -max(u.score for u in g)):
+    # A page's groups stay together (the lead's page first), pages and groups by their best sentence.
+    page_best: dict[int, float] = {}
+    for group in groups.values():
+        page = int(group[0].rank)
+        page_best[page] = max(page_best.get(page, float("-inf")), *(u.score for u in group))
+    page_best[int(lead.rank)] = float("inf")
+    for group in sorted(groups.values(), key=lambda g: (-page_best[int(g[0].rank)], int(g[0].rank),
+                                                        -max(u.score for u in g))):
         out.extend(sorted(group, key=lambda u: u.index))
     return out
 

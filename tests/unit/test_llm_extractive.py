@@ -175,3 +175,19 @@ def test_sentences_from_one_section_read_together_in_their_own_order() -> None:
     timing_paragraph = next(p for p in paragraphs if "[1]" in p)
     assert "[2]" not in timing_paragraph and timing_paragraph.count("[1]") >= 2
     assert timing_paragraph.index("3-5 business days") < timing_paragraph.index("5-10 business days")
+
+
+def test_a_pages_sections_stay_together_after_the_opening_one() -> None:
+    """Reading order only (the sentences are already chosen): after the opening unit, the rest of
+    its page, then the other pages by their best unit; inside a section, the page's order."""
+    from assistant.llm.extractive import _reading_order, _Unit
+
+    def unit(n: int, page: int, section: str, index: int, score: float) -> _Unit:
+        return _Unit(n=n, rank=page + n / 100, index=index, text=f"{section} {index}", section=section, score=score)
+
+    lead = unit(1, 0, "ExpiresByType", 0, 0.9)
+    other_page = unit(2, 1, "Browser caches", 0, 0.8)
+    same_page = unit(3, 0, "ExpiresActive", 0, 0.5)
+    same_section_first = unit(1, 0, "ExpiresByType", -1, 0.4)
+    order = _reading_order([lead, other_page, same_page, same_section_first])
+    assert order == [lead, same_section_first, same_page, other_page]
