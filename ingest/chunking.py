@@ -158,8 +158,8 @@ def chunk_document(doc: Document, params: ChunkParams, count: TokenCounter) -> l
 
 
 def fence_code(code: str, budget: int, count: TokenCounter) -> list[str]:
-    """A code block as fenced units, one per paragraph (cut between lines when a paragraph is over
-    ``budget`` tokens).
+    """A code block as fenced units, one per paragraph; a paragraph over ``budget`` tokens is
+    packed line by line (:func:`pack_units`, as prose is) into several.
 
     Kept fenced so that whoever reads a chunk can tell a configuration example from prose: the
     extractive answer quotes it as a block under the sentence that introduces it, a model sees
@@ -168,21 +168,8 @@ def fence_code(code: str, budget: int, count: TokenCounter) -> list[str]:
     out: list[str] = []
     for paragraph in re.split(r"\n\s*\n", code.strip("\n")):
         lines = [line.rstrip() for line in paragraph.splitlines() if line.strip()]
-        if not lines:
-            continue
-        sizes = count(lines)
-        pieces: list[list[str]] = [[]]
-        used = 0
-        for line, size in zip(lines, sizes, strict=True):
-            parts = [line] if size <= budget else _split_words(line, budget, count)
-            for part in parts:
-                part_size = size if len(parts) == 1 else count([part])[0]
-                if pieces[-1] and used + part_size + 1 > budget:
-                    pieces.append([])
-                    used = 0
-                pieces[-1].append(part)
-                used += part_size + 1
-        out.extend(f"{FENCE}\n" + "\n".join(piece) + f"\n{FENCE}" for piece in pieces if piece)
+        if lines:
+            out.extend(f"{FENCE}\n{piece}\n{FENCE}" for piece in pack_units(lines, budget, count, joiner="\n"))
     return out
 
 

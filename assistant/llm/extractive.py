@@ -92,11 +92,6 @@ class _Unit:
             return len(self.lead) + len(self.code) + 10
         return sum(len(s) + 8 for s in self.steps) if self.steps else len(self.text)
 
-    @property
-    def block(self) -> bool:
-        """Shown as a block of its own (a procedure, a code listing), not a sentence in a paragraph."""
-        return bool(self.steps) or self.code is not None
-
 
 def extractive_answer(question: str, passages: list[Passage], *, intro: str, max_passages: int = 3,
                       max_chars: int | None = None, encode: Encoder | None = None) -> str:

@@ -47,9 +47,6 @@ def parse_html(text: str) -> Parsed:
     for header in soup.find_all("header"):
         if not header.find_parent(("article", "main")):
             header.decompose()
-    for link in soup.find_all("a", href=_IN_PAGE):
-        if _LINK_WORDS.fullmatch(one_line(inline_text(link)).lower()):
-            link.decompose()  # "top", "back to top", "¶": page furniture, not the article's words
     _drop_site_furniture(soup)
     found = soup.find("main") or soup.find("article") or soup.find("body")
     root: Tag = found if isinstance(found, Tag) else soup
@@ -74,14 +71,18 @@ def parse_html(text: str) -> Parsed:
 def _drop_site_furniture(soup: BeautifulSoup) -> None:
     """What a site puts around every page, in markup that does not say so (no ``nav``): a header
     ``div`` above the article, breadcrumbs ("Apache > HTTP Server > Documentation"), link bars
-    ("Modules | Directives | FAQ", "Available Languages: de | en | fr") and arrow links ("<-").
-    Left in, the same words open the first chunk of every page and blur what it is about."""
-    for tag in soup.find_all(True, attrs={"id": _HEADER_NAME}) + soup.find_all(True, class_=_HEADER_NAME):
+    ("Modules | Directives | FAQ", "Available Languages: de | en | fr"), arrow links ("<-") and
+    in-page "top" and "¶" anchors. Left in, the same words open the first chunk of every page,
+    blur what it is about and end sentences in answers ("… and later. top")."""
+    for link in soup.find_all("a", href=_IN_PAGE):
+        if _LINK_WORDS.fullmatch(one_line(inline_text(link)).lower()):
+            link.decompose()
+    for tag in _named(soup, _HEADER_NAME):
         if tag.decomposed or tag.name in ("main", "article", "body", "html"):
             continue
         if not tag.find_parent(("article", "main")) and not tag.find(("h1", "h2")):
             tag.decompose()
-    for tag in soup.find_all(True, attrs={"id": _BREADCRUMB}) + soup.find_all(True, class_=_BREADCRUMB):
+    for tag in _named(soup, _BREADCRUMB):
         if not tag.decomposed:
             tag.decompose()
     for block in soup.find_all(("p", "div", "span")):
@@ -96,6 +97,11 @@ def _drop_site_furniture(soup: BeautifulSoup) -> None:
     for link in soup.find_all("a"):
         if not link.decomposed and not any(ch.isalnum() for ch in inline_text(link)):
             link.decompose()
+
+
+def _named(soup: BeautifulSoup, pattern: re.Pattern[str]) -> list[Tag]:
+    """Elements whose ``id`` or one of whose classes matches ``pattern``."""
+    return [*soup.find_all(True, attrs={"id": pattern}), *soup.find_all(True, class_=pattern)]
 
 
 class _Walker:
