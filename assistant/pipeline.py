@@ -138,6 +138,24 @@ class AnswerPipeline:
                 reason = "LLM backend not reachable"
         return checks, reason
 
+    def warm(self) -> None:
+        """Load the embedding model and the published index generation now, at server start.
+
+        Otherwise the first customer waits for them (seconds: the model, its libraries' imports,
+        the FAISS files), and the server's long-lived objects could not be set aside from the
+        garbage collector before traffic arrives (``bots/web/app.py``). A failure is logged and
+        left for the first question to meet again: ``/readyz`` reports it, and the index loader
+        retries with backoff.
+        """
+        embedder = getattr(self.retriever, "embedder", None)
+        encode = getattr(embedder, "encode_query", None)
+        try:
+            if callable(encode):
+                encode("warm up")
+            self.retriever.search("warm up", audience="public")
+        except AssistantError as exc:
+            log.warning("warm-up incomplete: %s [%s] %s", exc.message, exc.code, exc.detail or "")
+
     def stream(self, request: AnswerRequest) -> Generator[AnswerEvent, None, None]:
         """Answer one request as events; never raises (failures end the stream with ErrorEvent)."""
         try:
@@ -187,18 +205,31 @@ class _Run:
         self.parts: list[str] = []
         self.rewriter = CitationRewriter(0)
         self.grounding = GroundingResult()
+        self.asked_at = time.time()
+        self.unrecorded: Conversation | None = None  # a conversation whose user turn is not stored yet
 
     def events(self) -> Iterator[AnswerEvent]:
+        """The answer's events. The user's turn is stored with the answer at the end, in one
+        transaction; if the answer fails or its reader goes away first, it is stored alone."""
+        try:
+            yield from self._answer()
+        finally:
+            if self.unrecorded is not None:
+                assert self.p.store is not None
+                try:
+                    self.p.store.add_turn(self.unrecorded.id, "user", self.request.question.strip(),
+                                          created_at=self.asked_at)
+                except Exception:
+                    log.exception("could not record the question for conversation %s", self.unrecorded.id)
+
+    def _answer(self) -> Iterator[AnswerEvent]:
         request, p = self.request, self.p
         backend = check_backend(request.backend or p.default_backend)
         question = request.question.strip()
         if not question:
             raise AssistantError("Please type a question.", code="empty_question")
         prompt = p.prompts.answer(request.prompt or request.audience, request.audience)
-        conversation = self._conversation()
-        if conversation is not None:
-            assert p.store is not None
-            p.store.add_turn(conversation.id, "user", question)
+        conversation = self.unrecorded = self._conversation()
 
         llm, llm_error = self._llm(backend)
         prompt_versions = [prompt.full_version]
@@ -392,10 +423,12 @@ class _Run:
     def _record(self, conversation: Conversation, done: DoneEvent, passages: list[Passage]) -> str | None:
         assert self.p.store is not None
         try:
-            return self.p.store.record_answer(
+            answer_id = self.p.store.record_answer(
                 conversation=conversation, question=self.request.question.strip(), done=done,
-                retrieved_chunk_ids=[passage.chunk.chunk_id for passage in passages],
+                retrieved_chunk_ids=[passage.chunk.chunk_id for passage in passages], asked_at=self.asked_at,
             )
+            self.unrecorded = None
+            return answer_id
         except Exception:  # the answer is still worth showing; the gap is in the logs
             log.exception("could not record the answer for conversation %s", conversation.id)
             return None

@@ -321,12 +321,12 @@ class Store:
 
     # ------------------------------------------------------------------ turns
 
-    def add_turn(self, conversation_id: str, role: str, text: str) -> str:
+    def add_turn(self, conversation_id: str, role: str, text: str, *, created_at: float | None = None) -> str:
         turn_id = uuid.uuid4().hex
         with self._connect(write=True) as db:
             db.execute(
                 "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, ?, ?, ?)",
-                (turn_id, conversation_id, role, text, time.time()),
+                (turn_id, conversation_id, role, text, time.time() if created_at is None else created_at),
             )
         return turn_id
 
@@ -358,11 +358,21 @@ class Store:
     # ------------------------------------------------------------------ audit
 
     def record_answer(self, *, conversation: Conversation, question: str, done: DoneEvent,
-                      retrieved_chunk_ids: list[str] | None = None) -> str:
-        """Store the assistant turn and its audit row in one transaction; returns the turn id."""
+                      retrieved_chunk_ids: list[str] | None = None, asked_at: float | None = None) -> str:
+        """Store the assistant turn and its audit row in one transaction; returns the turn id.
+
+        With ``asked_at``, the user's turn (``question``, at that time) goes into the same
+        transaction: the answer pipeline writes both at the end, so no store write stands
+        between a question and its first event (README, "Web API": under a burst of answers
+        that early write was most of the server's added latency)."""
         turn_id = uuid.uuid4().hex
         now = time.time()
         with self._connect(write=True) as db:
+            if asked_at is not None:
+                db.execute(
+                    "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, 'user', ?, ?)",
+                    (uuid.uuid4().hex, conversation.id, question, asked_at),
+                )
             db.execute(
                 "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, 'assistant', ?, ?)",
                 (turn_id, conversation.id, done.answer, now),

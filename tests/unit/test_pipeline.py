@@ -393,6 +393,43 @@ def test_abstentions_are_recorded_too(prompts, settings, tmp_path: Path):
     assert audit is not None and audit["abstained"] is True and audit["chunk_ids"] == []
 
 
+def test_no_store_write_stands_between_the_question_and_its_first_event(prompts, settings, tmp_path: Path):
+    # Under a burst of answers that early write (the user's turn) was most of the web server's
+    # added time to first event (benchmarks/web_load.py): both turns are written at the end.
+    store = Store(tmp_path / "store.sqlite")
+    conversation = store.create_conversation(channel="web", audience="public")
+    llm = ScriptedChatModel(replies=["Refunds are issued within 5 business days [1]."])
+    events = make_pipeline(prompts, settings, llm, store=store).stream(
+        AnswerRequest(question="How long do refunds take?", audience="public", conversation_id=conversation.id))
+
+    assert next(events).type == "sources"
+    assert store.turns(conversation.id) == []
+    done = done_of([*events])
+    turns = store.turns(conversation.id)
+    assert [t["role"] for t in turns] == ["user", "assistant"] and done.answer_id == turns[1]["id"]
+    assert turns[0]["created_at"] < turns[1]["created_at"]  # the question keeps the time it was asked
+
+
+def test_a_question_whose_answer_fails_or_is_abandoned_is_still_recorded(prompts, settings, tmp_path: Path):
+    store = Store(tmp_path / "store.sqlite")
+    failed = store.create_conversation(channel="web", audience="public")
+    class NoIndex(FakeRetriever):
+        def search(self, question: str, **kwargs: Any) -> Any:
+            raise NoIndexError("No published index")
+
+    broken = make_pipeline(prompts, settings, None, NoIndex([]), store=store, backend="extractive")
+    assert [e.type for e in ask(broken, "Where is my refund?", conversation_id=failed.id)] == ["error"]
+    assert [(t["role"], t["text"]) for t in store.turns(failed.id)] == [("user", "Where is my refund?")]
+
+    left = store.create_conversation(channel="web", audience="public")
+    llm = ScriptedChatModel(replies=["Refunds are issued within 5 business days [1]."])
+    events = make_pipeline(prompts, settings, llm, store=store).stream(
+        AnswerRequest(question="How long do refunds take?", audience="public", conversation_id=left.id))
+    next(events)
+    events.close()  # the reader went away (a closed browser tab)
+    assert [(t["role"], t["text"]) for t in store.turns(left.id)] == [("user", "How long do refunds take?")]
+
+
 def test_without_a_conversation_nothing_is_recorded(prompts, settings, tmp_path: Path):
     store = Store(tmp_path / "store.sqlite")
     done = done_of(ask(make_pipeline(prompts, settings, None, store=store, backend="extractive")))
