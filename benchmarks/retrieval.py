@@ -24,6 +24,7 @@ fixed time before its first token; the overhead is the pipeline's first token mi
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import re
@@ -142,6 +143,8 @@ def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs:
     db.use_postings = postings
     keyword = "postings" if postings and db.postings("public") is not None else "FTS5"
     retriever.search(questions[0], audience="public")  # warm-up: model load, page cache
+    gc.collect()
+    gc.freeze()  # as the web server does after its warm-up (bots/web/app.py)
     out: dict[str, Any] = {"index": kind, "keyword": keyword}
     for audience in ("public", "internal"):
         totals, embeds, rest, faiss_ms = [], [], [], []
@@ -157,6 +160,7 @@ def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs:
             vectors.search(plain, query, settings.candidates)
             faiss_ms.append((time.perf_counter() - t0) * 1000)
         out[audience] = {"total": _pct(totals), "embed": _pct(embeds), "search": _pct(rest), "faiss": _pct(faiss_ms)}
+    gc.unfreeze()
     return out
 
 
