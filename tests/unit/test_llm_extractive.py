@@ -191,3 +191,58 @@ def test_a_pages_sections_stay_together_after_the_opening_one() -> None:
     same_section_first = unit(1, 0, "ExpiresByType", -1, 0.4)
     order = _reading_order([lead, other_page, same_page, same_section_first])
     assert order == [lead, same_section_first, same_page, other_page]
+
+
+def test_a_cross_reference_never_opens_the_answer() -> None:
+    """"Lost your device: see Two-factor authentication." matches the question's words because it
+    names the page that answers; the answer opens with the best sentence that says something."""
+    from assistant.llm.extractive import _reading_order, _Unit
+
+    pointer = _Unit(n=1, rank=0.01, index=0, text="Lost your device: see Two-factor authentication.",
+                    section="Sign-in problems", score=1.0)
+    answer = _Unit(n=2, rank=1.02, index=0, text="Two-factor authentication adds a second step at sign-in.",
+                   section="Two-factor authentication", score=0.9)
+    assert _reading_order([pointer, answer])[0] is answer
+
+
+def test_a_how_to_question_opens_with_a_procedure_that_scores_nearly_as_well() -> None:
+    """Reading order only: "How do I …?" is answered by steps, so a chosen procedure within
+    PROCEDURE_LEAD_RATIO of the best sentence opens it; other questions keep the best first."""
+    from assistant.llm.extractive import _HOW_TO, PROCEDURE_LEAD_RATIO, _reading_order, _Unit
+
+    note = _Unit(n=1, rank=0.01, index=0, text="If you connect QuickBooks Online you don't need a CSV.",
+                 section="Importing from QuickBooks Online", score=1.0)
+    steps = ["Go to Settings > Integrations and click Connect.", "Click Start sync."]
+    procedure = _Unit(n=2, rank=1.02, index=0, text=" ".join(steps), steps=steps,
+                      section="Connect QuickBooks Online", score=PROCEDURE_LEAD_RATIO + 0.05)
+    assert _reading_order([note, procedure], how_to=True)[0] is procedure
+    assert _reading_order([note, procedure], how_to=False)[0] is note
+    procedure.score = PROCEDURE_LEAD_RATIO - 0.05
+    assert _reading_order([note, procedure], how_to=True)[0] is note
+
+    assert _HOW_TO.match("How can I turn on 2FA?") and _HOW_TO.match("what are the steps to export?")
+    assert not _HOW_TO.match("How long do refunds take?") and not _HOW_TO.match("Why does sync fail?")
+
+
+def test_a_procedure_without_a_lead_in_is_shown_under_its_section_name() -> None:
+    steps = make_passage("1. Go to Settings > Integrations and click Connect.\n2. Sign in to Intuit.\n"
+                         "3. Click Start sync.", title="QuickBooks Online integration",
+                         section="Connect QuickBooks Online")
+    answer = extractive_answer("How do I connect QuickBooks Online?", [steps], intro="Docs:")
+    assert answer.split("\n\n")[1].startswith(
+        "Connect QuickBooks Online:\n1. Go to Settings > Integrations and click Connect. [1]\n2. Sign in")
+
+
+def test_a_procedure_that_answers_another_question_is_left_out() -> None:
+    """Steps are long and read whole: besides the best unit, only a procedure scoring close to it
+    is quoted, not the page's other how-to ("Add a tax rate" under a reverse-charge question)."""
+    from assistant.llm.extractive import PROCEDURE_MIN_RATIO, _select, _Unit
+
+    best = _Unit(n=1, rank=0.01, index=0, text="Tick Reverse charge on the client.", section="VAT", score=1.0)
+    fact = _Unit(n=1, rank=0.01, index=3, text="Their invoices then use 0% VAT.", section="VAT", score=0.6)
+    steps = ["Go to Settings > Taxes.", "Click Add tax rate."]
+    other = _Unit(n=2, rank=0.02, index=0, text=" ".join(steps), steps=steps, section="Add a tax rate",
+                  score=PROCEDURE_MIN_RATIO - 0.1)
+    assert _select([best, fact, other], 2000) == [best, fact]
+    other.score = PROCEDURE_MIN_RATIO + 0.1
+    assert other in _select([best, fact, other], 2000)
