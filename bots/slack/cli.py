@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import typer
 
@@ -30,6 +31,8 @@ def slack() -> None:
     ChannelConfig.load(settings.slack.channels)  # a bad channel file fails now, not after the models load
     store = build_store(settings)
     pipeline = build_pipeline(settings, store=store)  # fails here, with a clear message, if there is no index
+    pipeline.warm()  # the model and the index load now, not on the first mention
+    gc.freeze()  # their objects out of the cyclic collector's walks, as `assistant serve` does (bots/web/app.py)
     typer.echo("Slack bot running in Socket Mode. Press Ctrl+C to stop.")
     try:
         asyncio.run(run_socket_mode(settings, pipeline=pipeline, store=store, app_token=app_token))
