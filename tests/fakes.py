@@ -116,13 +116,14 @@ class FakePipeline:
         with self._lock:
             self.requests.append(request)
         scripted = self._respond(request)
+        asked_at = time.time()
         conversation = None
         if self.store is not None and request.conversation_id:
             conversation = self.store.get_conversation(request.conversation_id)
-            if conversation is not None:
-                self.store.add_turn(conversation.id, "user", request.question)
         yield SourcesEvent(sources=scripted.sources)
         if scripted.error is not None:
+            if conversation is not None and self.store is not None:  # a failed answer keeps its question
+                self.store.add_turn(conversation.id, "user", request.question, created_at=asked_at)
             yield scripted.error
             return
         words = re.findall(r"\S+\s*", scripted.text)
@@ -138,7 +139,7 @@ class FakePipeline:
         )
         if conversation is not None and self.store is not None:
             done.answer_id = self.store.record_answer(conversation=conversation, question=request.question,
-                                                      done=done)
+                                                      done=done, asked_at=asked_at)
         yield done
 
     def astream(self, request: AnswerRequest) -> AsyncIterator[AnswerEvent]:

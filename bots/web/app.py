@@ -134,7 +134,7 @@ def create_app(settings: Settings, *, pipeline: Answerer | None = None, store: S
         if callable(prestart):  # threads started now, not inside a burst of first requests
             await run_in_threadpool(prestart)
         warm = getattr(ctx.pipeline, "warm", None)
-        if owns_pipeline and callable(warm):
+        if callable(warm):  # the model and index load now, not in the first customer's answer
             await run_in_threadpool(warm)
         # A server that has answered once holds ~550,000 GC-tracked objects, nearly all from
         # torch, transformers and the embedding model, alive as long as the process. A full

@@ -7,6 +7,7 @@ Each test starts its own server so rate limits and settings do not leak between 
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import shutil
@@ -100,6 +101,29 @@ def test_healthz_needs_no_origin_and_readyz_reports_checks(serve) -> None:
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     ready = s.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+def test_the_server_loads_model_and_index_before_its_first_question(web_data_dir: Path, retriever,
+                                                                    tmp_path: Path) -> None:
+    """``assistant serve`` passes its pipeline in: the app warms it at startup all the same, then
+    freezes that heap from the cyclic collector until it stops (bots/web/app.py)."""
+    from assistant.factory import build_pipeline
+
+    settings = web_settings(web_data_dir)
+    store = Store(tmp_path / "store.sqlite")
+    pipeline = build_pipeline(settings, store=store, backend="extractive", retriever=retriever)
+    warmed: list[bool] = []
+    warm = pipeline.warm
+
+    def counted() -> None:
+        warmed.append(True)
+        warm()
+
+    pipeline.warm = counted  # type: ignore[method-assign]
+    with running(create_app(settings, pipeline=pipeline, store=store)):
+        assert len(warmed) == 1  # before any request
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
 
 
 def test_chat_streams_sources_first_tokens_then_done(serve) -> None:
