@@ -101,7 +101,7 @@ class RetrievalSettings(_Section):
     # only: golden.jsonl + abstention.jsonl) is under abstain_confidence. "cosine": the best
     # cosine against abstain_threshold alone.
     abstention: Literal["evidence", "cosine"] = "evidence"
-    abstain_confidence: float = Field(0.6374, ge=0, le=1)
+    abstain_confidence: float = Field(0.5124, ge=0, le=1)
     # "when-needed": embed the key terms the best passages lack only when their salience could
     # change the decision (the same decisions, fewer encodes); "always": measure it for every
     # question (fitting, evaluation: benchmarks/quality.py --fit-abstention); "never": no term

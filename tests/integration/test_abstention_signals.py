@@ -45,9 +45,10 @@ def retriever(example_index, counting):
 
 
 def test_a_question_about_another_product_is_declined_and_the_answerable_one_is_not(retriever) -> None:
-    # Xero is an integration the help centre documents; reconciling inside Xero is not
-    other = retriever.search("In Xero, how do I reconcile one bank statement line against two different bills?",
-                             audience="public")
+    # Xero is an integration the help centre documents; running payroll inside Xero is not. (Reconciling
+    # inside Xero, salience 0.33, is answered since the cut-off is chosen for 12% unanswerable traffic:
+    # benchmarks/quality.py --fit-abstention, README "Abstention".)
+    other = retriever.search("In Xero, how do I run payroll for my employees?", audience="public")
     ours = retriever.search("Xero sync error says the contact is archived, what do I do?", audience="public")
     assert "xero" in other.passages[0].chunk.path and "xero" in ours.passages[0].chunk.path  # same page found
     assert other.evidence["salient_missing"] > ours.evidence["salient_missing"]

@@ -96,7 +96,7 @@ def test_the_shipped_model_declines_a_question_about_a_product_the_passages_lack
     cut = RetrievalSettings().abstain_confidence
     base = {"best_cosine": 0.6, "coverage": 0.4, "unknown": 0.0, "agreement": 1.0, "margin": 0.3}
     assert SHIPPED_MODEL.confidence(Evidence(**base, salient_missing=0.05)) >= cut
-    assert SHIPPED_MODEL.confidence(Evidence(**base, salient_missing=0.45)) < cut
+    assert SHIPPED_MODEL.confidence(Evidence(**base, salient_missing=0.55)) < cut  # "Shopify" scores 0.80
     off_topic = {**base, "best_cosine": 0.2, "coverage": 0.0, "unknown": 0.8}
     assert SHIPPED_MODEL.confidence(Evidence(**off_topic, salient_missing=0.5)) < cut
     # without term embeddings the decision rests on the other signals at an average salience
