@@ -102,6 +102,10 @@ class RetrievalSettings(_Section):
     # cosine against abstain_threshold alone.
     abstention: Literal["evidence", "cosine"] = "evidence"
     abstain_confidence: float = Field(0.5124, ge=0, le=1)
+    # Answers with a confidence from abstain_confidence up to this are given, but an extractive one
+    # opens with the prompt's unsure_intro ("I couldn't find a direct answer … the closest it comes").
+    # 0.6374: the cut-off with the best F1 at the example sets' own 32% unanswerable (round 3's).
+    abstain_unsure_confidence: float = Field(0.6374, ge=0, le=1)
     # "when-needed": embed the key terms the best passages lack only when their salience could
     # change the decision (the same decisions, fewer encodes); "always": measure it for every
     # question (fitting, evaluation: benchmarks/quality.py --fit-abstention); "never": no term

@@ -46,7 +46,7 @@ from assistant.errors import AssistantError, public_error
 from assistant.grounding import GroundingGuard, evidence_for
 from assistant.llm import EXTRACTIVE, check_backend
 from assistant.llm.extractive import best_excerpt, extractive_answer
-from assistant.prompts import ANSWER_TEXTS, PromptFile, PromptSet, brand_values, format_history, format_passages
+from assistant.prompts import BRAND_TEXT_KEYS, PromptFile, PromptSet, brand_values, format_history, format_passages
 from assistant.protocols import Retriever
 from assistant.repetition import RepetitionGuard
 from assistant.schemas import (
@@ -253,6 +253,8 @@ class _Run:
 
         abstained = not passages or (result.abstain if result.abstain is not None
                                      else result.best_dense < p.settings.retrieval.abstain_threshold)
+        # Answered, but on weak evidence: an extractive answer says it may not be a direct one.
+        unsure = result.confidence is not None and result.confidence < p.settings.retrieval.abstain_unsure_confidence
         fallback = False
         model = ""
         usage: dict[str, int] = {}
@@ -266,7 +268,7 @@ class _Run:
             yield SourcesEvent(sources=offered)
             if llm is None:
                 fallback = llm_error is not None
-                yield from self._extractive(standalone, passages, prompt)
+                yield from self._extractive(standalone, passages, prompt, unsure=unsure)
             else:
                 outcome = _LLMOutcome()
                 yield from self._generate(llm, prompt, standalone, passages, outcome)
@@ -283,7 +285,7 @@ class _Run:
                     if self._shown():
                         self.rewriter.new_paragraph()
                         yield from self._tokens(prompt.text("interrupted_notice", self.brand) + "\n\n")
-                    yield from self._extractive(standalone, passages, prompt)
+                    yield from self._extractive(standalone, passages, prompt, unsure=unsure)
                 elif not self.rewriter.order:
                     yield from self._attribute(passages)
         tail = self.rewriter.finish()
@@ -360,7 +362,7 @@ class _Run:
         """The guard for one answer: evidence is the offered passages, the question and the brand's
         own texts; the prompt's wording is what a leak would repeat."""
         brand = brand_values(self.brand)
-        texts = [prompt.text(key, self.brand) for key in ANSWER_TEXTS]
+        texts = [prompt.text(key, self.brand) for key in BRAND_TEXT_KEYS]
         return GroundingGuard(
             evidence_for(question, passages, extra=[*brand.values(), *texts],
                          prompt_text=prompt.system + "\n" + prompt.user),
@@ -386,9 +388,11 @@ class _Run:
             self.rewriter.new_paragraph()
             yield from self._tokens(ATTRIBUTION_LABEL + " " + " ".join(f"[{n}]" for n in sorted(picks)))
 
-    def _extractive(self, question: str, passages: list[Passage], prompt: PromptFile) -> Iterator[TokenEvent]:
+    def _extractive(self, question: str, passages: list[Passage], prompt: PromptFile, *,
+                    unsure: bool = False) -> Iterator[TokenEvent]:
         embedder = getattr(self.p.retriever, "embedder", None)
-        text = extractive_answer(question, passages, intro=prompt.text("extractive_intro", self.brand),
+        intro = prompt.text("unsure_intro" if unsure else "extractive_intro", self.brand)
+        text = extractive_answer(question, passages, intro=intro,
                                  encode=embedder.encode if embedder is not None else None)
         for line in text.splitlines(keepends=True):
             yield from self._tokens(line)

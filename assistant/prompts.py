@@ -54,7 +54,14 @@ REQUIRED_VARIABLES: dict[str, frozenset[str]] = {
 }
 # User-visible texts that answer prompts carry in their front matter; brand variables only.
 ANSWER_TEXTS = ("abstain", "extractive_intro", "interrupted_notice")
-_FRONT_MATTER_KEYS = frozenset({"kind", "audience", "version", "description", *ANSWER_TEXTS})
+# Optional texts, each with the required one it falls back to when a prompt file leaves it out:
+# ``unsure_intro`` opens an extractive answer whose evidence is weak but above the abstention cut
+# (RetrievalSettings.abstain_unsure_confidence), so the reader is told it may not be a direct answer.
+OPTIONAL_TEXTS = {"unsure_intro": "extractive_intro"}
+# Every text an answer may show in the brand's own words (evidence for the grounding check, not
+# scored as answer text).
+BRAND_TEXT_KEYS = (*ANSWER_TEXTS, *OPTIONAL_TEXTS)
+_FRONT_MATTER_KEYS = frozenset({"kind", "audience", "version", "description", *BRAND_TEXT_KEYS})
 _SECTION = re.compile(r"^##[ \t]+(system|user)[ \t]*$", re.MULTILINE)
 
 
@@ -83,8 +90,10 @@ class PromptFile:
         return template.partial(**{k: v for k, v in brand_values(brand).items() if k in used})
 
     def text(self, key: str, brand: BrandSettings) -> str:
-        """A user-visible text from the front matter, in the brand voice."""
-        return self.texts[key].format(**brand_values(brand)).strip()
+        """A user-visible text from the front matter, in the brand voice (an optional text the
+        file leaves out is the one it falls back to, :data:`OPTIONAL_TEXTS`)."""
+        raw = self.texts.get(key) or self.texts[OPTIONAL_TEXTS.get(key, key)]
+        return raw.format(**brand_values(brand)).strip()
 
 
 class PromptSet:
@@ -160,8 +169,10 @@ def parse_prompt(text: str, *, name: str, path: str = "<string>") -> PromptFile:
         if audience not in AUDIENCES:
             raise _error(path, f"audience must be one of {list(AUDIENCES)}, got {audience!r}",
                          "set audience: public or audience: internal")
-        for key in ANSWER_TEXTS:
+        for key in BRAND_TEXT_KEYS:
             value = front.get(key)
+            if key in OPTIONAL_TEXTS and value is None:
+                continue
             if not isinstance(value, str) or not value.strip():
                 raise _error(path, f"missing text {key!r} in the front matter", f"add {key}: <text>")
             _check_variables(path, key, _variables(value, path=path, where=key), required=frozenset(),

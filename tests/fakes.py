@@ -177,8 +177,9 @@ class FakeRetriever:
     (``enforce_audience=False`` imitates a leaking retriever, to test the pipeline's own guard)."""
 
     def __init__(self, passages: list[Passage], *, generation: str | None = "gen-test", best_dense: float | None = None,
-                 enforce_audience: bool = True) -> None:
+                 enforce_audience: bool = True, confidence: float | None = None) -> None:
         self.passages = passages
+        self.confidence = confidence  # the abstention model's, when a test sets one
         self.generation = generation
         self.best_dense = best_dense
         self.enforce_audience = enforce_audience
@@ -191,7 +192,7 @@ class FakeRetriever:
         found = [p for p in self.passages if not self.enforce_audience or p.chunk.audience in allowed]
         best = self.best_dense if self.best_dense is not None else max(
             (p.dense_score or 0.0 for p in found), default=0.0)
-        return RetrievalResult(passages=found, generation=self.generation, best_dense=best)
+        return RetrievalResult(passages=found, generation=self.generation, best_dense=best, confidence=self.confidence)
 
 
 _TOKEN = re.compile(r"\w+|[^\w\s]+|\s+")

@@ -155,6 +155,25 @@ def test_internal_abstention_uses_the_internal_prompt_text(prompts, settings):
 # --------------------------------------------------------------------------- fallback
 
 
+def test_an_answer_on_weak_evidence_says_it_may_not_be_a_direct_one(prompts, settings):
+    # Between the abstention cut-off and abstain_unsure_confidence the question is answered, but the
+    # extractive answer opens with the prompt's unsure_intro ("In Xero, how do I reconcile …?" over
+    # our Xero integration page). Above it, and without a confidence, the usual intro.
+    cut, unsure = settings.retrieval.abstain_confidence, settings.retrieval.abstain_unsure_confidence
+    public = prompts.answer("public", "public")
+
+    def first_line(confidence: float | None) -> str:
+        retriever = FakeRetriever([REFUNDS, TAXES], confidence=confidence)
+        events = ask(make_pipeline(prompts, settings, None, retriever, backend="extractive"))
+        assert not done_of(events).abstained
+        return streamed_text(events).split("\n")[0]
+
+    assert first_line((cut + unsure) / 2) == public.text("unsure_intro", settings.brand)
+    assert first_line((cut + unsure) / 2).startswith("I couldn't find a direct answer")
+    assert first_line(unsure + 0.05) == public.text("extractive_intro", settings.brand)
+    assert first_line(None) == public.text("extractive_intro", settings.brand)
+
+
 def test_backend_failure_before_the_first_token_streams_the_extractive_answer(prompts, settings):
     llm = ScriptedChatModel(replies=["never shown [1]"], fail_at={0: 0},
                             error=BackendError("down", code="backend_unavailable"))

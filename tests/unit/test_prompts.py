@@ -49,6 +49,19 @@ def test_shipped_prompts_load_with_one_answer_prompt_per_audience() -> None:
     assert "Acme Books" in messages[0].text and "Q?" in messages[1].text
 
 
+def test_a_prompt_without_the_optional_unsure_intro_falls_back_to_the_extractive_intro() -> None:
+    # Prompt directories written before unsure_intro existed keep loading (ASSISTANT_LLM_PROMPTS_DIR).
+    brand = BrandSettings(product_name="Acme Books")
+    older = parse_prompt(ANSWER, name="public")
+    assert older.text("unsure_intro", brand) == older.text("extractive_intro", brand) == "From the Acme Books docs:"
+    newer = parse_prompt(ANSWER.replace("interrupted_notice:", "unsure_intro: \"Not sure, {product_name}:\"\n"
+                                        "interrupted_notice:"), name="public")
+    assert newer.text("unsure_intro", brand) == "Not sure, Acme Books:"
+    with pytest.raises(ConfigError, match="unsure_intro"):
+        parse_prompt(ANSWER.replace("interrupted_notice:", "unsure_intro: \"{no_such_value}\"\ninterrupted_notice:"),
+                     name="public")
+
+
 def test_version_names_the_prompt_its_version_and_content(tmp_path: Path) -> None:
     first = parse_prompt(ANSWER, name="public")
     edited = parse_prompt(ANSWER.replace("You help", "You assist"), name="public")
