@@ -154,7 +154,8 @@ class AnswerPipeline:
                 encode("warm up")
             self.retriever.search("warm up", audience="public")
         except AssistantError as exc:
-            log.warning("warm-up incomplete: %s [%s] %s", exc.message, exc.code, exc.detail or "")
+            log.warning("warm-up incomplete: %s [%s] %s %s", exc.message, exc.code, exc.detail or "",
+                        f"({exc.hint})" if exc.hint else "")
 
     def stream(self, request: AnswerRequest) -> Generator[AnswerEvent, None, None]:
         """Answer one request as events; never raises (failures end the stream with ErrorEvent)."""

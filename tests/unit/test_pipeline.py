@@ -449,6 +449,19 @@ def test_a_question_whose_answer_fails_or_is_abandoned_is_still_recorded(prompts
     assert [(t["role"], t["text"]) for t in store.turns(left.id)] == [("user", "How long do refunds take?")]
 
 
+def test_warming_up_without_an_index_logs_and_leaves_the_server_starting(prompts, settings, caplog):
+    class NoIndex(FakeRetriever):
+        def search(self, question: str, **kwargs: Any) -> Any:
+            self.calls.append((question, kwargs["audience"], None))
+            raise NoIndexError("No published index", hint="run assistant ingest")
+
+    retriever = NoIndex([])
+    with caplog.at_level(logging.WARNING, logger="assistant.pipeline"):
+        make_pipeline(prompts, settings, None, retriever, backend="extractive").warm()
+    assert [audience for _, audience, _ in retriever.calls] == ["public"]
+    assert "warm-up incomplete" in caplog.text and "run assistant ingest" in caplog.text
+
+
 def test_without_a_conversation_nothing_is_recorded(prompts, settings, tmp_path: Path):
     store = Store(tmp_path / "store.sqlite")
     done = done_of(ask(make_pipeline(prompts, settings, None, store=store, backend="extractive")))
