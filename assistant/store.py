@@ -366,7 +366,7 @@ class Store:
         between a question and its first event (README, "Web API": under a burst of answers
         that early write was most of the server's added latency)."""
         turn_id = uuid.uuid4().hex
-        now = time.time()
+        now = time.time() if asked_at is None else max(time.time(), asked_at + 1e-6)  # turns sort by time
         with self._connect(write=True) as db:
             if asked_at is not None:
                 db.execute(
