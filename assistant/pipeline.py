@@ -150,7 +150,7 @@ class AnswerPipeline:
         embedder = getattr(self.retriever, "embedder", None)
         encode = getattr(embedder, "encode_query", None)
         try:
-            if callable(encode):
+            if callable(encode):  # on its own first: the search stops at a missing index before it encodes
                 encode("warm up")
             self.retriever.search("warm up", audience="public")
         except AssistantError as exc:

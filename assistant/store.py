@@ -322,13 +322,8 @@ class Store:
     # ------------------------------------------------------------------ turns
 
     def add_turn(self, conversation_id: str, role: str, text: str, *, created_at: float | None = None) -> str:
-        turn_id = uuid.uuid4().hex
         with self._connect(write=True) as db:
-            db.execute(
-                "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, ?, ?, ?)",
-                (turn_id, conversation_id, role, text, time.time() if created_at is None else created_at),
-            )
-        return turn_id
+            return _insert_turn(db, conversation_id, role, text, time.time() if created_at is None else created_at)
 
     def history(self, conversation_id: str, limit: int = 20) -> list[HistoryTurn]:
         """The last ``limit`` turns, oldest first."""
@@ -365,18 +360,11 @@ class Store:
         transaction: the answer pipeline writes both at the end, so no store write stands
         between a question and its first event (README, "Web API": under a burst of answers
         that early write was most of the server's added latency)."""
-        turn_id = uuid.uuid4().hex
         now = time.time() if asked_at is None else max(time.time(), asked_at + 1e-6)  # turns sort by time
         with self._connect(write=True) as db:
             if asked_at is not None:
-                db.execute(
-                    "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, 'user', ?, ?)",
-                    (uuid.uuid4().hex, conversation.id, question, asked_at),
-                )
-            db.execute(
-                "INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, 'assistant', ?, ?)",
-                (turn_id, conversation.id, done.answer, now),
-            )
+                _insert_turn(db, conversation.id, "user", question, asked_at)
+            turn_id = _insert_turn(db, conversation.id, "assistant", done.answer, now)
             db.execute(
                 "INSERT INTO audit (turn_id, conversation_id, channel, audience, question, chunk_ids,"
                 " chunk_audiences, retrieved_chunk_ids, generation, prompt_version, backend, model, abstained,"
@@ -443,6 +431,14 @@ class Store:
                     "SELECT * FROM handoffs WHERE conversation_id = ? ORDER BY created_at", (conversation_id,)
                 ).fetchall()
         return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+
+
+def _insert_turn(db: sqlite3.Connection, conversation_id: str, role: str, text: str, created_at: float) -> str:
+    """One turn row, inside the caller's transaction; returns its id."""
+    turn_id = uuid.uuid4().hex
+    db.execute("INSERT INTO turns (id, conversation_id, role, text, created_at) VALUES (?, ?, ?, ?, ?)",
+               (turn_id, conversation_id, role, text, created_at))
+    return turn_id
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:

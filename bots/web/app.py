@@ -56,7 +56,6 @@ from bots.web.tokens import SessionTokens
 
 log = logging.getLogger(__name__)
 
-
 WebMount = Callable[[FastAPI, Settings, Store], None]
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 MOUNTS_GROUP = "assistant.web_mounts"
