@@ -199,6 +199,52 @@ def test_html_site_furniture_without_nav_markup_is_dropped(tmp_path: Path) -> No
     assert [b.text for b in doc.blocks] == ["Use apachectl or kill to send the signal."]
 
 
+def test_html_footer_div_is_not_article_text(tmp_path: Path) -> None:
+    """A real manual's footer is a plain ``div id="footer"``, not ``<footer>``: left in, its
+    copyright line ended the last chunk of all 234 pages and was quoted in answers."""
+    (tmp_path / "page.html").write_text(
+        '<html><body><div id="page-content"><h1>Caching</h1><p>mod_cache keeps responses.</p></div>'
+        '<div id="footer"><p class="apache">Copyright 2026 The Apache Software Foundation.<br>'
+        'Licensed under the <a href="/l">Apache License, Version 2.0</a>.</p></div>'
+        '<div class="site-footer"><p>Imprint</p></div></body></html>')
+    doc = load(source(tmp_path), "page.html")
+    assert [b.text for b in doc.blocks] == ["mod_cache keeps responses."]
+
+
+def test_html_in_page_table_of_contents_is_not_article_text(tmp_path: Path) -> None:
+    """A list whose every item only links into the page itself (a module's "Directives" list,
+    a "Topics" list, "On this page") names sections without saying anything: as chunks it matched
+    every directive name by keyword and its items were quoted as answer sentences. A list that
+    links to other pages, or that says something beside its in-page links, stays."""
+    (tmp_path / "page.html").write_text(
+        '<html><body><h1>Core</h1>'
+        '<div id="quickview"><h3>Directives</h3><ul id="toc">'
+        '<li><img alt="" src="down.gif"> <a href="#acceptfilter">AcceptFilter</a></li>'
+        '<li><img alt="" src="down.gif"> <a href="#alias">Alias</a>'
+        '<ul><li><a href="#alias-examples">Examples</a></li></ul></li></ul>'
+        '<h3>See also</h3><ul class="seealso"><li><a href="other.html">Other page</a></li>'
+        '<li><a href="more.html">More</a></li></ul></div>'
+        '<h2>Alias</h2><ul><li>Use <a href="#acceptfilter">AcceptFilter</a> first.</li>'
+        '<li>Then restart.</li></ul></body></html>')
+    doc = load(source(tmp_path), "page.html")
+    assert [(b.section, b.text) for b in doc.blocks] == [
+        (("See also",), "- Other page\n- More"),
+        (("Alias",), "- Use AcceptFilter first.\n- Then restart."),
+    ]
+
+
+def test_html_table_cell_list_items_stay_apart(tmp_path: Path) -> None:
+    """Items of a list inside a table cell were glued together ("DocumentRootServerAliasServerName")."""
+    (tmp_path / "page.html").write_text(
+        '<html><body><h1>Hosts</h1><table><tr><th>Related Modules</th><th>Related Directives</th></tr>'
+        '<tr><td><ul><li><code>core</code></li></ul></td><td><ul><li><code>DocumentRoot</code></li>'
+        '<li><code>ServerAlias</code></li><li><code>&lt;VirtualHost&gt;</code></li></ul></td></tr>'
+        '</table></body></html>')
+    doc = load(source(tmp_path), "page.html")
+    assert doc.blocks[0].text == ("Related Modules | Related Directives\n"
+                                  "core | DocumentRoot, ServerAlias, <VirtualHost>")
+
+
 def test_text_file_title_comes_from_the_file_name() -> None:
     doc = load(source(FIXTURES), "getting_started.txt")
     assert doc.title == "Getting started"

@@ -26,6 +26,7 @@ _BLOCK_NAMES = _HEADINGS | _CONTAINERS | {"p", "pre", "ul", "ol", "dl", "table",
 _IN_PAGE = re.compile(r"^#")
 _LINK_WORDS = re.compile(r"(?:back\s+to\s+)?top|to\s+top|[↑^¶#]|permalink")
 _HEADER_NAME = re.compile(r"^(?:page|site|top|global)?[-_]?header$", re.IGNORECASE)
+_FOOTER_NAME = re.compile(r"^(?:page|site|bottom|global)?[-_]?footer$", re.IGNORECASE)
 _BREADCRUMB = re.compile(r"breadcrumbs?", re.IGNORECASE)
 # What a link bar holds besides its links: separators, and at most a short label ("Languages:").
 _LINK_BAR_REST = re.compile(r"\s*(?:[\w ]{1,30}:)?[\s|>›»/·•,\-–]*", re.UNICODE)
@@ -82,9 +83,16 @@ def _drop_site_furniture(soup: BeautifulSoup) -> None:
             continue
         if not tag.find_parent(("article", "main")) and not tag.find(("h1", "h2")):
             tag.decompose()
+    for tag in _named(soup, _FOOTER_NAME):  # copyright and licence lines, in a plain div
+        if not tag.decomposed and tag.name not in ("main", "article", "body", "html") \
+                and not tag.find(("h1", "h2")):
+            tag.decompose()
     for tag in _named(soup, _BREADCRUMB):
         if not tag.decomposed:
             tag.decompose()
+    for listing in soup.find_all(("ul", "ol")):
+        if not listing.decomposed and not listing.find_parent("li") and _in_page_contents(listing):
+            listing.decompose()
     for block in soup.find_all(("p", "div", "span")):
         if block.decomposed or block.find(_BLOCK_NAMES - {"div", "p"}):
             continue
@@ -97,6 +105,25 @@ def _drop_site_furniture(soup: BeautifulSoup) -> None:
     for link in soup.find_all("a"):
         if not link.decomposed and not any(ch.isalnum() for ch in inline_text(link)):
             link.decompose()
+
+
+def _in_page_contents(listing: Tag) -> bool:
+    """A table of contents of the page itself: every item (nested ones too) is only links to
+    anchors in this page ("Directives", "Topics", "On this page"). It names sections without saying
+    anything; left in, it matched every directive name by keyword and its items became answer
+    "sentences". A list with a link elsewhere, or with words of its own, is content."""
+    items = listing.find_all("li")
+    if len(items) < 2:
+        return False
+    for item in items:
+        links = item.find_all("a", recursive=True)
+        if not links or any(not _IN_PAGE.match(str(a.get("href") or "")) for a in links):
+            return False
+        own = "".join(str(t) for t in item.find_all(string=True)  # outside links and nested items
+                      if t.find_parent("a") is None and t.find_parent("li") is item)
+        if any(ch.isalnum() for ch in own):
+            return False
+    return True
 
 
 def _named(soup: BeautifulSoup, pattern: re.Pattern[str]) -> list[Tag]:
@@ -206,10 +233,20 @@ def _definition_lines(node: Tag) -> list[str]:
     return lines
 
 
+def _cell_text(cell: Tag) -> str:
+    """A cell's text; the items of a list in it joined by commas, not glued into one word."""
+    items = cell.find_all("li")
+    if not items:
+        return one_line(inline_text(cell))
+    for item in items:  # mark where each item ends (the table is read once, so marking it is harmless)
+        item.append(NavigableString("\x00"))
+    return ", ".join(part for part in (one_line(p) for p in inline_text(cell).split("\x00")) if part)
+
+
 def _table_lines(node: Tag) -> list[str]:
     lines = []
     for row in node.find_all("tr"):
-        cells = [one_line(inline_text(cell)) for cell in row.find_all(("th", "td"), recursive=False)]
+        cells = [_cell_text(cell) for cell in row.find_all(("th", "td"), recursive=False)]
         if any(cells):
             lines.append(" | ".join(cells))
     return lines
