@@ -278,13 +278,17 @@ def _split_passage(text: str) -> list[_Part]:
     return out
 
 
+_CELL_BORDER = re.compile(r"(?<!\\)\|")  # a pipe not written as "\|": a pipe inside a cell is escaped
+
+
 def _cells(line: str) -> list[str]:
-    cells = line.strip().split("|")
-    if line.strip().startswith("|"):
+    stripped = line.strip()
+    cells = _CELL_BORDER.split(stripped)
+    if stripped.startswith("|"):
         cells = cells[1:]
-    if line.strip().endswith("|"):
+    if _CELL_BORDER.search(stripped[-2:]) and stripped.endswith("|"):
         cells = cells[:-1]
-    return cells
+    return [c.replace("\\|", "|") for c in cells]
 
 
 def _table_rows(lines: list[str]) -> list[str]:

@@ -246,3 +246,16 @@ def test_a_procedure_that_answers_another_question_is_left_out() -> None:
     assert _select([best, fact, other], 2000) == [best, fact]
     other.score = PROCEDURE_MIN_RATIO + 0.1
     assert other in _select([best, fact, other], 2000)
+
+
+def test_a_pipe_inside_a_table_cell_is_the_cells_text_not_a_column() -> None:
+    """A manual's syntax row ("Syntax: | AllowEncodedSlashes On\\|Off\\|NoDecode") was split at every
+    pipe and read back as "Syntax: — AllowEncodedSlashes On; Description:: Off"."""
+    text = ("Description: | Whether encoded path separators are passed through\n"
+            "Syntax: | AllowEncodedSlashes On\\|Off\\|NoDecode\n"
+            "Default: | AllowEncodedSlashes Off")
+    answer = extractive_answer("What is the syntax of AllowEncodedSlashes?",
+                               [make_passage(text, title="core", section="AllowEncodedSlashes Directive")],
+                               intro="Docs:")
+    assert "Syntax: AllowEncodedSlashes On|Off|NoDecode. [1]" in answer
+    assert "\\|" not in answer and "—" not in answer

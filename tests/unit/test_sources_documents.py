@@ -245,6 +245,15 @@ def test_html_table_cell_list_items_stay_apart(tmp_path: Path) -> None:
                                   "core | DocumentRoot, ServerAlias, <VirtualHost>")
 
 
+def test_html_table_cell_pipes_are_escaped_so_columns_stay_columns(tmp_path: Path) -> None:
+    """Cells are joined with " | "; a pipe of the cell's own ("On|Off") is written as a Markdown
+    table writes it ("On\\|Off") so that readers of the block do not take it for a column."""
+    (tmp_path / "page.html").write_text(
+        '<html><body><h1>Core</h1><table><tr><th>Syntax:</th><td><code>AllowEncodedSlashes On|Off</code></td></tr>'
+        '</table></body></html>')
+    assert load(source(tmp_path), "page.html").blocks[0].text == "Syntax: | AllowEncodedSlashes On\\|Off"
+
+
 def test_text_file_title_comes_from_the_file_name() -> None:
     doc = load(source(FIXTURES), "getting_started.txt")
     assert doc.title == "Getting started"

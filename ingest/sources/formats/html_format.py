@@ -246,7 +246,8 @@ def _cell_text(cell: Tag) -> str:
 def _table_lines(node: Tag) -> list[str]:
     lines = []
     for row in node.find_all("tr"):
-        cells = [_cell_text(cell) for cell in row.find_all(("th", "td"), recursive=False)]
+        # A pipe of the cell's own ("On|Off") is escaped as Markdown does: " | " joins the cells.
+        cells = [_cell_text(cell).replace("|", "\\|") for cell in row.find_all(("th", "td"), recursive=False)]
         if any(cells):
             lines.append(" | ".join(cells))
     return lines
