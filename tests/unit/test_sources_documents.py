@@ -254,6 +254,15 @@ def test_html_table_cell_pipes_are_escaped_so_columns_stay_columns(tmp_path: Pat
     assert load(source(tmp_path), "page.html").blocks[0].text == "Syntax: | AllowEncodedSlashes On\\|Off"
 
 
+def test_html_definition_term_that_ends_in_a_colon_gets_no_second_one(tmp_path: Path) -> None:
+    """A manual's recipes are ``<dt>Description:</dt><dd>...</dd>``: read as "Description::" in answers."""
+    (tmp_path / "page.html").write_text(
+        '<html><body><h1>Recipes</h1><dl><dt>Description:</dt><dd>Force one hostname.</dd>'
+        '<dt>Solution</dt><dd>Use a redirect.</dd><dt>Why?</dt><dd>Cookies.</dd></dl></body></html>')
+    assert load(source(tmp_path), "page.html").blocks[0].text == (
+        "Description:\n  Force one hostname.\nSolution:\n  Use a redirect.\nWhy?\n  Cookies.")
+
+
 def test_text_file_title_comes_from_the_file_name() -> None:
     doc = load(source(FIXTURES), "getting_started.txt")
     assert doc.title == "Getting started"

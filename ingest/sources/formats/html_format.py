@@ -229,7 +229,10 @@ def _definition_lines(node: Tag) -> list[str]:
     for item in node.find_all(("dt", "dd")):
         text = one_line(inline_text(item))
         if text:
-            lines.append(f"{text}:" if item.name == "dt" else f"  {text}")
+            if item.name == "dt":  # a term that ends in its own colon or question mark keeps just that
+                lines.append(text if text.endswith((":", "?")) else f"{text}:")
+            else:
+                lines.append(f"  {text}")
     return lines
 
 
