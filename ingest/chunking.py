@@ -27,8 +27,10 @@ ROLE_LABEL = {"customer": "Customer", "agent": "Agent", "system": "System"}
 FENCE = "```"
 # Bump when a change here or in a loader (ingest/sources/formats) changes the chunks of unchanged
 # files: the next ingest re-reads and re-chunks them.
-# 2: code blocks are kept fenced in the chunk text; 3: HTML in-page "top" and "¶" links dropped.
-CHUNKING_VERSION = 3
+# 2: code blocks are kept fenced in the chunk text; 3: HTML in-page "top" and "¶" links dropped;
+# 4: HTML footers in plain divs and in-page tables of contents dropped, table-cell pipes escaped,
+# list items in table cells kept apart, no doubled colon after a definition term.
+CHUNKING_VERSION = 4
 
 
 @dataclass(frozen=True)
