@@ -1,7 +1,9 @@
 """HTML pages: the article, not the site around it.
 
 ``nav``, ``aside``, ``footer``, scripts and styles are dropped, and so is a ``header`` that
-is not part of the article (the site banner). The body is ``<main>`` or ``<article>`` when
+is not part of the article (the site banner), and so is the furniture of pages whose markup does not
+say so (:func:`_drop_site_furniture`: header and footer ``div``s, breadcrumbs, link bars, an in-page
+table of contents). The body is ``<main>`` or ``<article>`` when
 the page has one. Title: the article's first ``<h1>``, else ``<title>``. ``h1``-``h6`` build
 the section path; paragraphs, lists, tables and ``<pre>`` become blocks.
 """
@@ -71,7 +73,7 @@ def parse_html(text: str) -> Parsed:
 
 def _drop_site_furniture(soup: BeautifulSoup) -> None:
     """What a site puts around every page, in markup that does not say so (no ``nav``): a header
-    ``div`` above the article, breadcrumbs ("Apache > HTTP Server > Documentation"), link bars
+    ``div`` above the article, a footer ``div`` (copyright, licence), an in-page table of contents, breadcrumbs ("Apache > HTTP Server > Documentation"), link bars
     ("Modules | Directives | FAQ", "Available Languages: de | en | fr"), arrow links ("<-") and
     in-page "top" and "¶" anchors. Left in, the same words open the first chunk of every page,
     blur what it is about and end sentences in answers ("… and later. top")."""
