@@ -73,10 +73,11 @@ def parse_html(text: str) -> Parsed:
 
 def _drop_site_furniture(soup: BeautifulSoup) -> None:
     """What a site puts around every page, in markup that does not say so (no ``nav``): a header
-    ``div`` above the article, a footer ``div`` (copyright, licence), an in-page table of contents, breadcrumbs ("Apache > HTTP Server > Documentation"), link bars
-    ("Modules | Directives | FAQ", "Available Languages: de | en | fr"), arrow links ("<-") and
-    in-page "top" and "¶" anchors. Left in, the same words open the first chunk of every page,
-    blur what it is about and end sentences in answers ("… and later. top")."""
+    ``div`` above the article, a footer ``div`` (copyright, licence), an in-page table of contents,
+    breadcrumbs ("Apache > HTTP Server > Documentation"), link bars ("Modules | Directives | FAQ",
+    "Available Languages: de | en | fr"), arrow links ("<-") and in-page "top" and "¶" anchors.
+    Left in, the same words open the first chunk of every page, blur what it is about and end
+    sentences in answers ("… and later. top")."""
     for link in soup.find_all("a", href=_IN_PAGE):
         if _LINK_WORDS.fullmatch(one_line(inline_text(link)).lower()):
             link.decompose()
