@@ -26,6 +26,12 @@ def load(cfg: SourceConfig, key: str, *, max_bytes: int = MAX) -> Document:
     return load_document(cfg, key, Path(cfg.path) / key, max_bytes=max_bytes)
 
 
+def html_blocks(tmp_path: Path, html: str) -> list[tuple[tuple[str, ...], str]]:
+    """(section path, text) of each block of one HTML page, as the loader reads it."""
+    (tmp_path / "page.html").write_text(html)
+    return [(b.section, b.text) for b in load(source(tmp_path), "page.html").blocks]
+
+
 def make_pdf(path: Path, *, title: str | None = "Ledgerly Payments Guide") -> Path:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
@@ -202,13 +208,12 @@ def test_html_site_furniture_without_nav_markup_is_dropped(tmp_path: Path) -> No
 def test_html_footer_div_is_not_article_text(tmp_path: Path) -> None:
     """A real manual's footer is a plain ``div id="footer"``, not ``<footer>``: left in, its
     copyright line ended the last chunk of all 234 pages and was quoted in answers."""
-    (tmp_path / "page.html").write_text(
-        '<html><body><div id="page-content"><h1>Caching</h1><p>mod_cache keeps responses.</p></div>'
-        '<div id="footer"><p class="apache">Copyright 2026 The Apache Software Foundation.<br>'
-        'Licensed under the <a href="/l">Apache License, Version 2.0</a>.</p></div>'
-        '<div class="site-footer"><p>Imprint</p></div></body></html>')
-    doc = load(source(tmp_path), "page.html")
-    assert [b.text for b in doc.blocks] == ["mod_cache keeps responses."]
+    assert html_blocks(tmp_path,
+                       '<html><body><div id="page-content"><h1>Caching</h1><p>mod_cache keeps responses.</p></div>'
+                       '<div id="footer"><p class="apache">Copyright 2026 The Apache Software Foundation.<br>'
+                       'Licensed under the <a href="/l">Apache License, Version 2.0</a>.</p></div>'
+                       '<div class="site-footer"><p>Imprint</p></div></body></html>') == [
+        ((), "mod_cache keeps responses.")]
 
 
 def test_html_in_page_table_of_contents_is_not_article_text(tmp_path: Path) -> None:
@@ -216,7 +221,8 @@ def test_html_in_page_table_of_contents_is_not_article_text(tmp_path: Path) -> N
     a "Topics" list, "On this page") names sections without saying anything: as chunks it matched
     every directive name by keyword and its items were quoted as answer sentences. A list that
     links to other pages, or that says something beside its in-page links, stays."""
-    (tmp_path / "page.html").write_text(
+    blocks = html_blocks(
+        tmp_path,
         '<html><body><h1>Core</h1>'
         '<div id="quickview"><h3>Directives</h3><ul id="toc">'
         '<li><img alt="" src="down.gif"> <a href="#acceptfilter">AcceptFilter</a></li>'
@@ -226,8 +232,7 @@ def test_html_in_page_table_of_contents_is_not_article_text(tmp_path: Path) -> N
         '<li><a href="more.html">More</a></li></ul></div>'
         '<h2>Alias</h2><ul><li>Use <a href="#acceptfilter">AcceptFilter</a> first.</li>'
         '<li>Then restart.</li></ul></body></html>')
-    doc = load(source(tmp_path), "page.html")
-    assert [(b.section, b.text) for b in doc.blocks] == [
+    assert blocks == [
         (("See also",), "- Other page\n- More"),
         (("Alias",), "- Use AcceptFilter first.\n- Then restart."),
     ]
@@ -235,31 +240,29 @@ def test_html_in_page_table_of_contents_is_not_article_text(tmp_path: Path) -> N
 
 def test_html_table_cell_list_items_stay_apart(tmp_path: Path) -> None:
     """Items of a list inside a table cell were glued together ("DocumentRootServerAliasServerName")."""
-    (tmp_path / "page.html").write_text(
+    blocks = html_blocks(
+        tmp_path,
         '<html><body><h1>Hosts</h1><table><tr><th>Related Modules</th><th>Related Directives</th></tr>'
         '<tr><td><ul><li><code>core</code></li></ul></td><td><ul><li><code>DocumentRoot</code></li>'
         '<li><code>ServerAlias</code></li><li><code>&lt;VirtualHost&gt;</code></li></ul></td></tr>'
         '</table></body></html>')
-    doc = load(source(tmp_path), "page.html")
-    assert doc.blocks[0].text == ("Related Modules | Related Directives\n"
+    assert blocks[0][1] == ("Related Modules | Related Directives\n"
                                   "core | DocumentRoot, ServerAlias, <VirtualHost>")
 
 
 def test_html_table_cell_pipes_are_escaped_so_columns_stay_columns(tmp_path: Path) -> None:
     """Cells are joined with " | "; a pipe of the cell's own ("On|Off") is written as a Markdown
     table writes it ("On\\|Off") so that readers of the block do not take it for a column."""
-    (tmp_path / "page.html").write_text(
-        '<html><body><h1>Core</h1><table><tr><th>Syntax:</th><td><code>AllowEncodedSlashes On|Off</code></td></tr>'
-        '</table></body></html>')
-    assert load(source(tmp_path), "page.html").blocks[0].text == "Syntax: | AllowEncodedSlashes On\\|Off"
+    assert html_blocks(tmp_path, '<html><body><h1>Core</h1><table><tr><th>Syntax:</th>'
+                                 '<td><code>AllowEncodedSlashes On|Off</code></td></tr></table></body></html>') == [
+        ((), "Syntax: | AllowEncodedSlashes On\\|Off")]
 
 
 def test_html_definition_term_that_ends_in_a_colon_gets_no_second_one(tmp_path: Path) -> None:
     """A manual's recipes are ``<dt>Description:</dt><dd>...</dd>``: read as "Description::" in answers."""
-    (tmp_path / "page.html").write_text(
-        '<html><body><h1>Recipes</h1><dl><dt>Description:</dt><dd>Force one hostname.</dd>'
-        '<dt>Solution</dt><dd>Use a redirect.</dd><dt>Why?</dt><dd>Cookies.</dd></dl></body></html>')
-    assert load(source(tmp_path), "page.html").blocks[0].text == (
+    assert html_blocks(tmp_path, '<html><body><h1>Recipes</h1><dl><dt>Description:</dt><dd>Force one hostname.</dd>'
+                                 '<dt>Solution</dt><dd>Use a redirect.</dd><dt>Why?</dt><dd>Cookies.</dd></dl>'
+                                 '</body></html>')[0][1] == (
         "Description:\n  Force one hostname.\nSolution:\n  Use a redirect.\nWhy?\n  Cookies.")
 
 
