@@ -175,6 +175,7 @@ class ChunkDBWriter:
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
         self.db.execute("INSERT INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
         self._attached: Path | None = None
+        self.boilerplate = 0  # rows finalize() kept out of the search indexes
 
     def add_document(self, *, doc_key: str, source: str, kind: str, audience: Audience, path: str,
                      title: str, url: str | None, fingerprint: str, metadata: dict[str, Any]) -> None:
@@ -218,17 +219,34 @@ class ChunkDBWriter:
             copied += cur.rowcount
         return copied
 
-    def finalize(self) -> dict[Audience, np.ndarray]:
-        """Number chunks per audience, fill the FTS tables, and return the vectors in faiss order."""
+    def finalize(self, *, boilerplate_docs: int = 0) -> dict[Audience, np.ndarray]:
+        """Number chunks per audience, fill the FTS tables, and return the vectors in faiss order.
+
+        ``boilerplate_docs``: a chunk text found in at least this many documents of one audience is
+        searchable once (its first row); its other rows keep ``faiss_id`` NULL, out of FAISS, FTS5 and
+        the postings, but stored, so the next run (which copies unchanged documents' rows) counts
+        every copy again. 0 keeps every row searchable."""
         db = self.db
         if self._attached is not None:
             db.commit()
             db.execute("DETACH DATABASE prev")
             self._attached = None
+        db.execute("CREATE TEMP TABLE repeated (id INTEGER PRIMARY KEY)")
+        if boilerplate_docs > 0:
+            db.execute(
+                "INSERT INTO repeated SELECT c.id FROM chunks AS c JOIN (SELECT audience, text, min(id) AS keep"
+                " FROM chunks GROUP BY audience, text HAVING count(DISTINCT doc_key) >= ?) AS r"
+                " ON c.audience = r.audience AND c.text = r.text AND c.id != r.keep",
+                (boilerplate_docs,),
+            )
+        self.boilerplate = int(db.execute("SELECT count(*) FROM repeated").fetchone()[0])
+        db.execute("UPDATE chunks SET faiss_id = NULL")
         db.execute(
             "UPDATE chunks SET faiss_id = numbered.n FROM (SELECT id, row_number() OVER"
-            " (PARTITION BY audience ORDER BY id) - 1 AS n FROM chunks) AS numbered WHERE chunks.id = numbered.id"
+            " (PARTITION BY audience ORDER BY id) - 1 AS n FROM chunks WHERE id NOT IN (SELECT id FROM repeated))"
+            " AS numbered WHERE chunks.id = numbered.id"
         )
+        db.execute("DROP TABLE repeated")
         db.execute("CREATE UNIQUE INDEX chunks_faiss ON chunks(audience, faiss_id)")
         vectors: dict[Audience, np.ndarray] = {}
         for audience in AUDIENCES:
@@ -239,7 +257,7 @@ class ChunkDBWriter:
             )
             db.execute(
                 f"INSERT INTO {table} (rowid, title, section, text) SELECT id, title, section, text FROM chunks"
-                " WHERE audience = ? ORDER BY id",
+                " WHERE audience = ? AND faiss_id IS NOT NULL ORDER BY id",
                 (audience,),
             )
             # Document frequencies, materialised once: fts5vocab counts them by reading whole
@@ -251,7 +269,7 @@ class ChunkDBWriter:
             db.execute(f"DROP TABLE temp.vocab_{audience}")
             write_postings(db, audience)
             blobs = db.execute(
-                "SELECT vector FROM chunks WHERE audience = ? ORDER BY faiss_id", (audience,)
+                "SELECT vector FROM chunks WHERE audience = ? AND faiss_id IS NOT NULL ORDER BY faiss_id", (audience,)
             ).fetchall()
             vectors[audience] = (
                 np.vstack([blob_to_vector(b[0]) for b in blobs]).astype(np.float32)
@@ -278,8 +296,8 @@ def write_postings(db: sqlite3.Connection, audience: Audience) -> None:
                " lengths BLOB NOT NULL, tokens INTEGER NOT NULL)")
     db.execute(f"CREATE TABLE {postings_table(audience)} (term TEXT PRIMARY KEY, positions BLOB NOT NULL,"
                " tf BLOB NOT NULL) WITHOUT ROWID")
-    rows = np.fromiter((r[0] for r in db.execute("SELECT id FROM chunks WHERE audience = ? ORDER BY id",
-                                                   (audience,))), dtype=np.int64)
+    rows = np.fromiter((r[0] for r in db.execute("SELECT id FROM chunks WHERE audience = ? AND faiss_id IS NOT NULL"
+                                                   " ORDER BY id", (audience,))), dtype=np.int64)
     position = {int(row): i for i, row in enumerate(rows)}
     lengths = np.zeros(len(rows), dtype=np.int32)
     db.execute(f"CREATE VIRTUAL TABLE temp.instances_{audience} USING fts5vocab(main, '{table}', 'instance')")
@@ -512,11 +530,11 @@ class ChunkDB:
                         f" USING fts5vocab(main, '{fts_table(audience)}', 'row')")
 
     def partition_size(self, audience: Audience) -> int:
-        """Chunks in one audience's partition (cached: a generation never changes)."""
+        """Searchable chunks in one audience's partition (cached: a generation never changes)."""
         sizes: dict[str, int] = self.__dict__.setdefault("_sizes", {})
         if audience not in sizes:
             sizes[audience] = int(self.db.execute(
-                "SELECT count(*) FROM chunks WHERE audience = ?", (audience,)).fetchone()[0])
+                "SELECT count(*) FROM chunks WHERE audience = ? AND faiss_id IS NOT NULL", (audience,)).fetchone()[0])
         return sizes[audience]
 
     def chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:

@@ -48,6 +48,10 @@ class IndexSettings(_Section):
     keep_generations: int = Field(5, ge=1)
     max_failure_ratio: float = Field(0.2, ge=0.0, le=1.0)  # above it a run is not published
     max_file_mb: float = Field(25.0, gt=0)  # bigger files are skipped and reported
+    # A chunk whose text stands word for word in this many documents of a partition (a manual's
+    # "Bugfix checklist" links on 132 of its 234 pages, a help centre's "Still need help?" box) is
+    # searchable once: the other copies stay stored but out of the FAISS and keyword indexes (0: off).
+    boilerplate_docs: int = Field(10, ge=0)
 
 
 class RetrievalSettings(_Section):

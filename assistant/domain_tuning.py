@@ -248,7 +248,8 @@ def tune_generation(generation_dir: Path, embedder: Embedder, params: TuningPara
     db = ChunkDB(Path(generation_dir) / "chunks.sqlite")
     try:
         rows = db.db.execute(
-            "SELECT audience, doc_key, embed_text, text, vector, content_hash FROM chunks ORDER BY id").fetchall()
+            "SELECT audience, doc_key, embed_text, text, vector, content_hash FROM chunks"
+            " WHERE faiss_id IS NOT NULL ORDER BY id").fetchall()  # searchable rows: not the repeated copies
     finally:
         db.close()
     corpus_fp = corpus_fingerprint((r[0], r[5]) for r in rows)

@@ -83,8 +83,10 @@ class LoadedGeneration:
             raise
 
     def _check_counts(self) -> None:
-        """Each partition's FAISS index holds exactly one vector per chunk row of that audience."""
-        rows = dict(self.db.db.execute("SELECT audience, count(*) FROM chunks GROUP BY audience").fetchall())
+        """Each partition's FAISS index holds exactly one vector per searchable chunk row of that audience
+        (rows of repeated text beyond their first copy have none: ``ChunkDBWriter.finalize``)."""
+        rows = dict(self.db.db.execute(
+            "SELECT audience, count(*) FROM chunks WHERE faiss_id IS NOT NULL GROUP BY audience").fetchall())
         for audience in AUDIENCES:
             have, want = int(self._indexes[audience].ntotal), int(rows.get(audience, 0))
             if have != want:

@@ -81,7 +81,8 @@ def _summary(report: Any) -> str:
         f" (kept from the last run: {d.kept_stale})",
         f"tickets:   +{t.added} ~{t.updated} -{t.removed} ={t.unchanged} failed {t.failed}"
         f" (kept from the last run: {t.kept_stale}) skipped (unresolved) {t.skipped}",
-        f"chunks:    {c.total} total, {c.embedded} embedded, {c.reused} reused;"
+        f"chunks:    {c.total} total, {c.embedded} embedded, {c.reused} reused, {c.boilerplate} repeated copies"
+        " not searchable;"
         f" public {report.audiences.get('public', 0)}, internal {report.audiences.get('internal', 0)}",
     ]
     if report.redactions:

@@ -63,7 +63,8 @@ class Counts(BaseModel):
 class ChunkCounts(BaseModel):
     embedded: int = 0
     reused: int = 0
-    total: int = 0
+    total: int = 0  # searchable
+    boilerplate: int = 0  # stored, not searchable: copies of a text found in many documents
 
 
 class Failure(BaseModel):
@@ -215,7 +216,8 @@ class IngestJob:
         report.timings["embed"] = round(time.perf_counter() - t0, 3)
 
         t0 = time.perf_counter()
-        by_audience = writer.finalize()
+        by_audience = writer.finalize(boilerplate_docs=self.settings.index.boilerplate_docs)
+        report.chunks.boilerplate = writer.boilerplate
         writer.close()
         built = vectors.write_partitions(by_audience, staging.path, dimension=self.embedder.dimension,
                                          flat_max=self.settings.index.flat_max, ann=self.settings.index.ann)

@@ -318,7 +318,7 @@ def test_cli_json_report_is_the_last_stdout_line(settings, corpus):
     for key in ("generation", "published", "documents", "tickets", "chunks", "failures", "seconds"):
         assert key in report
     assert set(report["documents"]) >= {"added", "updated", "removed", "unchanged", "failed"}
-    assert set(report["chunks"]) == {"embedded", "reused", "total"}
+    assert set(report["chunks"]) == {"embedded", "reused", "total", "boilerplate"}
     assert report["published"] is True and report["generation"]
 
 
@@ -449,3 +449,48 @@ def test_example_corpus_ingests_cleanly(example_index):
         assert any(canary in c.text for c in internal.values())
     db = ChunkDB(gen.path / "chunks.sqlite")
     assert all("4242 4242 4242 4242" not in c.text for c in db.iter_chunks("internal"))
+
+
+def test_text_repeated_on_many_pages_is_searchable_once(tmp_path, embedder):
+    """A block every page of a manual repeats ("Bugfix checklist: httpd changelog, Known issues, Report
+    a bug" on 132 of the Apache manual's pages) is one chunk per page: a question about it filled the
+    candidates with copies, and every page it sits on scored from it. From boilerplate_docs documents on,
+    one copy stays in the search indexes; the rows stay stored, so the count holds across runs."""
+    root = tmp_path / "kb"
+    for n in range(6):
+        _write(root / "docs" / f"page-{n}.md", f"""
+            # Page {n}
+
+            ## Topic {n}
+            Page {n} explains widget number {n} and its {n + 2} settings in some detail.
+
+            ## Bugfix checklist
+            Changelog, known issues, report a bug to the tracker.
+            """)
+    _write(root / "sources.yaml", """
+        sources:
+          - name: manual
+            type: documents
+            path: docs
+            audience: public
+        """)
+    settings = Settings(data_dir=tmp_path / "var", index={"boilerplate_docs": 5}, _env_file=None)
+    first = _ingest(settings, root, embedder)
+    assert first.chunks.boilerplate == 5
+    gen = LoadedGeneration(settings.data_dir)
+    stored = [c for c in gen.db.iter_chunks("public") if "report a bug" in c.text]
+    assert len(stored) == 6  # all stored ...
+    assert len(gen.keyword_search("public", "tracker", 50)) == 1  # ... one searchable
+    assert gen.size("public") == first.audiences["public"] == first.chunks.total == gen.db.partition_size("public")
+    assert first.chunks.total == len(list(gen.db.iter_chunks("public"))) - 5
+    gen.close()
+
+    again = _ingest(settings, root, embedder)  # unchanged pages are copied, with their repeated block
+    assert again.chunks.boilerplate == 5 and again.chunks.total == first.chunks.total
+    for n in (4, 5):
+        (root / "docs" / f"page-{n}.md").unlink()
+    fewer = _ingest(settings, root, embedder)  # on 4 pages now, under the bar: each page keeps its own
+    assert fewer.chunks.boilerplate == 0
+    gen = LoadedGeneration(settings.data_dir)
+    assert len(gen.keyword_search("public", "tracker", 50)) == 4
+    gen.close()
