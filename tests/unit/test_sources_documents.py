@@ -224,7 +224,8 @@ def test_html_in_page_table_of_contents_is_not_article_text(tmp_path: Path) -> N
     blocks = html_blocks(
         tmp_path,
         '<html><body><h1>Core</h1>'
-        '<div id="quickview"><h3>Directives</h3><ul id="toc">'
+        '<div id="quickview"><h3>Topics</h3><ul id="topics"><li><a href="#examples">Examples</a></li></ul>'
+        '<h3>Directives</h3><ul id="toc">'
         '<li><img alt="" src="down.gif"> <a href="#acceptfilter">AcceptFilter</a></li>'
         '<li><img alt="" src="down.gif"> <a href="#alias">Alias</a>'
         '<ul><li><a href="#alias-examples">Examples</a></li></ul></li></ul>'

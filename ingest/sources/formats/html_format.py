@@ -116,7 +116,7 @@ def _in_page_contents(listing: Tag) -> bool:
     anything; left in, it matched every directive name by keyword and its items became answer
     "sentences". A list with a link elsewhere, or with words of its own, is content."""
     items = listing.find_all("li")
-    if len(items) < 2:
+    if not items:
         return False
     for item in items:
         links = item.find_all("a", recursive=True)
