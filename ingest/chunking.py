@@ -29,7 +29,8 @@ FENCE = "```"
 # files: the next ingest re-reads and re-chunks them.
 # 2: code blocks are kept fenced in the chunk text; 3: HTML in-page "top" and "¶" links dropped;
 # 4: HTML footers in plain divs and in-page tables of contents dropped, table-cell pipes escaped,
-# list items in table cells kept apart, no doubled colon after a definition term.
+# list items in table cells kept apart, no doubled colon after a definition term; a short subsection
+# joins its parent's text (_fold_small_subsections).
 CHUNKING_VERSION = 4
 
 
@@ -136,6 +137,7 @@ def chunk_document(doc: Document, params: ChunkParams, count: TokenCounter) -> l
             groups[-1][1].append(block)
         else:
             groups.append((block.section, [block]))
+    groups = _fold_small_subsections(groups, count)
     chunks: list[Chunk] = []
     for section_path, blocks in groups:
         section = " > ".join(section_path)
@@ -157,6 +159,27 @@ def chunk_document(doc: Document, params: ChunkParams, count: TokenCounter) -> l
                 context=context, untrusted=False, metadata=dict(doc.metadata), params=params,
             ))
     return chunks
+
+
+SMALL_SECTION_TOKENS = 48
+
+
+def _fold_small_subsections(groups: list[tuple[tuple[str, ...], list[TextBlock]]],
+                            count: TokenCounter) -> list[tuple[tuple[str, ...], list[TextBlock]]]:
+    """A short subsection right after its parent ("ProxyPass Directive > Example", one line of
+    configuration) joins the parent's text under a line with its own heading, instead of becoming
+    a chunk of a few words whose vector is mostly title and heading."""
+    out: list[tuple[tuple[str, ...], list[TextBlock]]] = []
+    for path, blocks in groups:
+        if out and len(path) > len(out[-1][0]) and path[:len(out[-1][0])] == out[-1][0] and out[-1][0] \
+                and sum(count([b.text for b in blocks])) <= SMALL_SECTION_TOKENS:
+            parent = out[-1][0]
+            label = " > ".join(path[len(parent):])
+            out[-1][1].append(TextBlock(section=parent, text=f"{label}:", kind="text"))
+            out[-1][1].extend(TextBlock(section=parent, text=b.text, kind=b.kind) for b in blocks)
+            continue
+        out.append((path, list(blocks)))
+    return out
 
 
 def fence_code(code: str, budget: int, count: TokenCounter) -> list[str]:

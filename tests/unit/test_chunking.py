@@ -44,6 +44,26 @@ def test_chunks_never_mix_sections_and_keep_the_section_path(count):
     assert chunks[0].url == "https://help.example/billing/refunds.md"
 
 
+def test_a_short_subsection_joins_its_parent_under_its_own_heading(count):
+    """A reference page's "ProxyPass Directive > Example" is one line of configuration: alone, its
+    chunk's vector was mostly title and heading. It joins the directive's text; a long subsection
+    and a sibling section stay chunks of their own."""
+    long_text = " ".join(f"Detail {i} of how a partial refund is shown on the statement." for i in range(40))
+    doc = _doc([
+        TextBlock(section=("ProxyPass Directive",), text="Maps remote servers into the local URL space."),
+        TextBlock(section=("ProxyPass Directive", "Example"), text='ProxyPass "/app" "http://127.0.0.1:3000/"',
+                  kind="code"),
+        TextBlock(section=("ProxyPass Directive", "Details"), text=long_text),
+        TextBlock(section=("ProxyPassMatch Directive",), text="The same with a regular expression."),
+    ])
+    chunks = chunk_document(doc, PARAMS, count)
+    assert chunks[0].section == "ProxyPass Directive"
+    assert chunks[0].text == ('Maps remote servers into the local URL space.\n\nExample:\n\n'
+                              '```\nProxyPass "/app" "http://127.0.0.1:3000/"\n```')
+    assert [c.section for c in chunks[1:]] == ["ProxyPass Directive > Details"] * (len(chunks) - 2) + [
+        "ProxyPassMatch Directive"]
+
+
 def test_long_sections_split_at_sentence_ends_not_mid_sentence(count):
     sentences = [f"Step {i} of the payout schedule happens on business day {i}." for i in range(120)]
     chunks = chunk_document(_doc([TextBlock(section=("Payouts",), text=" ".join(sentences))]), PARAMS, count)
