@@ -175,7 +175,8 @@ def _fold_small_subsections(groups: list[tuple[tuple[str, ...], list[TextBlock]]
                 and sum(count([b.text for b in blocks])) <= SMALL_SECTION_TOKENS:
             parent = out[-1][0]
             label = " > ".join(path[len(parent):])
-            out[-1][1].append(TextBlock(section=parent, text=f"{label}:", kind="text"))
+            label = label if label.endswith((":", "?")) else f"{label}:"  # "Why?" stays "Why?"
+            out[-1][1].append(TextBlock(section=parent, text=label, kind="text"))
             out[-1][1].extend(TextBlock(section=parent, text=b.text, kind=b.kind) for b in blocks)
             continue
         out.append((path, list(blocks)))

@@ -53,13 +53,15 @@ def test_a_short_subsection_joins_its_parent_under_its_own_heading(count):
         TextBlock(section=("ProxyPass Directive",), text="Maps remote servers into the local URL space."),
         TextBlock(section=("ProxyPass Directive", "Example"), text='ProxyPass "/app" "http://127.0.0.1:3000/"',
                   kind="code"),
+        TextBlock(section=("ProxyPass Directive", "Why a trailing slash?"), text="Both sides must match."),
         TextBlock(section=("ProxyPass Directive", "Details"), text=long_text),
         TextBlock(section=("ProxyPassMatch Directive",), text="The same with a regular expression."),
     ])
     chunks = chunk_document(doc, PARAMS, count)
     assert chunks[0].section == "ProxyPass Directive"
     assert chunks[0].text == ('Maps remote servers into the local URL space.\n\nExample:\n\n'
-                              '```\nProxyPass "/app" "http://127.0.0.1:3000/"\n```')
+                              '```\nProxyPass "/app" "http://127.0.0.1:3000/"\n```\n\n'
+                              'Why a trailing slash?\n\nBoth sides must match.')
     assert [c.section for c in chunks[1:]] == ["ProxyPass Directive > Details"] * (len(chunks) - 2) + [
         "ProxyPassMatch Directive"]
 
