@@ -171,13 +171,13 @@ def _fold_small_subsections(groups: list[tuple[tuple[str, ...], list[TextBlock]]
     a chunk of a few words whose vector is mostly title and heading."""
     out: list[tuple[tuple[str, ...], list[TextBlock]]] = []
     for path, blocks in groups:
-        if out and len(path) > len(out[-1][0]) and path[:len(out[-1][0])] == out[-1][0] and out[-1][0] \
+        parent = out[-1][0] if out else ()
+        if parent and path[:len(parent)] == parent and len(path) > len(parent) \
                 and sum(count([b.text for b in blocks])) <= SMALL_SECTION_TOKENS:
-            parent = out[-1][0]
             label = " > ".join(path[len(parent):])
             label = label if label.endswith((":", "?")) else f"{label}:"  # "Why?" stays "Why?"
-            out[-1][1].append(TextBlock(section=parent, text=label, kind="text"))
-            out[-1][1].extend(TextBlock(section=parent, text=b.text, kind=b.kind) for b in blocks)
+            # Chunks take their section from the group's path; the blocks' own is not read again.
+            out[-1][1].extend([TextBlock(section=parent, text=label), *blocks])
             continue
         out.append((path, list(blocks)))
     return out

@@ -286,7 +286,7 @@ def _cells(line: str) -> list[str]:
     cells = _CELL_BORDER.split(stripped)
     if stripped.startswith("|"):
         cells = cells[1:]
-    if _CELL_BORDER.search(stripped[-2:]) and stripped.endswith("|"):
+    if stripped.endswith("|") and not stripped.endswith("\\|"):
         cells = cells[:-1]
     return [c.replace("\\|", "|") for c in cells]
 

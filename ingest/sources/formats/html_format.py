@@ -81,15 +81,8 @@ def _drop_site_furniture(soup: BeautifulSoup) -> None:
     for link in soup.find_all("a", href=_IN_PAGE):
         if _LINK_WORDS.fullmatch(one_line(inline_text(link)).lower()):
             link.decompose()
-    for tag in _named(soup, _HEADER_NAME):
-        if tag.decomposed or tag.name in ("main", "article", "body", "html"):
-            continue
-        if not tag.find_parent(("article", "main")) and not tag.find(("h1", "h2")):
-            tag.decompose()
-    for tag in _named(soup, _FOOTER_NAME):  # copyright and licence lines, in a plain div
-        if not tag.decomposed and tag.name not in ("main", "article", "body", "html") \
-                and not tag.find(("h1", "h2")):
-            tag.decompose()
+    _drop_page_chrome(soup, _HEADER_NAME, outside_article_only=True)
+    _drop_page_chrome(soup, _FOOTER_NAME, outside_article_only=False)  # copyright and licence lines
     for tag in _named(soup, _BREADCRUMB):
         if not tag.decomposed:
             tag.decompose()
@@ -108,6 +101,17 @@ def _drop_site_furniture(soup: BeautifulSoup) -> None:
     for link in soup.find_all("a"):
         if not link.decomposed and not any(ch.isalnum() for ch in inline_text(link)):
             link.decompose()
+
+
+def _drop_page_chrome(soup: BeautifulSoup, pattern: re.Pattern[str], *, outside_article_only: bool) -> None:
+    """Elements named like a page header or footer, unless they hold the article's own title
+    (``h1``/``h2``) or are the article itself; ``outside_article_only``: only those outside
+    ``article``/``main`` (an article may have a header of its own)."""
+    for tag in _named(soup, pattern):
+        if tag.decomposed or tag.name in ("main", "article", "body", "html") or tag.find(("h1", "h2")):
+            continue
+        if not outside_article_only or not tag.find_parent(("article", "main")):
+            tag.decompose()
 
 
 def _in_page_contents(listing: Tag) -> bool:
