@@ -378,6 +378,45 @@ class Postings:
         return [(int(self.rows[i]), float(scores[i])) for i in hits[order]]
 
 
+def _chunk_from_row(row: sqlite3.Row) -> Chunk:
+    data = {c: row[c] for c in _CHUNK_COLUMNS}
+    data["untrusted"] = bool(data["untrusted"])
+    data["metadata"] = json.loads(data["metadata"])
+    # Validated when written; a query fetches ~200 of these, and validation was a fifth of it.
+    return Chunk.model_construct(**data)
+
+
+class StoredChunk:
+    """A chunk as a search fetches it: what ranking reads (document, audience, vector) at once,
+    the full :class:`Chunk` on first use. A query fetches about 200 candidates and keeps a
+    handful; building every record was two thirds of the fetch step (1.9 of 2.8 ms at 100k)."""
+
+    __slots__ = ("_chunk", "_row", "audience", "doc_key", "vector")
+
+    def __init__(self, *, doc_key: str, audience: str, vector: np.ndarray, row: sqlite3.Row | None = None,
+                 chunk: Chunk | None = None) -> None:
+        if row is None and chunk is None:
+            raise ValueError("a StoredChunk needs its row or its chunk")
+        self.doc_key = doc_key
+        self.audience = audience
+        self.vector = vector
+        self._row = row
+        self._chunk = chunk
+
+    @classmethod
+    def of(cls, chunk: Chunk, vector: np.ndarray) -> StoredChunk:
+        """One already built (in-memory generations, tests)."""
+        return cls(doc_key=chunk.doc_key, audience=chunk.audience, vector=vector, chunk=chunk)
+
+    @property
+    def chunk(self) -> Chunk:
+        if self._chunk is None:
+            assert self._row is not None
+            self._chunk = _chunk_from_row(self._row)
+            self._row = None
+        return self._chunk
+
+
 class ChunkDB:
     """Read side, opened read-only with one connection per thread (servers query from many)."""
 
@@ -548,11 +587,20 @@ class ChunkDB:
                 part,
             ).fetchall()
             for r in rows:
-                data = {c: r[c] for c in _CHUNK_COLUMNS}
-                data["untrusted"] = bool(data["untrusted"])
-                data["metadata"] = json.loads(data["metadata"])
-                # Validated when written; a query fetches ~200 of these, and validation was a fifth of it.
-                out[int(r["id"])] = Chunk.model_construct(**data)
+                out[int(r["id"])] = _chunk_from_row(r)
+        return out
+
+    def stored(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        """Records and vectors of ``ids`` in one query, each :class:`Chunk` built on first use."""
+        out: dict[int, StoredChunk] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start:start + 500])
+            for r in self.db.execute(
+                f"SELECT id, {', '.join(_CHUNK_COLUMNS)}, vector FROM chunks"
+                f" WHERE id IN ({','.join('?' * len(part))})", part,
+            ):
+                out[int(r["id"])] = StoredChunk(doc_key=r["doc_key"], audience=r["audience"],
+                                                vector=blob_to_vector(r["vector"]), row=r)
         return out
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:

@@ -312,7 +312,7 @@ class _Ranked(Protocol):
     def vector(self) -> np.ndarray: ...
 
     @property
-    def chunk(self) -> Any: ...
+    def doc_key(self) -> str: ...
 
 
 R = TypeVar("R", bound=_Ranked)
@@ -330,7 +330,7 @@ def reorder(candidates: Sequence[R], adapted_query: np.ndarray, *, weight: float
     taken: dict[str, int] = {}
     best: dict[str, float] = {}
     for cand in candidates:
-        doc = cand.chunk.doc_key
+        doc = cand.doc_key
         if taken.get(doc, 0) >= per_page:
             continue
         taken[doc] = taken.get(doc, 0) + 1
@@ -340,7 +340,7 @@ def reorder(candidates: Sequence[R], adapted_query: np.ndarray, *, weight: float
             break
     shipped = list(best)  # pages in their shipped order (the candidates come grouped by page)
     position = {doc: n for n, doc in enumerate(rerank_documents(shipped, best, weight=weight, rrf_k=rrf_k))}
-    head = [c for c in candidates if c.chunk.doc_key in position]
-    tail = [c for c in candidates if c.chunk.doc_key not in position]
-    head.sort(key=lambda c: position[c.chunk.doc_key])  # stable: chunk order inside a page is kept
+    head = [c for c in candidates if c.doc_key in position]
+    tail = [c for c in candidates if c.doc_key not in position]
+    head.sort(key=lambda c: position[c.doc_key])  # stable: chunk order inside a page is kept
     return [*head, *tail]

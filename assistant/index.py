@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from assistant import generations, vectors
-from assistant.chunkdb import ChunkDB
+from assistant.chunkdb import ChunkDB, StoredChunk
 from assistant.errors import AssistantError, IndexError_, ModelMismatchError
 from assistant.schemas import AUDIENCES, Audience, Chunk
 
@@ -122,6 +122,9 @@ class LoadedGeneration:
 
     def vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
         return self.db.vectors(ids)
+
+    def stored(self, ids: list[int]) -> dict[int, StoredChunk]:
+        return self.db.stored(ids)
 
     def close(self) -> None:
         """Close the SQLite connections now (queries must be done with this generation)."""

@@ -43,7 +43,7 @@ from assistant.abstention import (
     lookup_words,
     missing_terms,
 )
-from assistant.chunkdb import ChunkDB
+from assistant.chunkdb import ChunkDB, StoredChunk
 from assistant.ranking import (
     QueryProfile,
     aggregate_documents,
@@ -209,12 +209,23 @@ class Candidate:
 
     row: int
     fused: float
-    chunk: Chunk
-    vector: np.ndarray
+    stored: StoredChunk
     dense: float | None = None
     keyword: float | None = None
     rerank: float | None = None
     cosine: float = 0.0  # to the question, from the stored vector (dense or not)
+
+    @property
+    def chunk(self) -> Chunk:
+        return self.stored.chunk
+
+    @property
+    def doc_key(self) -> str:
+        return self.stored.doc_key
+
+    @property
+    def vector(self) -> np.ndarray:
+        return self.stored.vector
 
 
 def select_diverse(candidates: Sequence[Candidate], *, near_duplicate: float, per_document_cap: int,
@@ -236,13 +247,13 @@ def select_diverse(candidates: Sequence[Candidate], *, near_duplicate: float, pe
     matrix = np.empty((limit, dim), dtype=np.float32)
     per_doc: dict[str, int] = {}
     for cand in candidates:
-        if per_doc.get(cand.chunk.doc_key, 0) >= per_document_cap:
+        if per_doc.get(cand.doc_key, 0) >= per_document_cap:
             continue
         if kept and float(np.max(matrix[: len(kept)] @ cand.vector)) >= near_duplicate:
             continue
         matrix[len(kept)] = cand.vector
         kept.append(cand)
-        per_doc[cand.chunk.doc_key] = per_doc.get(cand.chunk.doc_key, 0) + 1
+        per_doc[cand.doc_key] = per_doc.get(cand.doc_key, 0) + 1
         if len(kept) >= limit:
             break
     return kept
@@ -426,8 +437,8 @@ class HybridRetriever:
         if ahead is None or not chosen:
             return None
         frequencies, total = ahead.frequencies, ahead.total
-        doc_of = {c.row: c.chunk.doc_key for c in survivors}
-        top_doc = chosen[0].chunk.doc_key
+        doc_of = {c.row: c.doc_key for c in survivors}
+        top_doc = chosen[0].doc_key
 
         def documents(ranking: Sequence[tuple[int, float]]) -> list[str]:
             return list(dict.fromkeys(doc_of[r] for r, _ in ranking if r in doc_of))
@@ -439,7 +450,7 @@ class HybridRetriever:
                         if dense_docs and dense_docs[0] in keyword_docs else 0.0)
         doc_best: dict[str, float] = {}
         for cand in survivors:
-            doc_best.setdefault(cand.chunk.doc_key, cand.fused)
+            doc_best.setdefault(cand.doc_key, cand.fused)
         scores = sorted(doc_best.values(), reverse=True)
         margin = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
         texts = [f"{c.chunk.title}\n{c.chunk.section}\n{c.chunk.text}" for c in chosen[:EVIDENCE_PASSAGES]]
@@ -534,13 +545,13 @@ class HybridRetriever:
         their best chunk (plus ``doc_aggregation`` × their next ones)."""
         if not candidates:
             return []
-        items = [(c.chunk.doc_key, c.fused) for c in candidates]
+        items = [(c.doc_key, c.fused) for c in candidates]
         if cfg.fusion == "chunk":
             if cfg.doc_aggregation <= 0:
                 return sorted(candidates, key=lambda c: -c.fused)
             doc_scores = aggregate_documents(items, weight=cfg.doc_aggregation)
             return [candidates[i] for i in order_by_document(items, doc_scores)]
-        doc_of = {c.row: c.chunk.doc_key for c in candidates}
+        doc_of = {c.row: c.doc_key for c in candidates}
 
         def docs(ranking: Sequence[tuple[int, float]], **how: float) -> dict[str, float]:
             return document_scores(((doc_of[r], s) for r, s in ranking if r in doc_of), **how)
@@ -567,28 +578,28 @@ class HybridRetriever:
         """Records for the fused ids not fetched yet, checked for audience, filtered, with vectors."""
         fresh = [(row, score) for row, score in fused if row not in seen]
         seen.update(row for row, _ in fresh)
-        records = generation.chunks([row for row, _ in fresh])
-        kept: list[tuple[int, float, Chunk]] = []
+        records = generation.stored([row for row, _ in fresh])
+        active = filters_active(filters)
+        kept: list[tuple[int, float, StoredChunk]] = []
         for row, score in fresh:
-            chunk = records.get(row)
-            if chunk is None:
+            record = records.get(row)
+            if record is None:
                 continue
-            if chunk.audience not in allowed:
+            if record.audience not in allowed:
                 log.error("dropped chunk %s of audience %s from a search limited to %s (index partition bug)",
-                          chunk.chunk_id, chunk.audience, "+".join(allowed))
+                          record.chunk.chunk_id, record.audience, "+".join(allowed))
                 continue
-            if passes_filters(chunk, filters):
-                kept.append((row, score, chunk))
-        stored = generation.vectors([row for row, _, _ in kept])
+            if not active or passes_filters(record.chunk, filters):
+                kept.append((row, score, record))
         # A wider pass ranks rows fetched before differently: refresh their scores.
         fused_now = dict(fused)
         for cand in survivors:
             cand.fused = fused_now.get(cand.row, cand.fused)
             cand.dense = dense.get(cand.row, cand.dense)
             cand.keyword = keyword.get(cand.row, cand.keyword)
-        fetched = [Candidate(row=row, fused=score, chunk=chunk, vector=stored[row], dense=dense.get(row),
-                             keyword=keyword.get(row), cosine=float(stored[row] @ qvec))
-                   for row, score, chunk in kept]
+        fetched = [Candidate(row=row, fused=score, stored=record, dense=dense.get(row),
+                             keyword=keyword.get(row), cosine=float(record.vector @ qvec))
+                   for row, score, record in kept]
         return [*survivors, *fetched]
 
     # ------------------------------------------------------------------ LangChain

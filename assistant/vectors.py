@@ -123,5 +123,22 @@ def load_index(path: Path, *, device: str = "auto") -> tuple[Any, str]:
 def search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (scores, positions); positions of -1 (fewer than k vectors) are removed by callers."""
     k = max(1, min(k, int(index.ntotal) or 1))
-    scores, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if len(queries) == 1 and type(index).__name__ == "IndexFlatIP":
+        return _flat_search(index, queries[0], k)
+    scores, ids = index.search(queries, k)
     return scores, ids
+
+
+def _flat_search(index: Any, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """One question against an exact CPU index, as one matrix-vector product over FAISS's own
+    storage (no copy) and a partial sort. FAISS scans a single query vector by vector into a heap
+    of k: at k=200 and 30k vectors that took 5.9 ms here, this 2.8 ms. Same scores; only exact
+    ties may come out in another order."""
+    faiss = _faiss()
+    n, dim = int(index.ntotal), int(index.d)
+    stored = faiss.rev_swig_ptr(index.get_xb(), n * dim).reshape(n, dim)  # a view: valid while index is
+    scores = stored @ query
+    top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+    top = top[np.lexsort((top, -scores[top]))]  # best first; ties: lower position first, as FAISS
+    return scores[top][None, :], top.astype(np.int64)[None, :]

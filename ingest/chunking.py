@@ -30,8 +30,10 @@ FENCE = "```"
 # 2: code blocks are kept fenced in the chunk text; 3: HTML in-page "top" and "¶" links dropped;
 # 4: HTML footers in plain divs and in-page tables of contents dropped, table-cell pipes escaped,
 # list items in table cells kept apart, no doubled colon after a definition term; a short subsection
-# joins its parent's text (_fold_small_subsections).
-CHUNKING_VERSION = 4
+# joins its parent's text (_fold_small_subsections); 5: HTML source line breaks read as spaces,
+# navigation header/footer tables and link-only tables of contents dropped, admonition headings
+# label their text, definitions with paragraphs become subsections (DocBook manuals).
+CHUNKING_VERSION = 5
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,14 +51,29 @@ class RichProgress:
 
 
 class LogProgress:
-    """Without a terminal (cron, systemd, CI): one log line as each phase starts, so a run's log
-    shows where it was when it stopped."""
+    """Without a terminal (cron, systemd, CI): a log line as each phase starts, and one every
+    ``every_s`` seconds while it runs ("embedding: 4,096 of 13,352 (31%)"), so a run's log shows
+    where it was when it stopped. Embedding a 1,169-page manual took 8 minutes on 2 cores: one line
+    at its start was 8 minutes of silence."""
+
+    def __init__(self, *, every_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self.clock = clock
+        self.phase = ""
+        self.total: int | None = None
+        self.last = 0.0
 
     def start(self, phase: str, total: int | None) -> None:
-        log.info("%s%s", phase, f" ({total} items)" if total is not None else "")
+        self.phase, self.total, self.last = phase, total, self.clock()
+        log.info("%s%s", phase, f" ({total:,} items)" if total is not None else "")
 
     def advance(self, done: int) -> None:
-        pass
+        now = self.clock()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        share = f" ({done / self.total:.0%})" if self.total else ""
+        log.info("%s: %s%s%s", self.phase, f"{done:,}", f" of {self.total:,}" if self.total else "", share)
 
 
 @contextlib.contextmanager

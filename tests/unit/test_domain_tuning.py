@@ -94,23 +94,18 @@ def test_rerank_documents_fuses_the_shipped_order_with_the_scores() -> None:
 
 
 @dataclass
-class _Chunk:
-    doc_key: str
-
-
-@dataclass
 class _Cand:
-    chunk: _Chunk
+    doc_key: str
     vector: np.ndarray
 
 
 def test_reorder_moves_whole_pages_and_keeps_the_rest() -> None:
     up = np.array([1.0, 0.0], dtype=np.float32)
     down = np.array([0.0, 1.0], dtype=np.float32)
-    cands = [_Cand(_Chunk("a"), down), _Cand(_Chunk("a"), down), _Cand(_Chunk("b"), up), _Cand(_Chunk("b"), down),
-             _Cand(_Chunk("c"), up), _Cand(_Chunk("d"), up)]
+    cands = [_Cand("a", down), _Cand("a", down), _Cand("b", up), _Cand("b", down),
+             _Cand("c", up), _Cand("d", up)]
     out = reorder(cands, up, weight=5.0, depth=3, per_page=2, rrf_k=5)
-    assert [c.chunk.doc_key for c in out] == ["b", "b", "a", "a", "c", "d"]  # only pages a, b are in the head
+    assert [c.doc_key for c in out] == ["b", "b", "a", "a", "c", "d"]  # only pages a, b are in the head
     assert out[0] is cands[2] and out[1] is cands[3]  # chunk order inside a page kept
     assert reorder(cands, up, weight=0.0, depth=3, per_page=2, rrf_k=5) == cands
 

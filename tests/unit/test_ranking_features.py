@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.abstention import AbstentionModel, Evidence, gather_evidence, stem
-from assistant.chunkdb import fts_phrase_query
+from assistant.chunkdb import StoredChunk, fts_phrase_query
 from assistant.config import RetrievalSettings
 from assistant.ranking import (
     aggregate_documents,
@@ -155,7 +155,7 @@ def test_min_max_rescales_one_retrievers_scores_and_keeps_document_order() -> No
 def _candidate(row: int, doc: str) -> Candidate:
     chunk = Chunk(chunk_id=f"c{row}", doc_key=doc, source="docs", kind="document", audience="public",
                   title=doc, text="text", embed_text="text", content_hash=f"h{row}")
-    return Candidate(row=row, fused=1.0 / row, chunk=chunk, vector=np.zeros(2, dtype=np.float32))
+    return Candidate(row=row, fused=1.0 / row, stored=StoredChunk.of(chunk, np.zeros(2, dtype=np.float32)))
 
 
 def test_score_fusion_lets_a_near_tie_in_one_retriever_yield_to_a_clear_lead_in_the_other() -> None:

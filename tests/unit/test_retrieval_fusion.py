@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from assistant.chunkdb import StoredChunk
 from assistant.eval_datasets import document_chunk
 from assistant.retrieval import (
     Candidate,
@@ -31,7 +32,7 @@ def _unit(*values: float) -> np.ndarray:
 
 
 def _cand(row: int, doc: str, vector: np.ndarray, fused: float) -> Candidate:
-    return Candidate(row=row, fused=fused, chunk=_chunk(doc, ordinal=row), vector=vector)
+    return Candidate(row=row, fused=fused, stored=StoredChunk.of(_chunk(doc, ordinal=row), vector))
 
 
 def test_rrf_adds_weighted_reciprocal_ranks() -> None:

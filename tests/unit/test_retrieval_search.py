@@ -12,6 +12,7 @@ from collections.abc import Collection
 import numpy as np
 import pytest
 
+from assistant.chunkdb import StoredChunk
 from assistant.config import RetrievalSettings
 from assistant.eval_datasets import document_chunk
 from assistant.retrieval import HybridRetriever
@@ -44,6 +45,9 @@ class MemoryGeneration:
 
     def vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
         return {i: self.vecs[i] for i in ids if i in self.vecs}
+
+    def stored(self, ids: list[int]) -> dict[int, StoredChunk]:
+        return {i: StoredChunk.of(self.rows[i], self.vecs[i]) for i in ids if i in self.rows}
 
 
 class Handle:

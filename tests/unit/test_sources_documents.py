@@ -267,6 +267,106 @@ def test_html_definition_term_that_ends_in_a_colon_gets_no_second_one(tmp_path: 
         "Description:\n  Force one hostname.\nSolution:\n  Use a redirect.\nWhy?\n  Cookies.")
 
 
+# A page as DocBook's XSL stylesheets write it (PostgreSQL's manual, FreeBSD's handbook, GNOME's and
+# many others): navigation tables naming the neighbouring pages, a table of contents of links, admonitions
+# with their own heading, options as a definition list whose descriptions are paragraphs and code.
+DOCBOOK_PAGE = (
+    '<html><head><title>20.4. Resource Consumption</title></head><body>'
+    '<div class="navheader"><table summary="Navigation header"><tr><th colspan="5">20.4. Resource Consumption</th>'
+    '</tr><tr><td><a accesskey="p" href="connection.html">Prev</a></td><td><a href="config.html">Up</a></td>'
+    '<th>Chapter 20. Server Configuration</th><td><a href="index.html">Home</a></td>'
+    '<td><a href="wal.html">Next</a></td></tr></table><hr/></div>'
+    '<div class="sect1"><div class="titlepage"><h2 class="title">20.4. Resource Consumption</h2></div>'
+    '<div class="toc"><p><strong>Table of Contents</strong></p><dl class="toc">'
+    '<dt><span class="sect2"><a href="resource.html#MEMORY">20.4.1. Memory</a></span></dt>'
+    '<dt><span class="sect2"><a href="resource.html#DISK">20.4.2. Disk</a></span></dt></dl></div>'
+    '<div class="sect2" id="MEMORY"><h3 class="title">20.4.1. Memory</h3>'
+    '<p>These settings control\n   how much memory the server uses.</p>'
+    '<div class="note"><h3 class="title">Note</h3><p>Restart the server after a change.</p></div>'
+    '<div class="variablelist"><dl class="variablelist">'
+    '<dt id="GUC-SHARED-BUFFERS"><span class="term"><code>shared_buffers</code> (<code>integer</code>)</span></dt>'
+    '<dd><p>Sets the amount of memory\n  for shared buffers.</p><p>The default is 128MB, but might be less if '
+    'your kernel settings will not support it.</p>'
+    '<pre class="programlisting">shared_buffers = 1GB\nwork_mem = 64MB</pre></dd>'
+    '<dt><span class="term"><code>work_mem</code></span></dt><dd><p>Sets the base maximum amount of memory to be '
+    'used by a query operation (such as a sort or hash table) before writing to temporary disk files.</p></dd>'
+    '</dl></div><p>Memory settings end here.</p></div></div>'
+    '<div class="navfooter"><hr/><table summary="Navigation footer"><tr><td><a href="connection.html">Prev</a></td>'
+    '<td><a href="config.html">Up</a></td><td><a href="wal.html">Next</a></td></tr>'
+    '<tr><td>20.3. Connections and Authentication</td><td><a href="index.html">Home</a></td>'
+    '<td>20.5. Write Ahead Log</td></tr></table></div></body></html>')
+
+
+def test_html_docbook_navigation_tables_are_not_article_text(tmp_path: Path) -> None:
+    """Every DocBook page opens and ends with a table naming its neighbours ("Prev | Up | Next",
+    "20.3. Connections and Authentication | Home | 20.5. Write Ahead Log"): left in, a page matched
+    questions about the pages beside it."""
+    text = "\n".join(t for _, t in html_blocks(tmp_path, DOCBOOK_PAGE))
+    assert "Prev" not in text and "Write Ahead Log" not in text and "Chapter 20" not in text
+
+
+def test_html_table_of_contents_of_links_is_not_article_text(tmp_path: Path) -> None:
+    """A ``toc`` element that is only links (DocBook's ``div.toc``, also when its links name the
+    page's own file) says nothing of its own; a page that is nothing but one keeps it, so it still
+    has text to index."""
+    text = "\n".join(t for _, t in html_blocks(tmp_path, DOCBOOK_PAGE))
+    assert "Table of Contents" not in text and "20.4.2. Disk" not in text
+    hub = html_blocks(tmp_path, '<html><body><h1>Part III</h1><div class="toc"><dl class="toc">'
+                                '<dt><a href="install.html">16. Installation</a></dt></dl></div></body></html>')
+    assert hub == [((), "16. Installation:")]
+
+
+def test_html_admonition_heading_labels_its_text_instead_of_opening_a_section(tmp_path: Path) -> None:
+    """DocBook writes a note as ``<div class="note"><h3>Note</h3>``: as a heading it replaced the
+    section it sits in, so everything after the note was filed under "Note"."""
+    blocks = html_blocks(tmp_path, DOCBOOK_PAGE)
+    memory = ("20.4.1. Memory",)
+    assert (memory, "Note: Restart the server after a change.") in blocks
+    assert blocks[-1] == (memory, "Memory settings end here.")
+
+
+def test_html_line_breaks_in_the_source_are_spaces(tmp_path: Path) -> None:
+    """HTML source lines are not line breaks (only ``<br>`` and ``<pre>`` are): kept, they split
+    sentences in two wherever the page's author wrapped a line."""
+    assert html_blocks(tmp_path, DOCBOOK_PAGE)[0][1] == "These settings control how much memory the server uses."
+    assert html_blocks(tmp_path, '<html><body><h1>T</h1><p>one\n two<br>three</p></body></html>') == [
+        ((), "one two\nthree")]
+
+
+def test_html_title_heading_below_h1_is_the_title_not_a_section(tmp_path: Path) -> None:
+    """Without an ``h1``, a page's first heading that repeats its ``<title>`` (DocBook titles a
+    section's page with ``h2``) is the title: as a section it was written twice into every chunk's
+    context, once as the title and once at the head of the section path."""
+    blocks = html_blocks(tmp_path, DOCBOOK_PAGE)
+    assert blocks[0][0] == ("20.4.1. Memory",)
+    assert load(source(tmp_path), "page.html").title == "20.4. Resource Consumption"
+
+
+def test_html_definition_with_paragraphs_is_a_subsection_of_its_own(tmp_path: Path) -> None:
+    """A definition list whose descriptions hold paragraphs or code (a manual's settings, a command's
+    options) was flattened into one line per item, code included, and a whole page of settings was one
+    section. Each term now heads its description; a list of one-line definitions stays a list."""
+    blocks = html_blocks(tmp_path, DOCBOOK_PAGE)
+    setting = ("20.4.1. Memory", "shared_buffers (integer)")
+    assert [b for b in blocks if b[0] == setting] == [
+        (setting, "Sets the amount of memory for shared buffers."),
+        (setting, "The default is 128MB, but might be less if your kernel settings will not support it."),
+        (setting, "shared_buffers = 1GB\nwork_mem = 64MB"),
+    ]
+    assert (("20.4.1. Memory", "work_mem"), "Sets the base maximum amount of memory to be used by a query operation"
+            " (such as a sort or hash table) before writing to temporary disk files.") in blocks
+    # Arguments described in a few words each stay a list: as subsections they were two-line chunks.
+    short = html_blocks(tmp_path, '<html><body><h1>SPI_connect</h1><h2>Arguments</h2><dl><dt>plan</dt>'
+                                  '<dd><p>execution plan</p></dd><dt>nargs</dt><dd><p>number of arguments</p></dd>'
+                                  '</dl></body></html>')
+    assert short == [(("Arguments",), "plan:\n  execution plan\nnargs:\n  number of arguments")]
+    # A book's index (terms with links, sub-entries nested) is a directory, not 300 subsections.
+    index = html_blocks(tmp_path, '<html><body><h1>Index</h1><dl><dt>foreign key, <a href="fk.html">Foreign Keys</a>'
+                                  '</dt><dd><dl><dt>self-referential, <a href="fk.html#self">Foreign Keys</a></dt></dl>'
+                                  '</dd><dt>fsync, <a href="wal.html">WAL</a></dt></dl></body></html>')
+    assert index == [((), "foreign key, Foreign Keys:\n  self-referential, Foreign Keys:\nfsync, WAL:")]
+
+
 def test_text_file_title_comes_from_the_file_name() -> None:
     doc = load(source(FIXTURES), "getting_started.txt")
     assert doc.title == "Getting started"

@@ -22,6 +22,23 @@ def test_small_partitions_use_exact_inner_product_search() -> None:
     assert np.allclose(scores[:, 0], 1.0, atol=1e-5)  # inner product of normalised vectors = cosine
 
 
+def test_one_question_on_an_exact_index_finds_what_faiss_finds() -> None:
+    """A single query on a flat index is a matrix-vector product over FAISS's storage (faster than
+    its scan at k in the hundreds): same neighbours, same scores, best first, fewer than k kept."""
+    data = _normalised(3000, dim=48, seed=1)
+    index, _ = vectors.build_index(data, flat_max=10_000, ann="hnsw")
+    for seed in range(20):
+        query = _normalised(1, dim=48, seed=100 + seed)
+        want_scores, want_ids = index.search(query, 200)
+        scores, ids = vectors.search(index, query, 200)
+        assert set(ids[0].tolist()) == set(want_ids[0].tolist())
+        assert np.allclose(scores[0], want_scores[0], atol=1e-5)
+        assert np.all(np.diff(scores[0]) <= 0)
+    few, _ = vectors.build_index(data[:5], flat_max=10_000, ann="hnsw")
+    scores, ids = vectors.search(few, data[:1], 200)
+    assert ids.shape == (1, 5) and ids[0, 0] == 0
+
+
 @pytest.mark.parametrize("ann", ["hnsw", "ivf"])
 def test_large_partitions_use_the_configured_ann_index_and_still_find_neighbours(ann: str, tmp_path) -> None:
     data = _normalised(4000)

@@ -43,6 +43,16 @@ class SectionPath:
     def reset(self) -> None:
         self._levels.clear()
 
+    def leave(self, level: int) -> None:
+        """Close the headings at ``level`` and below (a definition's term, at the end of its list)."""
+        while self._levels and self._levels[-1][0] >= level:
+            self._levels.pop()
+
+    @property
+    def depth(self) -> int:
+        """The level of the innermost open heading (0 before any)."""
+        return self._levels[-1][0] if self._levels else 0
+
     @property
     def path(self) -> tuple[str, ...]:
         return tuple(heading for _, heading in self._levels)

@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from assistant.schemas import TextBlock
 
 from ..text import normalize_space, one_line
-from . import Parsed, SectionPath
+from . import Parsed, SectionPath, same_text
 
 _DROP = ("script", "style", "noscript", "template", "nav", "aside", "footer", "svg", "form", "iframe", "button")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -27,8 +27,18 @@ _CONTAINERS = frozenset({"div", "section", "article", "main", "body", "header", 
 _BLOCK_NAMES = _HEADINGS | _CONTAINERS | {"p", "pre", "ul", "ol", "dl", "table", "hr"}
 _IN_PAGE = re.compile(r"^#")
 _LINK_WORDS = re.compile(r"(?:back\s+to\s+)?top|to\s+top|[↑^¶#]|permalink")
-_HEADER_NAME = re.compile(r"^(?:page|site|top|global)?[-_]?header$", re.IGNORECASE)
-_FOOTER_NAME = re.compile(r"^(?:page|site|bottom|global)?[-_]?footer$", re.IGNORECASE)
+# "navheader"/"navfooter": DocBook's tables naming the previous, next and parent pages.
+_HEADER_NAME = re.compile(r"^(?:page|site|top|global|nav)?[-_]?header$", re.IGNORECASE)
+_FOOTER_NAME = re.compile(r"^(?:page|site|bottom|global|nav)?[-_]?footer$", re.IGNORECASE)
+_TOC_NAME = re.compile(r"^(?:toc|table[-_]of[-_]contents|(?:page|local|markdown)[-_]toc|contents)$", re.IGNORECASE)
+# At most this many letters outside the links of a table of contents: its label ("Table of Contents").
+_TOC_OWN_LETTERS = 40
+_ADMONITION = re.compile(r"^(?:note|tip|warning|caution|important|hint|danger|attention|admonition|callout)$",
+                         re.IGNORECASE)
+SUBSECTION_MIN_CHARS = 120  # the mean length of a definition list's descriptions for terms to head subsections
+DIRECTORY_SHARE = 0.8  # a definition list whose terms link elsewhere this often is a directory (an index)
+_ADMONITION_TITLE = re.compile(r"^(?:admonition-)?title$")
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")  # HTML's own whitespace (not U+00A0): one space when rendered
 _BREADCRUMB = re.compile(r"breadcrumbs?", re.IGNORECASE)
 # What a link bar holds besides its links: separators, and at most a short label ("Languages:").
 _LINK_BAR_REST = re.compile(r"\s*(?:[\w ]{1,30}:)?[\s|>›»/·•,\-–]*", re.UNICODE)
@@ -65,6 +75,12 @@ def parse_html(text: str) -> Parsed:
         if page_title:
             metadata["html_title"] = page_title
             title = title or page_title
+    if not isinstance(h1, Tag) and title:
+        # No h1: a first heading that repeats <title> is the page's title (DocBook heads a section's
+        # page with h2), not a section every chunk of the page would carry in its path.
+        first = root.find(_HEADINGS)
+        if isinstance(first, Tag) and same_text(one_line(first.get_text(" ")), title):
+            h1 = first
     walker = _Walker(title_h1=h1 if isinstance(h1, Tag) and title else None)
     walker.walk(root)
     walker.flush()
@@ -89,6 +105,7 @@ def _drop_site_furniture(soup: BeautifulSoup) -> None:
     for listing in soup.find_all(("ul", "ol")):
         if not listing.decomposed and not listing.find_parent("li") and _in_page_contents(listing):
             listing.decompose()
+    _drop_tables_of_contents(soup)
     for block in soup.find_all(("p", "div", "span")):
         if block.decomposed or block.find(_BLOCK_NAMES - {"div", "p"}):
             continue
@@ -133,6 +150,48 @@ def _in_page_contents(listing: Tag) -> bool:
     return True
 
 
+def _drop_tables_of_contents(soup: BeautifulSoup) -> None:
+    """Elements named as a table of contents (DocBook's ``div.toc``, ``#toc``, ``.contents``) that
+    are links and at most a label: the titles of other sections or pages, which made a chapter's
+    index page match every question about its sections. A page that is nothing else (a part's
+    index page) keeps them, so it still has text to index."""
+    tocs: list[Tag] = []
+    for tag in _named(soup, _TOC_NAME):
+        if tag.decomposed or tag.name in ("main", "article", "body", "html") or not tag.find("a"):
+            continue
+        own = sum(ch.isalpha() for t in tag.find_all(string=True) if t.find_parent("a") is None for ch in t)
+        if own <= _TOC_OWN_LETTERS and not any(tag in t.parents for t in tocs):
+            tocs.append(tag)
+    body = soup.find("body") or soup
+    if tocs and _says_more_than(body, tocs):
+        for tag in tocs:
+            tag.decompose()
+
+
+def _says_more_than(body: Tag, parts: list[Tag]) -> bool:
+    """Whether the page has words outside ``parts`` and its headings."""
+    skipped = {id(t) for t in parts}
+    return any(type(text) is NavigableString and any(ch.isalnum() for ch in text)
+               and not any(id(p) in skipped or p.name in _HEADINGS for p in text.parents)
+               for text in body.find_all(string=True))
+
+
+def _admonition_label(node: Tag) -> str | None:
+    """The heading of a note, tip or warning box ("Note"), taken out of the box: it labels the box's
+    text. As a heading it closed the section the box sits in."""
+    classes: list[str] = list(node.get("class") or [])
+    if not any(_ADMONITION.match(c) for c in classes):
+        return None
+    heading = node.find(_HEADINGS) or node.find("p", class_=_ADMONITION_TITLE)  # Sphinx: p.admonition-title
+    if not isinstance(heading, Tag):
+        return None
+    label = one_line(heading.get_text(" "))
+    if not label or len(label.split()) > 4:
+        return None
+    heading.decompose()
+    return label
+
+
 def _named(soup: BeautifulSoup, pattern: re.Pattern[str]) -> list[Tag]:
     """Elements whose ``id`` or one of whose classes matches ``pattern``."""
     return [*soup.find_all(True, attrs={"id": pattern}), *soup.find_all(True, class_=pattern)]
@@ -144,9 +203,13 @@ class _Walker:
         self.sections = SectionPath()
         self.title_h1 = title_h1
         self.buffer: list[str] = []
+        self.label: str | None = None  # an admonition's heading, for its first block
 
     def add(self, text: str, kind: Any = "text") -> None:
         if text.strip():
+            if self.label and kind != "code":
+                text = f"{self.label} {text}" if self.label.endswith((":", "?")) else f"{self.label}: {text}"
+                self.label = None
             self.blocks.append(TextBlock(section=self.sections.path, text=text, kind=kind))
 
     def flush(self) -> None:
@@ -158,7 +221,7 @@ class _Walker:
         for child in node.children:
             if isinstance(child, NavigableString):
                 if type(child) is NavigableString:  # skips comments, doctypes, CDATA
-                    self.buffer.append(str(child))
+                    self.buffer.append(_HTML_SPACE.sub(" ", str(child)))
                 continue
             if not isinstance(child, Tag):
                 continue
@@ -181,7 +244,10 @@ class _Walker:
                 self.add("\n".join(_list_lines(child, 0)), "list")
             elif name == "dl":
                 self.flush()
-                self.add("\n".join(_definition_lines(child)), "list")
+                if _has_block_definitions(child):
+                    self.definitions(child)
+                else:
+                    self.add("\n".join(_definition_lines(child)), "list")
             elif name == "table":
                 self.flush()
                 self.add("\n".join(_table_lines(child)), "table")
@@ -193,13 +259,46 @@ class _Walker:
                     self.buffer.append(alt)
             elif name in _CONTAINERS or child.find(_BLOCK_NAMES):
                 self.flush()
+                label = _admonition_label(child)
+                if label:
+                    self.label = label
                 self.walk(child)
                 self.flush()
+                if label:
+                    self.label = None
             else:
                 self.buffer.append(inline_text(child, normalize=False))
 
+    def definitions(self, node: Tag) -> None:
+        """A definition list whose descriptions are paragraphs, code or lists (a manual's settings,
+        a command's options, a FAQ): each term heads its description as a subsection, one level
+        below the current one, closed again after the list."""
+        level = self.sections.depth + 1
+        terms: list[str] = []
+        for item in _definition_items(node):
+            if item.name == "dt":
+                term = one_line(inline_text(item))
+                if term:
+                    terms.append(term)
+                continue
+            self.flush()
+            if terms:
+                self.sections.enter(level, ", ".join(terms))
+                terms = []
+            if item.find(_BLOCK_NAMES):
+                self.walk(item)
+                self.flush()
+            else:
+                self.add(inline_text(item))
+        self.flush()
+        if terms:  # terms without a description: still words of the page
+            self.add(", ".join(terms))
+        self.sections.leave(level)
+
 
 def inline_text(node: Tag, *, normalize: bool = True) -> str:
+    """The text as a browser lays it out: the source's line breaks are spaces, ``<br>`` is a line
+    break, and so is a line of a ``<pre>``."""
     out: list[str] = []
     for piece in node.descendants:
         if isinstance(piece, Tag):
@@ -208,7 +307,8 @@ def inline_text(node: Tag, *, normalize: bool = True) -> str:
             elif piece.name == "img" and isinstance(piece.get("alt"), str):
                 out.append(str(piece.get("alt")))
         elif type(piece) is NavigableString:
-            out.append(str(piece))
+            text = str(piece)
+            out.append(text if piece.find_parent("pre") else _HTML_SPACE.sub(" ", text))
     text = "".join(out)
     return normalize_space(text) if normalize else text
 
@@ -231,15 +331,50 @@ def _list_lines(node: Tag, depth: int) -> list[str]:
     return lines
 
 
-def _definition_lines(node: Tag) -> list[str]:
+def _definition_items(node: Tag) -> list[Tag]:
+    """A ``dl``'s own terms and descriptions, also when grouped in ``div``s (HTML allows it), not
+    those of lists nested in its descriptions."""
+    items: list[Tag] = []
+    for child in node.find_all(True, recursive=False):
+        if child.name in ("dt", "dd"):
+            items.append(child)
+        elif child.name == "div":
+            items.extend(child.find_all(("dt", "dd"), recursive=False))
+    return items
+
+
+def _has_block_definitions(node: Tag) -> bool:
+    """Descriptions with paragraphs, code or lists of their own, a few sentences long on average,
+    unless the list is a directory: terms that link elsewhere (a book's index, a part's contents
+    with each entry's purpose)."""
+    items = _definition_items(node)
+    descriptions = [item for item in items if item.name == "dd"]
+    if not any(item.find(_BLOCK_NAMES) for item in descriptions):
+        return False
+    if sum(len(one_line(d.get_text(" "))) for d in descriptions) < SUBSECTION_MIN_CHARS * len(descriptions):
+        return False  # a function's arguments, a message's fields: a list reads them better than 2-line chunks
+    terms = [item for item in items if item.name == "dt"]
+    linked = sum(any(a.get("href") and a.get_text(strip=True) for a in term.find_all("a")) for term in terms)
+    return linked < DIRECTORY_SHARE * len(terms)
+
+
+def _definition_lines(node: Tag, depth: int = 0) -> list[str]:
+    """Terms and descriptions as ``term:`` and indented lines; a list nested in a description (an
+    index's sub-entries) one level further in, once (it was also glued into its parent's line)."""
     lines: list[str] = []
-    for item in node.find_all(("dt", "dd")):
+    indent = "  " * depth
+    for item in _definition_items(node):
+        nested = item.find_all("dl", recursive=False) if item.name == "dd" else []
+        for sub in nested:
+            sub.extract()
         text = one_line(inline_text(item))
         if text:
             if item.name == "dt":  # a term that ends in its own colon or question mark keeps just that
-                lines.append(text if text.endswith((":", "?")) else f"{text}:")
+                lines.append(f"{indent}{text}" if text.endswith((":", "?")) else f"{indent}{text}:")
             else:
-                lines.append(f"  {text}")
+                lines.append(f"{indent}  {text}")
+        for sub in nested:
+            lines.extend(_definition_lines(sub, depth + 1))
     return lines
 
 
