@@ -147,7 +147,7 @@ def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs:
     gc.freeze()  # as the web server does after its warm-up (bots/web/app.py)
     out: dict[str, Any] = {"index": kind, "keyword": keyword}
     for audience in ("public", "internal"):
-        totals, embeds, rest, faiss_ms = [], [], [], []
+        totals, embeds, rest, faiss_ms, seen = [], [], [], [], []
         for i in range(runs):
             question = questions[i % len(questions)]
             t0 = time.perf_counter()
@@ -155,11 +155,17 @@ def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs:
             totals.append((time.perf_counter() - t0) * 1000)
             embeds.append(result.timings_ms["embed"])
             rest.append(totals[-1] - result.timings_ms["embed"])
-            query = embedder.encode_query(question).reshape(1, -1)
+            query = np.ascontiguousarray(embedder.encode_query(question).reshape(1, -1), dtype=np.float32)
             t0 = time.perf_counter()
-            vectors.search(plain, query, settings.candidates)
+            plain.search(query, min(settings.candidates, int(plain.ntotal)))  # FAISS's own search, as shipped by it
             faiss_ms.append((time.perf_counter() - t0) * 1000)
-        out[audience] = {"total": _pct(totals), "embed": _pct(embeds), "search": _pct(rest), "faiss": _pct(faiss_ms)}
+        # The same questions again: their words' vectors (the abstention salience signal) are cached now,
+        # as on a server that has seen those words before; the first pass encodes each new rare word.
+        for i in range(runs):
+            result = retriever.search(questions[i % len(questions)], audience=audience)
+            seen.append(result.timings_ms["total"] - result.timings_ms["embed"])
+        out[audience] = {"total": _pct(totals), "embed": _pct(embeds), "search": _pct(rest), "faiss": _pct(faiss_ms),
+                         "seen": _pct(seen)}
     gc.unfreeze()
     return out
 
@@ -263,7 +269,7 @@ def main() -> None:
     questions = _questions()
     table = Table(title="Retrieval latency (ms): query embedding + hybrid search + record fetch vs plain FAISS")
     for column in ("chunks", "index", "BM25", "budget", "audience", "retrieval p50", "p95", "embed p50",
-                   "search p50", "p95", "FAISS p50", "p95", "search/FAISS p95", "build s"):
+                   "search p50", "p95", "seen p95", "FAISS p50", "p95", "search/FAISS p95", "build s"):
         table.add_column(column, justify="left" if column in ("index", "BM25", "audience") else "right")
     domain = Table(title="Domain adapter (ASSISTANT_RETRIEVAL_DOMAIN_TUNING): retrieval ms without / with it, "
                          "and its reorder step over the first rerank_candidates passages")
@@ -297,7 +303,7 @@ def main() -> None:
                                   "-" if m["keyword"] == "postings" else f"{budget:,}" if budget else "none",
                                   audience, f"{r['total'][0]:.1f}", f"{r['total'][1]:.1f}",
                                   f"{r['embed'][0]:.1f}", f"{r['search'][0]:.1f}", f"{r['search'][1]:.1f}",
-                                  f"{r['faiss'][0]:.2f}", f"{r['faiss'][1]:.2f}",
+                                  f"{r['seen'][1]:.1f}", f"{r['faiss'][0]:.2f}", f"{r['faiss'][1]:.2f}",
                                   f"{r['search'][1] / max(r['faiss'][1], 1e-3):.0f}×", f"{build_s:.0f}")
             if args.domain_adapter:
                 d = measure_domain(data_dir, embedder, questions, args.queries, shipped)
@@ -312,6 +318,7 @@ def main() -> None:
     console.print("Chunk vectors are random unit vectors; texts are recombined example sentences; query "
                   "vectors are real (all-MiniLM-L6-v2, CPU). FAISS column: index.search on the same index file, "
                   "public partition, same candidate count. search = retrieval minus the query embedding. "
+                  "seen p95: the search part of the same questions asked a second time (term vectors cached). "
                   "BM25 postings: the in-process scorer over the postings tables (same ranking as FTS5's "
                   "bm25()); FTS5: bm25() in SQLite, with or without the postings budget.", style="dim")
     if args.domain_adapter:

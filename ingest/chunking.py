@@ -32,7 +32,8 @@ FENCE = "```"
 # list items in table cells kept apart, no doubled colon after a definition term; a short subsection
 # joins its parent's text (_fold_small_subsections); 5: HTML source line breaks read as spaces,
 # navigation header/footer tables and link-only tables of contents dropped, admonition headings
-# label their text, definitions with paragraphs become subsections (DocBook manuals).
+# label their text, definitions with paragraphs become subsections, pages that only list other pages
+# are skipped (DocBook manuals).
 CHUNKING_VERSION = 5
 
 

@@ -94,7 +94,7 @@ def _summary(report: Any) -> str:
         f"generation {report.generation or '-'} {'published' if report.published else 'NOT published'}"
         f" in {report.seconds:.1f}s",
         f"documents: +{d.added} ~{d.updated} -{d.removed} ={d.unchanged} failed {d.failed}"
-        f" (kept from the last run: {d.kept_stale})",
+        f" (kept from the last run: {d.kept_stale}) skipped (only links) {d.skipped}",
         f"tickets:   +{t.added} ~{t.updated} -{t.removed} ={t.unchanged} failed {t.failed}"
         f" (kept from the last run: {t.kept_stale}) skipped (unresolved) {t.skipped}",
         f"chunks:    {c.total} total, {c.embedded} embedded, {c.reused} reused, {c.boilerplate} repeated copies"

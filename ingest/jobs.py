@@ -56,7 +56,7 @@ class Counts(BaseModel):
     removed: int = 0
     unchanged: int = 0
     failed: int = 0
-    skipped: int = 0  # tickets not resolved (only resolved ones are indexed by default)
+    skipped: int = 0  # tickets not resolved (only resolved ones are indexed); pages that only list other pages
     kept_stale: int = 0  # failed (or unreadable source) this run: the previous generation's chunks are kept
 
 
@@ -413,6 +413,12 @@ class IngestJob:
                 self._keep_stale(counts, doc_key, prev_docs, seen, to_copy)
                 continue
             seen.add(doc_key)
+            if doc.metadata.get("navigation_only"):
+                # A page that only lists other pages (a book's index, a chapter's contents): it answers
+                # nothing and crowded the pages it lists out of the results. Not a failure either.
+                counts.skipped += 1
+                log.info("skipped %s: only links to other pages (an index or a table of contents)", path)
+                continue
             self._built(counts, doc, fp, chunks, prev_docs, pending)
         if not files:
             self._source_unreadable(counts, cfg, "document", prev_docs, seen, to_copy,

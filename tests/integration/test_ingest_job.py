@@ -174,6 +174,19 @@ def test_deleted_document_disappears_from_the_index(settings, corpus, embedder):
     assert hits and all(c.path != "article-4.md" for c in gen.chunks([i for i, _ in hits]).values())
 
 
+def test_a_page_that_only_lists_other_pages_is_skipped_not_failed(settings, corpus, embedder):
+    """A book's index or a chapter's bare table of contents answers nothing: ingest skips it (counted
+    ``skipped``, no failure) and the pages it lists are what the index holds."""
+    entries = "".join(f'<dt>invoice topic {i}, <a href="article-{i}.md">Article {i}</a></dt>' for i in range(24))
+    _write(corpus / "docs/public/genindex.html", f"<html><body><h1>Index</h1><dl>{entries}</dl></body></html>")
+    report = _ingest(settings, corpus, embedder)
+    assert report.documents.skipped == 1 and report.documents.failed == 0 and not report.failures
+    gen = LoadedGeneration(settings.data_dir)
+    assert not [c for c in gen.db.iter_chunks() if c.path == "genindex.html"]
+    again = _ingest(settings, corpus, embedder)  # still skipped, not "removed" or failed, on the next run
+    assert (again.documents.skipped, again.documents.removed, again.documents.failed) == (1, 0, 0)
+
+
 def _paths(settings: Settings, audience: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for chunk in LoadedGeneration(settings.data_dir).db.iter_chunks(audience):

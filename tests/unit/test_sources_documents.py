@@ -314,6 +314,27 @@ def test_html_table_of_contents_of_links_is_not_article_text(tmp_path: Path) -> 
     hub = html_blocks(tmp_path, '<html><body><h1>Part III</h1><div class="toc"><dl class="toc">'
                                 '<dt><a href="install.html">16. Installation</a></dt></dl></div></body></html>')
     assert hub == [((), "16. Installation:")]
+    assert load(source(tmp_path), "page.html").metadata["navigation_only"] is True
+
+
+def test_html_page_that_only_lists_other_pages_is_marked_navigation(tmp_path: Path) -> None:
+    """A book's index (one definition list per letter, every term a link, sub-entries nested): the
+    PostgreSQL manual's came up among the first five pages for 19 of 150 of its own headings. On a
+    page with words of its own such lists are dropped; a page of nothing else is marked, and ingest
+    skips it. A list whose descriptions say something (a module list) is content."""
+    entries = "".join(f'<dt>term{i}, <a href="p{i}.html">Page {i}</a></dt>' for i in range(18))
+    index = ('<html><body><h1>Index</h1><div class="index"><h3>A</h3><dl>' + entries + '</dl><h3>B</h3><dl>'
+             '<dt>backup, <a href="b.html">Backup</a></dt><dd><dl><dt>incremental, <a href="i.html">Incremental</a>'
+             '</dt></dl></dd><dt>btree, <a href="t.html">B-Tree</a></dt></dl></div></body></html>')
+    (tmp_path / "page.html").write_text(index)
+    assert load(source(tmp_path), "page.html").metadata["navigation_only"] is True
+    (tmp_path / "page.html").write_text(index.replace("<h1>Index</h1>", "<h1>Index</h1><p>Terms by letter.</p>"))
+    assert [t for _, t in html_blocks(tmp_path, (tmp_path / "page.html").read_text())] == ["Terms by letter."]
+    modules = "".join(f'<dt><a href="m{i}.html">mod_{i}</a></dt><dd>Serves files of kind {i} to clients.</dd>'
+                      for i in range(25))
+    blocks = html_blocks(tmp_path, f"<html><body><h1>Modules</h1><p>All modules.</p><dl>{modules}</dl></body></html>")
+    assert blocks[1][1].startswith("mod_0:\n  Serves files of kind 0 to clients.")
+    assert "navigation_only" not in load(source(tmp_path), "page.html").metadata
 
 
 def test_html_admonition_heading_labels_its_text_instead_of_opening_a_section(tmp_path: Path) -> None:

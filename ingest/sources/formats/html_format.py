@@ -37,6 +37,8 @@ _ADMONITION = re.compile(r"^(?:note|tip|warning|caution|important|hint|danger|at
                          re.IGNORECASE)
 SUBSECTION_MIN_CHARS = 120  # the mean length of a definition list's descriptions for terms to head subsections
 DIRECTORY_SHARE = 0.8  # a definition list whose terms link elsewhere this often is a directory (an index)
+DIRECTORY_MIN_TERMS = 20  # ... and with this many terms, a directory is navigation, not content,
+DESCRIPTION_MIN_LETTERS = 20  # unless its descriptions average more letters than this of their own
 _ADMONITION_TITLE = re.compile(r"^(?:admonition-)?title$")
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")  # HTML's own whitespace (not U+00A0): one space when rendered
 _BREADCRUMB = re.compile(r"breadcrumbs?", re.IGNORECASE)
@@ -60,7 +62,7 @@ def parse_html(text: str) -> Parsed:
     for header in soup.find_all("header"):
         if not header.find_parent(("article", "main")):
             header.decompose()
-    _drop_site_furniture(soup)
+    navigation_only = _drop_site_furniture(soup)
     found = soup.find("main") or soup.find("article") or soup.find("body")
     root: Tag = found if isinstance(found, Tag) else soup
 
@@ -69,7 +71,7 @@ def parse_html(text: str) -> Parsed:
     if isinstance(h1, Tag):
         title = one_line(h1.get_text(" ")) or None
     title_tag = soup.find("title")
-    metadata: dict[str, Any] = {}
+    metadata: dict[str, Any] = {"navigation_only": True} if navigation_only else {}
     if isinstance(title_tag, Tag):
         page_title = one_line(title_tag.get_text(" "))
         if page_title:
@@ -87,13 +89,14 @@ def parse_html(text: str) -> Parsed:
     return Parsed(title=title, blocks=walker.blocks, metadata=metadata)
 
 
-def _drop_site_furniture(soup: BeautifulSoup) -> None:
+def _drop_site_furniture(soup: BeautifulSoup) -> bool:
     """What a site puts around every page, in markup that does not say so (no ``nav``): a header
     ``div`` above the article, a footer ``div`` (copyright, licence), an in-page table of contents,
     breadcrumbs ("Apache > HTTP Server > Documentation"), link bars ("Modules | Directives | FAQ",
     "Available Languages: de | en | fr"), arrow links ("<-") and in-page "top" and "¶" anchors.
     Left in, the same words open the first chunk of every page, blur what it is about and end
-    sentences in answers ("… and later. top")."""
+    sentences in answers ("… and later. top"). True when the page is nothing but navigation lists
+    (:func:`_drop_navigation_lists`)."""
     for link in soup.find_all("a", href=_IN_PAGE):
         if _LINK_WORDS.fullmatch(one_line(inline_text(link)).lower()):
             link.decompose()
@@ -105,7 +108,6 @@ def _drop_site_furniture(soup: BeautifulSoup) -> None:
     for listing in soup.find_all(("ul", "ol")):
         if not listing.decomposed and not listing.find_parent("li") and _in_page_contents(listing):
             listing.decompose()
-    _drop_tables_of_contents(soup)
     for block in soup.find_all(("p", "div", "span")):
         if block.decomposed or block.find(_BLOCK_NAMES - {"div", "p"}):
             continue
@@ -118,6 +120,7 @@ def _drop_site_furniture(soup: BeautifulSoup) -> None:
     for link in soup.find_all("a"):
         if not link.decomposed and not any(ch.isalnum() for ch in inline_text(link)):
             link.decompose()
+    return _drop_navigation_lists(soup)  # last: whether the page says more is judged without the rest
 
 
 def _drop_page_chrome(soup: BeautifulSoup, pattern: re.Pattern[str], *, outside_article_only: bool) -> None:
@@ -150,22 +153,33 @@ def _in_page_contents(listing: Tag) -> bool:
     return True
 
 
-def _drop_tables_of_contents(soup: BeautifulSoup) -> None:
-    """Elements named as a table of contents (DocBook's ``div.toc``, ``#toc``, ``.contents``) that
-    are links and at most a label: the titles of other sections or pages, which made a chapter's
-    index page match every question about its sections. A page that is nothing else (a part's
-    index page) keeps them, so it still has text to index."""
-    tocs: list[Tag] = []
+def _drop_navigation_lists(soup: BeautifulSoup) -> bool:
+    """Lists that only lead elsewhere: elements named as a table of contents (DocBook's ``div.toc``,
+    ``#toc``, ``.contents``) that are links and at most a label, and directories (definition lists
+    whose terms link elsewhere, ``DIRECTORY_MIN_TERMS`` terms in all: a book's index, a part's command
+    list). They repeat the titles and terms of other pages: a chapter's page matched every question
+    about its sections, and the PostgreSQL manual's index page came up among the first five pages for
+    19 of 150 of its own headings. A page that is nothing else keeps them and says so (True): the
+    loader skips it rather than failing it for having no text."""
+    found: list[Tag] = []
     for tag in _named(soup, _TOC_NAME):
         if tag.decomposed or tag.name in ("main", "article", "body", "html") or not tag.find("a"):
             continue
         own = sum(ch.isalpha() for t in tag.find_all(string=True) if t.find_parent("a") is None for ch in t)
-        if own <= _TOC_OWN_LETTERS and not any(tag in t.parents for t in tocs):
-            tocs.append(tag)
-    body = soup.find("body") or soup
-    if tocs and _says_more_than(body, tocs):
-        for tag in tocs:
-            tag.decompose()
+        if own <= _TOC_OWN_LETTERS:
+            found.append(tag)
+    directories = [listing for listing in soup.find_all("dl") if not listing.decomposed
+                   and listing.find_parent("dl") is None and _is_directory(listing) and not _describes(listing)]
+    if sum(len(listing.find_all("dt", recursive=False)) for listing in directories) >= DIRECTORY_MIN_TERMS:
+        found.extend(directories)  # an index is one list per letter, some of them short
+    found = [tag for tag in found if not any(other in tag.parents for other in found)]
+    if not found:
+        return False
+    if not _says_more_than(soup.find("body") or soup, found):
+        return True
+    for tag in found:
+        tag.decompose()
+    return False
 
 
 def _says_more_than(body: Tag, parts: list[Tag]) -> bool:
@@ -353,9 +367,23 @@ def _has_block_definitions(node: Tag) -> bool:
         return False
     if sum(len(one_line(d.get_text(" "))) for d in descriptions) < SUBSECTION_MIN_CHARS * len(descriptions):
         return False  # a function's arguments, a message's fields: a list reads them better than 2-line chunks
-    terms = [item for item in items if item.name == "dt"]
+    return not _is_directory(node)
+
+
+def _describes(node: Tag) -> bool:
+    """Whether a definition list's descriptions say something of their own (a module list's "Core
+    features that are always available"), beyond links and the sub-entries of an index."""
+    descriptions = [item for item in _definition_items(node) if item.name == "dd"]
+    own = sum(ch.isalpha() for dd in descriptions for t in dd.find_all(string=True)
+              if t.find_parent("a") is None and t.find_parent("dl") is node for ch in t)
+    return own > DESCRIPTION_MIN_LETTERS * max(len(descriptions), 1)
+
+
+def _is_directory(node: Tag) -> bool:
+    """A definition list whose terms link elsewhere (``DIRECTORY_SHARE`` of them)."""
+    terms = [item for item in _definition_items(node) if item.name == "dt"]
     linked = sum(any(a.get("href") and a.get_text(strip=True) for a in term.find_all("a")) for term in terms)
-    return linked < DIRECTORY_SHARE * len(terms)
+    return bool(terms) and linked >= DIRECTORY_SHARE * len(terms)
 
 
 def _definition_lines(node: Tag, depth: int = 0) -> list[str]:
