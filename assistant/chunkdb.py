@@ -577,39 +577,21 @@ class ChunkDB:
         return sizes[audience]
 
     def chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
-        if not ids:
-            return {}
-        out: dict[int, Chunk] = {}
-        for start in range(0, len(ids), 500):
-            part = list(ids[start:start + 500])
-            rows = self.db.execute(
-                f"SELECT id, {', '.join(_CHUNK_COLUMNS)} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
-                part,
-            ).fetchall()
-            for r in rows:
-                out[int(r["id"])] = _chunk_from_row(r)
-        return out
+        return {int(r["id"]): _chunk_from_row(r) for r in self._rows(ids, vector=False)}
 
     def stored(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         """Records and vectors of ``ids`` in one query, each :class:`Chunk` built on first use."""
-        out: dict[int, StoredChunk] = {}
+        return {int(r["id"]): StoredChunk(doc_key=r["doc_key"], audience=r["audience"],
+                                          vector=blob_to_vector(r["vector"]), row=r)
+                for r in self._rows(ids, vector=True)}
+
+    def _rows(self, ids: Sequence[int], *, vector: bool) -> Iterator[sqlite3.Row]:
+        """The chunk rows of ``ids`` (any order), with the vector column or without, 500 ids a query."""
+        columns = ", ".join(("id", *_CHUNK_COLUMNS, *(("vector",) if vector else ())))
         for start in range(0, len(ids), 500):
             part = list(ids[start:start + 500])
-            for r in self.db.execute(
-                f"SELECT id, {', '.join(_CHUNK_COLUMNS)}, vector FROM chunks"
-                f" WHERE id IN ({','.join('?' * len(part))})", part,
-            ):
-                out[int(r["id"])] = StoredChunk(doc_key=r["doc_key"], audience=r["audience"],
-                                                vector=blob_to_vector(r["vector"]), row=r)
-        return out
-
-    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        if not ids:
-            return {}
-        rows = self.db.execute(
-            f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(ids))})", list(ids)
-        ).fetchall()
-        return {int(r[0]): blob_to_vector(r[1]) for r in rows}
+            yield from self.db.execute(f"SELECT {columns} FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                                       part)
 
     def vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, bytes]:
         """The reuse cache: content hash → stored vector bytes."""

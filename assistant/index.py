@@ -120,9 +120,6 @@ class LoadedGeneration:
     def chunks(self, ids: list[int]) -> dict[int, Chunk]:
         return self.db.chunks(ids)
 
-    def vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
-        return self.db.vectors(ids)
-
     def stored(self, ids: list[int]) -> dict[int, StoredChunk]:
         return self.db.stored(ids)
 

@@ -124,7 +124,7 @@ def search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
     """Top-k (scores, positions); positions of -1 (fewer than k vectors) are removed by callers."""
     k = max(1, min(k, int(index.ntotal) or 1))
     queries = np.ascontiguousarray(queries, dtype=np.float32)
-    if len(queries) == 1 and type(index).__name__ == "IndexFlatIP":
+    if len(queries) == 1 and isinstance(index, _faiss().IndexFlatIP):  # GPU indexes are other classes
         return _flat_search(index, queries[0], k)
     scores, ids = index.search(queries, k)
     return scores, ids

@@ -131,6 +131,8 @@ def _budget(params: ChunkParams, context: str, count: TokenCounter) -> int:
 
 
 def chunk_document(doc: Document, params: ChunkParams, count: TokenCounter) -> list[Chunk]:
+    if doc.metadata.get("navigation_only"):
+        return []  # a page that only lists other pages: nothing of it is searched (ingest skips it)
     doc_key = f"{doc.source}:{doc.key}"
     groups: list[tuple[tuple[str, ...], list[TextBlock]]] = []
     for block in doc.blocks:

@@ -405,7 +405,8 @@ class IngestJob:
                 continue
             try:
                 doc, chunks = self._parse_document(cfg, key, path, max_bytes, redactor, params)
-                if not chunks:
+                navigation_only = bool(doc.metadata.get("navigation_only"))  # chunked to nothing
+                if not chunks and not navigation_only:
                     raise SourceError("no text left after parsing", path=str(path),
                                       hint="is the file empty or only images?")
             except Exception as exc:
@@ -413,7 +414,7 @@ class IngestJob:
                 self._keep_stale(counts, doc_key, prev_docs, seen, to_copy)
                 continue
             seen.add(doc_key)
-            if doc.metadata.get("navigation_only"):
+            if navigation_only:
                 # A page that only lists other pages (a book's index, a chapter's contents): it answers
                 # nothing and crowded the pages it lists out of the results. Not a failure either.
                 counts.skipped += 1

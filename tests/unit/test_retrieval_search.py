@@ -43,9 +43,6 @@ class MemoryGeneration:
     def chunks(self, ids: list[int]) -> dict[int, Chunk]:
         return {i: self.rows[i] for i in ids if i in self.rows}
 
-    def vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
-        return {i: self.vecs[i] for i in ids if i in self.vecs}
-
     def stored(self, ids: list[int]) -> dict[int, StoredChunk]:
         return {i: StoredChunk.of(self.rows[i], self.vecs[i]) for i in ids if i in self.rows}
 

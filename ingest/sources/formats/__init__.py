@@ -36,8 +36,7 @@ class SectionPath:
         self._levels: list[tuple[int, str]] = []
 
     def enter(self, level: int, heading: str) -> None:
-        while self._levels and self._levels[-1][0] >= level:
-            self._levels.pop()
+        self.leave(level)
         self._levels.append((level, heading))
 
     def reset(self) -> None:

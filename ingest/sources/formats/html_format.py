@@ -25,6 +25,7 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _CONTAINERS = frozenset({"div", "section", "article", "main", "body", "header", "figure", "blockquote",
                          "details", "summary", "center", "address", "html", "figcaption", "fieldset"})
 _BLOCK_NAMES = _HEADINGS | _CONTAINERS | {"p", "pre", "ul", "ol", "dl", "table", "hr"}
+_PAGE_ROOTS = ("main", "article", "body", "html")  # never dropped as furniture: they are the page
 _IN_PAGE = re.compile(r"^#")
 _LINK_WORDS = re.compile(r"(?:back\s+to\s+)?top|to\s+top|[↑^¶#]|permalink")
 # "navheader"/"navfooter": DocBook's tables naming the previous, next and parent pages.
@@ -128,7 +129,7 @@ def _drop_page_chrome(soup: BeautifulSoup, pattern: re.Pattern[str], *, outside_
     (``h1``/``h2``) or are the article itself; ``outside_article_only``: only those outside
     ``article``/``main`` (an article may have a header of its own)."""
     for tag in _named(soup, pattern):
-        if tag.decomposed or tag.name in ("main", "article", "body", "html") or tag.find(("h1", "h2")):
+        if tag.decomposed or tag.name in _PAGE_ROOTS or tag.find(("h1", "h2")):
             continue
         if not outside_article_only or not tag.find_parent(("article", "main")):
             tag.decompose()
@@ -163,14 +164,12 @@ def _drop_navigation_lists(soup: BeautifulSoup) -> bool:
     loader skips it rather than failing it for having no text."""
     found: list[Tag] = []
     for tag in _named(soup, _TOC_NAME):
-        if tag.decomposed or tag.name in ("main", "article", "body", "html") or not tag.find("a"):
-            continue
-        own = sum(ch.isalpha() for t in tag.find_all(string=True) if t.find_parent("a") is None for ch in t)
-        if own <= _TOC_OWN_LETTERS:
+        if not tag.decomposed and tag.name not in _PAGE_ROOTS and tag.find("a") \
+                and _own_letters(tag) <= _TOC_OWN_LETTERS:
             found.append(tag)
     directories = [listing for listing in soup.find_all("dl") if not listing.decomposed
                    and listing.find_parent("dl") is None and _is_directory(listing) and not _describes(listing)]
-    if sum(len(listing.find_all("dt", recursive=False)) for listing in directories) >= DIRECTORY_MIN_TERMS:
+    if sum(len(_terms(listing)) for listing in directories) >= DIRECTORY_MIN_TERMS:
         found.extend(directories)  # an index is one list per letter, some of them short
     found = [tag for tag in found if not any(other in tag.parents for other in found)]
     if not found:
@@ -374,14 +373,23 @@ def _describes(node: Tag) -> bool:
     """Whether a definition list's descriptions say something of their own (a module list's "Core
     features that are always available"), beyond links and the sub-entries of an index."""
     descriptions = [item for item in _definition_items(node) if item.name == "dd"]
-    own = sum(ch.isalpha() for dd in descriptions for t in dd.find_all(string=True)
-              if t.find_parent("a") is None and t.find_parent("dl") is node for ch in t)
+    own = sum(_own_letters(dd, in_list=node) for dd in descriptions)
     return own > DESCRIPTION_MIN_LETTERS * max(len(descriptions), 1)
+
+
+def _own_letters(node: Tag, *, in_list: Tag | None = None) -> int:
+    """Letters of ``node``'s text outside its links (with ``in_list``: not in lists nested in it)."""
+    return sum(ch.isalpha() for t in node.find_all(string=True)
+               if t.find_parent("a") is None and (in_list is None or t.find_parent("dl") is in_list) for ch in t)
+
+
+def _terms(node: Tag) -> list[Tag]:
+    return [item for item in _definition_items(node) if item.name == "dt"]
 
 
 def _is_directory(node: Tag) -> bool:
     """A definition list whose terms link elsewhere (``DIRECTORY_SHARE`` of them)."""
-    terms = [item for item in _definition_items(node) if item.name == "dt"]
+    terms = _terms(node)
     linked = sum(any(a.get("href") and a.get_text(strip=True) for a in term.find_all("a")) for term in terms)
     return bool(terms) and linked >= DIRECTORY_SHARE * len(terms)
 
