@@ -1,7 +1,8 @@
 """What a question contains, and how chunk evidence becomes a ranking of documents.
 
 Real support questions are not written in the manual's vocabulary, but many of them carry
-something only an exact match finds: a quoted log line, an error code (``AH00124``, or a bare
+something only an exact match finds: a log line or error message (quoted, or pasted after its
+severity: "FATAL: password authentication failed for user"), an error code (``AH00124``, or a bare
 ``500`` when the asker says it is a code), a setting or identifier (``FollowSymLinks``,
 ``proxy_pass``, ``max_upload_size``), a file path. :func:`analyse_query` pulls those out so the
 retriever can search them as phrases and give keyword evidence more say for that question.
@@ -36,8 +37,24 @@ _STOPWORDS = (
 STOPWORDS = frozenset(_STOPWORDS.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Quoted spans: straight or curly double quotes and backticks (single quotes clash with "don't").
-_QUOTED = re.compile(r"\"([^\"]{3,300})\"|“([^”]{3,300})”|`([^`]{2,200})`")
+# Quoted spans: straight or curly double quotes and backticks; single quotes too, but only as a
+# pair that opens after a space or bracket and closes before one, around text that starts and ends
+# with a non-space ("don't", "users' files" and "the '90s" are apostrophes, not quotes).
+_QUOTED = re.compile(r"\"([^\"]{3,300})\"|“([^”]{3,300})”|`([^`]{2,200})`|‘([^’]{3,300})’"
+                     r"|(?<![\w'’])'(?=[^\s'])([^'\n]{2,300}?[^\s'])'(?![\w'])")
+# A log line or error message pasted without quotes, after what marks it as one: a severity
+# ("ERROR:", "FATAL:", "error:", "Warning:"), an exception name ("ValueError:"), a message code
+# ("AH00558:", "ORA-00942:"), or "the log says:". It runs to the end of the sentence.
+_MESSAGE_MARK = (
+    r"(?:\b(?:[Ee]rror|ERROR|[Ff]atal(?:\s+error)?|FATAL|PANIC|[Ww]arning|WARNING|WARN|NOTICE|LOG|DETAIL|HINT"
+    r"|CRITICAL|SEVERE|ALERT|EMERG|[Ee]xception)"
+    r"|\b[A-Z][A-Za-z]*(?:Error|Exception)"
+    r"|\b[A-Z]{1,6}-?\d{3,6}"
+    r"|\b(?:says|said|shows|showed|reads|prints|printed|reports|reported|complains|logs|logged))"
+)
+_MESSAGE = re.compile(_MESSAGE_MARK + r"\s*:\s+(?P<message>[^\n]+?)\s*(?=[?!]|\.(?:\s|$)|\n|$)")
+_MESSAGE_MIN_WORDS = 3
+_SINGLE_QUOTED_MIN_WORDS = 3
 # Identifier-like tokens, taken from the raw question (dots, slashes and dashes kept):
 _TOKEN = re.compile(r"[%$@]?[\w./\\:{}-]*\w[\w./\\:{}-]*")
 _CODE = re.compile(r"(?=[\w-]*[A-Za-z])(?=[\w-]*\d)[\w-]+")
@@ -50,7 +67,7 @@ _UNIT = re.compile(r"\d+(?:[kKmMgGtT]?[bB]|ms|s|px|pt|x|k|m|h|d|%)", re.IGNORECA
 # A bare number is a code only when the question says so: "error 1045", "status 502", "code 13",
 # "HTTP 404", "errno 98", "exit code 127", "a 500 page", "503 error".
 _MARKED_NUMBER = re.compile(
-    r"\b(?:error|err|code|status|errno|exit\s+code|http|response|returns?|returned|got|gives?|giving)"
+    r"\b(?:error|err|code|status|errno|sqlstate|exit\s+code|http|response|returns?|returned|got|gives?|giving)"
     r"\s*(?:code\s*)?[:#=]?\s*(\d{3,6})\b"
     r"|\b(\d{3,6})\s+(?:error|errors|status|response|page|code)\b",
     re.IGNORECASE,
@@ -74,9 +91,26 @@ def marked_numbers(question: str) -> list[str]:
 
 
 def quoted_spans(question: str) -> list[str]:
-    """Text between double quotes, curly quotes or backticks: what the asker copied verbatim."""
-    spans = [next(g for g in groups if g) for groups in _QUOTED.findall(question)]
-    return [s.strip() for s in spans if len(words(s)) >= 1]
+    """Text between quotes or backticks: what the asker copied verbatim. Single quotes count from
+    three words on: around one or two words they mostly mark a term ("what counts as a
+    'construction service'", "every request is for 'localhost'"), not a copied message."""
+    spans = []
+    for *double, curly_single, single in _QUOTED.findall(question):
+        span = next((g for g in double if g), "") or (
+            s if (s := curly_single or single) and len(words(s)) >= _SINGLE_QUOTED_MIN_WORDS else "")
+        if span.strip() and words(span):
+            spans.append(span.strip())
+    return spans
+
+
+def logged_messages(question: str) -> list[str]:
+    """Error messages and log lines pasted without quotes ("psql fails with FATAL: password
+    authentication failed for user", "the log says: checkpoints are occurring too frequently"),
+    each from its marker to the end of its sentence; at least three words. A message the asker
+    put in quotes is found by :func:`quoted_spans` instead."""
+    unquoted = _QUOTED.sub(" ", question)
+    found = [m.group("message").strip(" '\"“”‘’") for m in _MESSAGE.finditer(unquoted)]
+    return list(dict.fromkeys(m for m in found if len(words(m)) >= _MESSAGE_MIN_WORDS))
 
 
 def identifier_tokens(question: str) -> list[str]:
@@ -148,7 +182,7 @@ class QueryProfile:
 
 def analyse_query(question: str) -> QueryProfile:
     """Split a question into content terms, exact tokens and quoted spans."""
-    quoted = quoted_spans(question)
+    quoted = [*quoted_spans(question), *logged_messages(question)]
     identifiers = [*identifier_tokens(question), *marked_numbers(question)]
     # A short quote is an identifier in quotes ("`AllowOverride`"): keep it as one.
     long_quotes = []

@@ -39,6 +39,15 @@ def test_exact_phrase_search_finds_the_chunk_holding_the_identifier(retriever) -
     assert all("quickbooks" in (c.title + c.text).lower() for c in texts.values())
 
 
+def test_an_error_message_pasted_without_quotes_finds_the_page_that_quotes_it(retriever) -> None:
+    question = "Our nightly import logs error: too many requests, retry after 42 seconds. What now?"
+    db = retriever.index.current().db
+    hits = db.phrase_search("public", analyse_query(question).phrases(), 5)
+    pages = {c.doc_key for c in db.chunks([row for row, _ in hits]).values()}
+    assert pages and all("api" in page for page in pages)  # the rate-limit and error pages quote it
+    assert "api/rate-limits" in retriever.search(question, audience="public").passages[0].chunk.doc_key
+
+
 def test_passages_of_one_page_come_together_when_aggregating(retriever) -> None:
     result = retriever.search("How do I set up recurring invoices for a retainer client?", audience="public",
                               top_k=8)

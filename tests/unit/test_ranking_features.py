@@ -16,6 +16,7 @@ from assistant.ranking import (
     document_scores,
     exact_hits,
     identifier_tokens,
+    logged_messages,
     marked_numbers,
     min_max,
     order_by_document,
@@ -50,6 +51,7 @@ def test_identifier_tokens_find_codes_and_names_not_ordinals_sizes_or_plurals(qu
     ("MySQL error 1045 when the app connects", ["1045"]),
     ("HTTP 502 from the proxy", ["502"]),
     ("exit code 127 from the hook", ["127"]),
+    ("inserts fail with SQLSTATE 23505", ["23505"]),
     ("we have 5000 redirects to write", []),
     ("invoices from 2024 are missing", []),
 ])
@@ -61,6 +63,40 @@ def test_bare_numbers_count_as_codes_only_when_the_question_marks_them(question:
 def test_quoted_spans_take_double_curly_and_backtick_quotes_but_not_apostrophes() -> None:
     question = 'It says "More than one MPM loaded." and “client denied” and `AllowOverride`; don\'t know why'
     assert quoted_spans(question) == ["More than one MPM loaded.", "client denied", "AllowOverride"]
+
+
+def test_single_quotes_count_around_a_copied_message_not_around_a_term_or_an_apostrophe() -> None:
+    assert quoted_spans("We get 'duplicate key value violates unique constraint' on insert") == [
+        "duplicate key value violates unique constraint"]
+    assert quoted_spans("What counts as a 'construction service' under the law?") == []  # a term, not a message
+    assert quoted_spans("it's the users' files and the admins' keys, like in the '90s") == []
+    assert quoted_spans("Click ‘Send invoice now’ twice") == ["Send invoice now"]
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ('FATAL:  password authentication failed for user "postgres"', ["password authentication failed for user"]),
+    ("What does ERROR: could not serialize access due to concurrent update mean?",
+     ["could not serialize access due to concurrent update mean"]),
+    ("psql: error: connection to server failed: No such file or directory",
+     ["connection to server failed: No such file or directory"]),
+    ("Python says ValueError: invalid literal for int() with base 10", ["invalid literal for int() with base 10"]),
+    ("fails with AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off. Help!",
+     ["Options FollowSymLinks and SymLinksIfOwnerMatch are both off"]),
+    ("the log says: checkpoints are occurring too frequently", ["checkpoints are occurring too frequently"]),
+    ('It prints "AH00558: Could not reliably determine the name" at start', []),  # quoted: quoted_spans has it
+    ("Error: site down", []),  # under three words: no phrase to match
+    ("How do I fix this error when I restart?", []),
+])
+def test_log_lines_pasted_without_quotes_are_read_as_messages(question: str, expected: list[str]) -> None:
+    assert logged_messages(question) == expected
+
+
+def test_an_unquoted_log_line_is_searched_as_phrases_like_a_quoted_one() -> None:
+    unquoted = analyse_query("After the upgrade the log shows ERROR: request exceeded the limit of 10 "
+                             "internal redirects")
+    quoted = analyse_query('After the upgrade the log shows "request exceeded the limit of 10 internal redirects"')
+    assert unquoted.kind == quoted.kind == "exact"
+    assert set(quoted.phrases()) <= set(unquoted.phrases())
 
 
 def test_query_kind_and_phrases() -> None:
