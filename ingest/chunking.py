@@ -33,8 +33,9 @@ FENCE = "```"
 # joins its parent's text (_fold_small_subsections); 5: HTML source line breaks read as spaces,
 # navigation header/footer tables and link-only tables of contents dropped, admonition headings
 # label their text, definitions with paragraphs become subsections, pages that only list other pages
-# are skipped (DocBook manuals).
-CHUNKING_VERSION = 5
+# are skipped (DocBook manuals); 6: a table over the window is cut between rows, each piece under the
+# table's header row (marked "--- | ---" by the loaders), paragraphs inside an HTML table cell kept apart.
+CHUNKING_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,10 @@ def chunk_document(doc: Document, params: ChunkParams, count: TokenCounter) -> l
         else:
             groups.append((block.section, [block]))
     groups = _fold_small_subsections(groups, count)
+
+    def sized(texts: Sequence[str]) -> list[int]:  # as the vector reads them: no fences, no header marks
+        return count([for_embedding(t) for t in texts])
+
     chunks: list[Chunk] = []
     for section_path, blocks in groups:
         section = " > ".join(section_path)
@@ -153,11 +158,11 @@ def chunk_document(doc: Document, params: ChunkParams, count: TokenCounter) -> l
             text = block.text.strip()
             if block.kind == "code":
                 units.extend(fence_code(block.text, budget, count))
+            elif block.kind == "table":
+                units.extend(table_units(text, budget, sized))
             else:
                 units.extend([text] if "\n" not in text else [t for t in text.split("\n\n") if t.strip()])
-        # Sized without the fence lines: the vector (``embed_text``) does not hold them.
-        for piece in pack_units(units, budget, lambda texts: count([unfenced(t) for t in texts]),
-                                overlap=params.overlap_tokens, joiner="\n\n"):
+        for piece in pack_units(units, budget, sized, overlap=params.overlap_tokens, joiner="\n\n"):
             chunks.append(_make_chunk(
                 doc_key=doc_key, source=doc.source, kind="document", audience=doc.audience, title=doc.title,
                 section=section, url=doc.url, path=doc.path, ordinal=len(chunks), text=piece,
@@ -202,6 +207,34 @@ def fence_code(code: str, budget: int, count: TokenCounter) -> list[str]:
         if lines:
             out.extend(f"{FENCE}\n{piece}\n{FENCE}" for piece in pack_units(lines, budget, count, joiner="\n"))
     return out
+
+
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def table_units(table: str, budget: int, count: TokenCounter) -> list[str]:
+    """A table as units of whole rows on consecutive lines, each within ``budget`` and under the
+    table's header row when it has one (a first line followed by a ``--- | ---`` rule): a piece of
+    a long table read on its own (a passage, a quoted answer) still says which column is which.
+    A one-column table's rows are paragraphs: nothing marks where one ends and the next begins."""
+    lines = [line for line in table.split("\n") if line.strip()]
+    if not any(" | " in line for line in lines):
+        return lines  # one column (a DocBook function table): each row reads as a paragraph of its own
+    if count(["\n".join(lines)])[0] <= budget:
+        return ["\n".join(lines)] if lines else []
+    header = lines[:2] if len(lines) > 2 and _TABLE_RULE.match(lines[1]) else []
+    room = budget - (count(["\n".join(header)])[0] + 1 if header else 0)
+    if header and room < budget // 2:  # a header as long as the rows: the rows alone
+        header, room = [], budget
+    return ["\n".join([*header, piece]) for piece in pack_units(lines[len(header):], room, count, joiner="\n")]
+
+
+def for_embedding(text: str) -> str:
+    """``text`` as its vector reads it: without code fences and table header rules."""
+    text = unfenced(text)
+    if "---" not in text:
+        return text
+    return "\n".join(line for line in text.splitlines() if not _TABLE_RULE.match(line))
 
 
 def unfenced(text: str) -> str:
@@ -261,7 +294,7 @@ def chunk_ticket(ticket: Ticket, params: ChunkParams, count: TokenCounter) -> li
 def _make_chunk(*, doc_key: str, source: str, kind: str, audience: Audience, title: str, section: str,
                 url: str | None, path: str, ordinal: int, text: str, context: str, untrusted: bool,
                 metadata: dict[str, object], params: ChunkParams) -> Chunk:
-    embed_text = f"{context}\n{unfenced(text)}"
+    embed_text = f"{context}\n{for_embedding(text)}"
     digest = content_hash(params.model_id, embed_text)
     return Chunk(
         chunk_id=chunk_identity(doc_key, ordinal, digest), doc_key=doc_key, source=source,

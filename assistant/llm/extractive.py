@@ -50,6 +50,7 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`<])")
 _TABLE_ROW = re.compile(r"\S\s*\|\s*\S")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _STEP = re.compile(r"^\s{0,3}(\d{1,2})[.)]\s+(.*)$")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # Weights of the unit score: semantic similarity, lexical coverage of the question, rank prior.
@@ -185,10 +186,12 @@ def _split_passage(text: str) -> list[_Part]:
     heading = ""
 
     def flush_prose() -> None:
-        if prose:
-            block = _strip_markdown("\n".join(prose))
+        # A paragraph ends a sentence even when the next one starts in lower case (a function
+        # table's rows: "age ( timestamp ) → interval — …", then "clock_timestamp ( ) → …").
+        for paragraph in _PARAGRAPH_BREAK.split("\n".join(prose)):
+            block = _strip_markdown(paragraph)
             out.extend((s, None, heading, None) for s in (_clean(p) for p in _SENTENCE_END.split(block)) if s)
-            prose.clear()
+        prose.clear()
 
     def flush_steps() -> None:
         if len(steps) >= 2:
@@ -291,12 +294,20 @@ def _cells(line: str) -> list[str]:
     return [c.replace("\\|", "|") for c in cells]
 
 
+_TABLE_RULE = re.compile(r"[\s|:-]+")
+
+
 def _table_rows(lines: list[str]) -> list[str]:
-    """A table as one sentence per row, each cell named by its column: "Pro — First response: 8 hours"."""
+    """A table as one sentence per row, each cell named by its column when the table has a header
+    row (a first row over a ``--- | ---`` rule): "Pro — First response: 8 hours"; without one, the
+    cells in order: "SSLProtocol — server config — Configure usable protocol versions"."""
+    ruled = len(lines) > 1 and bool(_TABLE_RULE.fullmatch(lines[1]))
     rows = [[_clean(_strip_markdown(c.strip())).rstrip(".") for c in _cells(line)]
-            for line in lines if not re.fullmatch(r"[\s|:-]+", line)]
+            for line in lines if not _TABLE_RULE.fullmatch(line)]
     if all(len(r) == 2 and r[0].endswith(":") for r in rows):  # "Syntax: | ServerName name": key, value
         return [f"{key} {value}." for key, value in rows if value]
+    if not ruled:
+        return [" — ".join(c for c in cells if c) + "." for cells in rows if any(cells)]
     header, body = rows[0], rows[1:]
     width = max(len(r) for r in body) if body else len(header)
     if len(header) < width:  # an empty corner cell above the row labels was lost
@@ -553,6 +564,7 @@ def _strip_markdown(text: str) -> str:
     # *italic*: between words only, so a regex or a glob (".*\.php(/.*)?$", "*.log") keeps its stars
     text = re.sub(r"(?<![^\s(\"'])\*([A-Za-z][^*\n]*?[A-Za-z0-9.!?:)])\*(?=[\s.,;:!?)\"']|$)", r"\1", text)
     text = re.sub(r"(?m)^\s*\|.*\|\s*$", " ", text)  # table rows
+    text = re.sub(r"(?m)^[ \t|:-]*---[ \t|:-]*$", " ", text)  # a table's header rule
     # A line without closing punctuation (a heading, a list item) ends a sentence too.
     return re.sub(r"(?<![.!?:;,])\s*\n\s*\n", ". ", text)
 

@@ -145,3 +145,44 @@ def test_code_blocks_stay_fenced_and_a_long_one_is_cut_between_lines(count, embe
         assert count([chunk.embed_text])[0] + 2 <= embedder.max_tokens
     lines = [line for c in chunks for line in c.text.splitlines() if line.startswith("Require ip")]
     assert len(set(lines)) == 120  # every line kept whole (overlap may repeat some)
+
+
+def test_a_long_table_is_cut_between_rows_and_every_piece_keeps_its_header(count, embedder):
+    """A table over the window was cut into rows spread one per paragraph, and every chunk after the
+    first lost its header ("TLS v1.3 | Internet Standard | Major revision …": which column is
+    which?). Pieces are whole rows, under the header row, as a table again."""
+    rows = [f"TLS v1.{i} | Proposed Internet Standard {i} | Revision number {i} of the protocol, adding one more "
+            "protection against downgrade attacks on the handshake." for i in range(40)]
+    table = TextBlock(section=("Versions",), text="\n".join(["Version | Source | Description", "--- | --- | ---",
+                                                            *rows]), kind="table")
+    chunks = chunk_document(_doc([TextBlock(section=("Versions",), text="The versions are:"), table]), PARAMS, count)
+    assert len(chunks) > 2
+    pieces = [c.text[c.text.index("Version | Source"):] for c in chunks if "TLS v1." in c.text]
+    assert len(pieces) == len([c for c in chunks if "TLS v1." in c.text])  # every piece has its header
+    for piece in pieces:
+        lines = piece.splitlines()
+        assert lines[:2] == ["Version | Source | Description", "--- | --- | ---"]
+        assert all(line in rows for line in lines[2:])  # whole rows, one per line, no blank line between
+    assert {line for p in pieces for line in p.splitlines()[2:]} == set(rows)
+    for chunk in chunks:
+        assert "---" not in chunk.embed_text  # the vector reads cells, not the header mark
+        assert count([chunk.embed_text])[0] + 2 <= embedder.max_tokens
+
+
+def test_a_table_without_a_header_row_is_cut_between_rows_too(count):
+    rows = [f"Setting {i}: | value {i} chosen for the nightly payout schedule of region {i}." for i in range(60)]
+    chunks = chunk_document(_doc([TextBlock(section=("Settings",), text="\n".join(rows), kind="table")]), PARAMS,
+                            count)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert all(line in rows for line in chunk.text.splitlines())  # rows on consecutive lines
+
+
+def test_the_rows_of_a_one_column_table_are_paragraphs(count):
+    """A DocBook function table has one column (signature — description — example): its rows carry
+    no cell marks, so on consecutive lines a reader could not tell where one ends."""
+    rows = ["age ( timestamp ) → interval — Subtract argument from current_date — age(timestamp '1957-06-13')",
+            "clock_timestamp ( ) → timestamp with time zone — Current date and time — clock_timestamp()"]
+    chunks = chunk_document(_doc([TextBlock(section=("Functions",), text="\n".join(rows), kind="table")]), PARAMS,
+                            count)
+    assert [c.text for c in chunks] == ["\n\n".join(rows)]

@@ -259,3 +259,42 @@ def test_a_pipe_inside_a_table_cell_is_the_cells_text_not_a_column() -> None:
                                intro="Docs:")
     assert "Syntax: AllowEncodedSlashes On|Off|NoDecode. [1]" in answer
     assert "\\|" not in answer and "—" not in answer
+
+
+def test_table_rows_are_quoted_with_their_column_names_not_as_pipes() -> None:
+    """HTML tables reach the passage as rows on lines of their own, the header marked "--- | ---";
+    a row was quoted as "TLS v1.3 | Internet Standard | Major revision …" (which column is which?)."""
+    text = ("Table 4: Versions of the SSL protocol\n\n"
+            "Version | Source | Description\n--- | --- | ---\n"
+            "TLS v1.2 | Proposed Internet Standard | Update of TLS 1.1 deprecating MD5 as hash.\n"
+            "TLS v1.3 | Internet Standard | Major revision of TLS 1.2 removing legacy cryptography.")
+    answer = extractive_answer("What changed in TLS v1.3?", [make_passage(text, title="SSL/TLS", section="Versions")],
+                               intro="Docs:")
+    assert "TLS v1.3 — Source: Internet Standard; Description: Major revision of TLS 1.2 removing legacy " \
+           "cryptography. [1]" in answer
+    assert " | " not in answer and "---" not in answer
+
+
+def test_a_table_without_a_header_row_is_not_read_as_if_its_first_row_named_the_columns() -> None:
+    text = ("Directives of the module:\n\n"
+            "SSLProtocol | server config | Configure usable SSL/TLS protocol versions.\n"
+            "SSLCipherSuite | server config | Cipher Suite available for negotiation in SSL handshake.")
+    answer = extractive_answer("Which directive configures usable SSL/TLS protocol versions?",
+                               [make_passage(text, title="mod_ssl", section="Directives")], intro="Docs:")
+    assert "SSLProtocol — server config — Configure usable SSL/TLS protocol versions. [1]" in answer
+    assert "SSLProtocol:" not in answer and " | " not in answer
+
+
+def test_a_paragraph_that_starts_in_lower_case_is_still_a_sentence_of_its_own() -> None:
+    """The rows of a one-column function table are paragraphs that start with a function's name:
+    read as one run, two rows became one "sentence" and the answer quoted both, cut mid-row."""
+    text = ("age ( timestamp ) → interval — Subtract argument from current_date — age(timestamp '1957-06-13')\n\n"
+            "clock_timestamp ( ) → timestamp with time zone — Current date and time (changes during statement "
+            "execution) — clock_timestamp()\n\n"
+            "current_date → date — Current date — current_date")
+    answer = extractive_answer("Which function returns the current date and time during statement execution?",
+                               [make_passage(text, title="Date/Time Functions", section="Functions")], intro="Docs:")
+    first = answer.splitlines()[2]
+    assert first.startswith("Functions: clock_timestamp ( ) → timestamp with time zone") or \
+        first.startswith("clock_timestamp ( )"), answer
+    assert "age ( timestamp )" not in first

@@ -122,7 +122,9 @@ def test_markdown_keeps_title_heading_path_code_lists_and_tables() -> None:
     assert by_kind[(("Card payments",), "list")] == (
         "1. Open the invoice.\n2. Click Refund and enter the amount.\n  - Leave it empty for a full refund.\n"
         "3. Confirm.")
-    assert by_kind[(("Card payments", "Timing"), "table")].splitlines()[1] == "Card | 5–10 days | No"
+    # the header row is marked as Markdown marks it, so a reader of any chunk of the table can name columns
+    assert by_kind[(("Card payments", "Timing"), "table")].splitlines()[1:3] == ["--- | --- | ---",
+                                                                              "Card | 5–10 days | No"]
     assert by_kind[(("Using the API",), "code")].startswith("curl -X POST https://api.ledgerly.example/v1/refunds")
     assert any(b.text == "Refunds cannot be undone." for b in doc.blocks)  # raw HTML block as text
     assert doc.metadata["format"] == "markdown"
@@ -247,8 +249,30 @@ def test_html_table_cell_list_items_stay_apart(tmp_path: Path) -> None:
         '<tr><td><ul><li><code>core</code></li></ul></td><td><ul><li><code>DocumentRoot</code></li>'
         '<li><code>ServerAlias</code></li><li><code>&lt;VirtualHost&gt;</code></li></ul></td></tr>'
         '</table></body></html>')
-    assert blocks[0][1] == ("Related Modules | Related Directives\n"
+    assert blocks[0][1] == ("Related Modules | Related Directives\n--- | ---\n"
                                   "core | DocumentRoot, ServerAlias, <VirtualHost>")
+
+
+def test_html_paragraphs_inside_one_table_cell_stay_apart(tmp_path: Path) -> None:
+    """A DocBook function table is one column whose cells hold a signature, a description and an
+    example as paragraphs: glued into one line they read "age ( timestamp ) → interval Subtract
+    argument from current_date age(timestamp '1957-06-13') → 62 years"."""
+    blocks = html_blocks(
+        tmp_path,
+        '<html><body><h1>Date functions</h1><table><thead><tr><th><p>Function</p><p>Description</p>'
+        '<p>Example(s)</p></th></tr></thead><tbody><tr><td><p><code>age</code> ( <code>timestamp</code> )\n'
+        '  → <code>interval</code></p>\n<p>Subtract argument from <code>current_date</code></p>'
+        "<p><code>age(timestamp '1957-06-13')</code> → <code>62 years</code></p></td></tr></tbody>"
+        '</table></body></html>')
+    assert blocks[0][1] == ("Function — Description — Example(s)\n"
+                            "age ( timestamp ) → interval — Subtract argument from current_date — "
+                            "age(timestamp '1957-06-13') → 62 years")
+
+
+def test_html_table_without_a_header_row_gets_no_header_mark(tmp_path: Path) -> None:
+    blocks = html_blocks(tmp_path, '<html><body><h1>Core</h1><table><tr><td>Module:</td><td>core</td></tr>'
+                                   '<tr><td>Status:</td><td>Core</td></tr></table></body></html>')
+    assert blocks[0][1] == "Module: | core\nStatus: | Core"
 
 
 def test_html_table_cell_pipes_are_escaped_so_columns_stay_columns(tmp_path: Path) -> None:

@@ -414,21 +414,39 @@ def _definition_lines(node: Tag, depth: int = 0) -> list[str]:
     return lines
 
 
+_CELL_BLOCKS = ("p", "div")
+TABLE_HEADER_RULE = "---"  # one per column under a header row, as a Markdown table marks it
+
+
 def _cell_text(cell: Tag) -> str:
-    """A cell's text; the items of a list in it joined by commas, not glued into one word."""
+    """A cell's text; the items of a list in it joined by commas and its paragraphs by dashes, not
+    glued into one run (a DocBook function table's cell is a signature, a description and an
+    example, each a paragraph)."""
     items = cell.find_all("li")
-    if not items:
-        return one_line(inline_text(cell))
-    for item in items:  # mark where each item ends (the table is read once, so marking it is harmless)
+    if items:
+        separator, marked = ", ", items
+    else:
+        blocks = cell.find_all(_CELL_BLOCKS)
+        if len(blocks) < 2:
+            return one_line(inline_text(cell))
+        separator, marked = " — ", blocks
+    for item in marked:  # mark where each part ends (the table is read once, so marking it is harmless)
         item.append(NavigableString("\x00"))
-    return ", ".join(part for part in (one_line(p) for p in inline_text(cell).split("\x00")) if part)
+    return separator.join(part for part in (one_line(p) for p in inline_text(cell).split("\x00")) if part)
 
 
 def _table_lines(node: Tag) -> list[str]:
+    """One line per row, cells joined by " | "; a first row of header cells (``th``) over two or
+    more columns is marked as a Markdown table marks it (``--- | ---``), so whoever reads a piece
+    of the table (the chunker repeats the header in each) can name its columns."""
     lines = []
     for row in node.find_all("tr"):
+        tags = row.find_all(("th", "td"), recursive=False)
         # A pipe of the cell's own ("On|Off") is escaped as Markdown does: " | " joins the cells.
-        cells = [_cell_text(cell).replace("|", "\\|") for cell in row.find_all(("th", "td"), recursive=False)]
+        cells = [_cell_text(cell).replace("|", "\\|") for cell in tags]
         if any(cells):
+            header = not lines and len(cells) > 1 and all(tag.name == "th" for tag in tags)
             lines.append(" | ".join(cells))
+            if header:
+                lines.append(" | ".join([TABLE_HEADER_RULE] * len(cells)))
     return lines

@@ -159,13 +159,19 @@ def _list_lines(tokens: list[Token]) -> list[str]:
 
 
 def _table_lines(tokens: list[Token]) -> list[str]:
+    """One line per row, cells joined by " | ", the header row marked ``--- | ---`` as in the source."""
     lines: list[str] = []
     row: list[str] = []
+    header = False
     for tok in tokens:
         if tok.type == "tr_open":
-            row = []
+            row, header = [], False
+        elif tok.type == "th_open":
+            header = True
         elif tok.type == "inline":
             row.append(one_line(_inline_text(tok)))
         elif tok.type == "tr_close":
             lines.append(" | ".join(row))
+            if header and len(lines) == 1:
+                lines.append(" | ".join(["---"] * len(row)))
     return lines
