@@ -439,7 +439,7 @@ def _table_lines(node: Tag) -> list[str]:
     """One line per row, cells joined by " | "; a first row of header cells (``th``) over two or
     more columns is marked as a Markdown table marks it (``--- | ---``), so whoever reads a piece
     of the table (the chunker repeats the header in each) can name its columns."""
-    lines = []
+    lines: list[str] = []
     for row in node.find_all("tr"):
         tags = row.find_all(("th", "td"), recursive=False)
         # A pipe of the cell's own ("On|Off") is escaped as Markdown does: " | " joins the cells.
