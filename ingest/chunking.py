@@ -34,7 +34,8 @@ FENCE = "```"
 # navigation header/footer tables and link-only tables of contents dropped, admonition headings
 # label their text, definitions with paragraphs become subsections, pages that only list other pages
 # are skipped (DocBook manuals); 6: a table over the window is cut between rows, each piece under the
-# table's header row (marked "--- | ---" by the loaders), paragraphs inside an HTML table cell kept apart.
+# table's header row (marked "--- | ---" by the loaders), paragraphs inside an HTML table cell kept apart,
+# no space before punctuation between a heading's elements ("GROUPING SETS, CUBE").
 CHUNKING_VERSION = 6
 
 

@@ -544,3 +544,13 @@ def test_fingerprint_is_stable_and_changes_with_bytes_or_output_options(tmp_path
     assert file_fingerprint(path, source(tmp_path, url_base="https://x.example/")) != first
     path.write_text("# A\n\nTwo.")
     assert file_fingerprint(path, cfg) != first
+
+
+def test_html_heading_text_has_no_space_before_punctuation_between_its_elements(tmp_path: Path) -> None:
+    """A heading of code names ("<code>GROUPING SETS</code>, <code>CUBE</code>") read "GROUPING SETS ,
+    CUBE ," in every chunk's section path; numbers in a span of their own still get their space."""
+    blocks = html_blocks(
+        tmp_path,
+        '<html><body><h1>Queries</h1><h2><span class="number">7.2.4.</span><code>GROUPING SETS</code>, '
+        '<code>CUBE</code>, and <code>ROLLUP</code> (<em>grouping</em>)</h2><p>Complex grouping.</p></body></html>')
+    assert blocks[0][0] == ("7.2.4. GROUPING SETS, CUBE, and ROLLUP (grouping)",)

@@ -70,11 +70,11 @@ def parse_html(text: str) -> Parsed:
     title = None
     h1 = root.find("h1")
     if isinstance(h1, Tag):
-        title = one_line(h1.get_text(" ")) or None
+        title = heading_text(h1) or None
     title_tag = soup.find("title")
     metadata: dict[str, Any] = {"navigation_only": True} if navigation_only else {}
     if isinstance(title_tag, Tag):
-        page_title = one_line(title_tag.get_text(" "))
+        page_title = heading_text(title_tag)
         if page_title:
             metadata["html_title"] = page_title
             title = title or page_title
@@ -82,7 +82,7 @@ def parse_html(text: str) -> Parsed:
         # No h1: a first heading that repeats <title> is the page's title (DocBook heads a section's
         # page with h2), not a section every chunk of the page would carry in its path.
         first = root.find(_HEADINGS)
-        if isinstance(first, Tag) and same_text(one_line(first.get_text(" ")), title):
+        if isinstance(first, Tag) and same_text(heading_text(first), title):
             h1 = first
     walker = _Walker(title_h1=h1 if isinstance(h1, Tag) and title else None)
     walker.walk(root)
@@ -198,7 +198,7 @@ def _admonition_label(node: Tag) -> str | None:
     heading = node.find(_HEADINGS) or node.find("p", class_=_ADMONITION_TITLE)  # Sphinx: p.admonition-title
     if not isinstance(heading, Tag):
         return None
-    label = one_line(heading.get_text(" "))
+    label = heading_text(heading)
     if not label or len(label.split()) > 4:
         return None
     heading.decompose()
@@ -241,7 +241,7 @@ class _Walker:
             name = child.name
             if name in _HEADINGS:
                 self.flush()
-                heading = one_line(child.get_text(" "))
+                heading = heading_text(child)
                 if child is self.title_h1:
                     self.sections.reset()
                 elif heading:
@@ -307,6 +307,26 @@ class _Walker:
         if terms:  # terms without a description: still words of the page
             self.add(", ".join(terms))
         self.sections.leave(level)
+
+
+_NO_SPACE_BEFORE = frozenset(",.;:!?)]}")
+_NO_SPACE_AFTER = frozenset("([{")
+
+
+def heading_text(node: Tag) -> str:
+    """A heading's text on one line: its elements' texts joined by a space where the page has
+    none between them ("<span>7.2.4.</span><span>Queries</span>"), but not before punctuation
+    ("<code>GROUPING SETS</code>, <code>CUBE</code>": no "GROUPING SETS , CUBE")."""
+    out = ""
+    for piece in node.descendants:
+        if type(piece) is not NavigableString:
+            continue
+        text = _HTML_SPACE.sub(" ", str(piece))
+        if out and text and not out[-1].isspace() and not text[0].isspace() \
+                and text[0] not in _NO_SPACE_BEFORE and out[-1] not in _NO_SPACE_AFTER:
+            out += " "
+        out += text
+    return one_line(out)
 
 
 def inline_text(node: Tag, *, normalize: bool = True) -> str:
