@@ -168,7 +168,7 @@ def test_sentences_from_one_section_read_together_in_their_own_order() -> None:
                           title="Refund timing", section="When the client gets the money")
     limits = make_passage("How long card refunds take to reach the client depends on the client's bank.",
                           title="Refund limits", section="Banks")
-    answer = extractive_answer("How long do card refunds take to reach the client?", [timing, limits],
+    answer = extractive_answer("How long do refunds take to reach the client?", [timing, limits],
                                intro="Docs:", max_chars=2000)
     paragraphs = answer.split("\n\n")[1:]
     assert len(paragraphs) == 2 and sum("[1]" in p for p in paragraphs) == 1, answer
