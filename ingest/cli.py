@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from assistant.config import load_settings
+from assistant.config import BrandSettings, load_settings
 from assistant.errors import AssistantError
 from assistant.factory import build_embedder
 from ingest.interrupts import Interrupts
@@ -88,6 +88,21 @@ def _progress(*, quiet: bool) -> Iterator[RichProgress | LogProgress | None]:
         yield LogProgress()
 
 
+EXAMPLE_SOURCES = Path(__file__).resolve().parents[1] / "examples" / "sources.yaml"
+
+
+def brand_reminder(brand: BrandSettings, sources: Path) -> str | None:
+    """A line for whoever indexes their own documents with the demo's brand still set: every
+    answer would name "Ledgerly" ("Here is what the Ledgerly help material says about this")."""
+    demo = BrandSettings()
+    if (brand.product_name, brand.company_name) != (demo.product_name, demo.company_name):
+        return None
+    if sources.resolve() == EXAMPLE_SOURCES:
+        return None
+    return (f"answers will speak for the demo's product, \"{demo.product_name}\": set ASSISTANT_BRAND_PRODUCT_NAME, "
+            "ASSISTANT_BRAND_COMPANY_NAME and ASSISTANT_BRAND_ESCALATION_CONTACT to yours (README, Configuration)")
+
+
 def _summary(report: Any) -> str:
     d, t, c = report.documents, report.tickets, report.chunks
     lines = [
@@ -153,10 +168,13 @@ def ingest(
         raise typer.Exit(1) from None
     except AssistantError:
         raise
+    reminder = brand_reminder(settings.brand, config) if report.published else None
+    if reminder:
+        log.warning("brand: %s", reminder)
     if json_out:
         typer.echo(json.dumps(report.model_dump(mode="json")))
     elif not quiet:
-        typer.echo(_summary(report))
+        typer.echo(_summary(report) + (f"\nnote: {reminder}" if reminder else ""))
 
 
 def register(app: typer.Typer) -> None:
