@@ -51,6 +51,7 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`<])")
 _TABLE_ROW = re.compile(r"\S\s*\|\s*\S")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_RULE_LINE = re.compile(r"(?m)^[ \t|:-]+$")
 _STEP = re.compile(r"^\s{0,3}(\d{1,2})[.)]\s+(.*)$")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # Weights of the unit score: semantic similarity, lexical coverage of the question, rank prior.
@@ -566,7 +567,7 @@ def _strip_markdown(text: str) -> str:
     # *italic*: between words only, so a regex or a glob (".*\.php(/.*)?$", "*.log") keeps its stars
     text = re.sub(r"(?<![^\s(\"'])\*([A-Za-z][^*\n]*?[A-Za-z0-9.!?:)])\*(?=[\s.,;:!?)\"']|$)", r"\1", text)
     text = re.sub(r"(?m)^\s*\|.*\|\s*$", " ", text)  # table rows
-    text = re.sub(r"(?m)^[ \t|:-]*---[ \t|:-]*$", " ", text)  # a table's header rule
+    text = _RULE_LINE.sub(lambda m: " " if "---" in m.group(0) else m.group(0), text)  # a table's header rule
     # A line without closing punctuation (a heading, a list item) ends a sentence too.
     return re.sub(r"(?<![.!?:;,])\s*\n\s*\n", ". ", text)
 

@@ -298,3 +298,9 @@ def test_a_paragraph_that_starts_in_lower_case_is_still_a_sentence_of_its_own() 
     assert first.startswith("Functions: clock_timestamp ( ) → timestamp with time zone") or \
         first.startswith("clock_timestamp ( )"), answer
     assert "age ( timestamp )" not in first
+
+
+def test_a_tables_header_rule_never_reaches_a_snippet() -> None:
+    text = "Version | Source\n--- | ---\nTLS v1.3 | Internet Standard\n\n-- \nSigned, the team"
+    excerpt = best_excerpt("TLS v1.3 source", text)
+    assert "---" not in excerpt and "TLS v1.3" in excerpt
