@@ -96,9 +96,10 @@ def quoted_spans(question: str) -> list[str]:
     'construction service'", "every request is for 'localhost'"), not a copied message."""
     spans = []
     for *double, curly_single, single in _QUOTED.findall(question):
-        span = next((g for g in double if g), "") or (
-            s if (s := curly_single or single) and len(words(s)) >= _SINGLE_QUOTED_MIN_WORDS else "")
-        if span.strip() and words(span):
+        span = next((g for g in double if g), "")
+        if not span and len(words(curly_single or single)) >= _SINGLE_QUOTED_MIN_WORDS:
+            span = curly_single or single
+        if words(span):
             spans.append(span.strip())
     return spans
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sources.yaml"
+from ingest.cli import EXAMPLE_SOURCES as EXAMPLES
 
 
 def demo(

@@ -222,7 +222,7 @@ def table_units(table: str, budget: int, count: TokenCounter) -> list[str]:
     if not any(" | " in line for line in lines):
         return lines  # one column (a DocBook function table): each row reads as a paragraph of its own
     if count(["\n".join(lines)])[0] <= budget:
-        return ["\n".join(lines)] if lines else []
+        return ["\n".join(lines)]
     header = lines[:2] if len(lines) > 2 and _TABLE_RULE.match(lines[1]) else []
     room = budget - (count(["\n".join(header)])[0] + 1 if header else 0)
     if header and room < budget // 2:  # a header as long as the rows: the rows alone

@@ -56,6 +56,12 @@ def one_line(text: str) -> str:
     return _SPACES.sub(" ", text.replace("\n", " ")).strip()
 
 
+def table_header_rule(columns: int) -> str:
+    """The line under a table's header row, as Markdown writes it (``--- | ---``): the chunker
+    repeats the header above each piece of a long table, and readers name cells by it."""
+    return " | ".join(["---"] * columns)
+
+
 def pretty_file_title(name: str) -> str:
     """``reset-your-password.md`` -> ``Reset your password``."""
     stem = PurePosixPath(name).stem

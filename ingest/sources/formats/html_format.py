@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 
 from assistant.schemas import TextBlock
 
-from ..text import normalize_space, one_line
+from ..text import normalize_space, one_line, table_header_rule
 from . import Parsed, SectionPath, same_text
 
 _DROP = ("script", "style", "noscript", "template", "nav", "aside", "footer", "svg", "form", "iframe", "button")
@@ -435,7 +435,6 @@ def _definition_lines(node: Tag, depth: int = 0) -> list[str]:
 
 
 _CELL_BLOCKS = ("p", "div")
-TABLE_HEADER_RULE = "---"  # one per column under a header row, as a Markdown table marks it
 
 
 def _cell_text(cell: Tag) -> str:
@@ -468,5 +467,5 @@ def _table_lines(node: Tag) -> list[str]:
             header = not lines and len(cells) > 1 and all(tag.name == "th" for tag in tags)
             lines.append(" | ".join(cells))
             if header:
-                lines.append(" | ".join([TABLE_HEADER_RULE] * len(cells)))
+                lines.append(table_header_rule(len(cells)))
     return lines

@@ -16,7 +16,7 @@ from markdown_it.token import Token
 
 from assistant.schemas import TextBlock
 
-from ..text import html_to_text, normalize_space, one_line
+from ..text import html_to_text, normalize_space, one_line, table_header_rule
 from . import Parsed, SectionPath
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
@@ -173,5 +173,5 @@ def _table_lines(tokens: list[Token]) -> list[str]:
         elif tok.type == "tr_close":
             lines.append(" | ".join(row))
             if header and len(lines) == 1:
-                lines.append(" | ".join(["---"] * len(row)))
+                lines.append(table_header_rule(len(row)))
     return lines
