@@ -304,3 +304,16 @@ def test_a_tables_header_rule_never_reaches_a_snippet() -> None:
     text = "Version | Source\n--- | ---\nTLS v1.3 | Internet Standard\n\n-- \nSigned, the team"
     excerpt = best_excerpt("TLS v1.3 source", text)
     assert "---" not in excerpt and "TLS v1.3" in excerpt
+
+
+def test_an_initial_or_an_abbreviation_does_not_end_a_sentence() -> None:
+    """"(us-east-1, N. Virginia)" was cut after "N." and the answer opened with "Virginia) unless EU data
+    residency was chosen …", the half that scored best."""
+    text = ("Accounts are hosted in the United States (us-east-1, N. Virginia) unless EU data residency was "
+            "chosen. Tax IDs, e.g. VAT numbers, are shown on invoices. Dr. Who is not a plan.")
+    answer = extractive_answer("Where is my account hosted unless EU data residency was chosen?",
+                               [make_passage(text, title="Data")], intro="Docs:")
+    assert "Accounts are hosted in the United States (us-east-1, N. Virginia) unless EU data residency was " \
+           "chosen. [1]" in answer
+    excerpt = best_excerpt("VAT numbers on invoices", text)
+    assert "Tax IDs, e.g. VAT numbers, are shown on invoices." in excerpt
