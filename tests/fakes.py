@@ -58,9 +58,9 @@ Responder = Callable[[AnswerRequest], ScriptedAnswer]
 
 
 def source(n: int, title: str, *, audience: Audience = "public", url: str | None = None,
-           snippet: str = "", chunk_id: str | None = None) -> SourceRef:
+           snippet: str = "", chunk_id: str | None = None, section: str = "") -> SourceRef:
     """A SourceRef with sensible defaults, for scripting answers."""
-    return SourceRef(n=n, title=title, url=url, source="fake", audience=audience,
+    return SourceRef(n=n, title=title, url=url, source="fake", audience=audience, section=section,
                      chunk_id=chunk_id or f"chunk-{title.lower().replace(' ', '-')}", snippet=snippet)
 
 

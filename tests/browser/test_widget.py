@@ -170,6 +170,23 @@ def test_only_citation_shaped_brackets_outside_code_become_links(page, live_serv
     assert [c.text_content() for c in bubble.locator("code").all()] == ["items[1]", "x = rows[1]"]
 
 
+def test_sources_from_one_page_are_told_apart_by_their_section(page, live_server: LiveServer) -> None:
+    """Up to three passages of one page reach an answer: listed by title alone they read as one
+    source three times. Each names its section, as in Slack."""
+    url = "https://help.example.com/quickbooks"
+    live_server.script.answer = ScriptedAnswer(
+        "QuickBooks Desktop is not supported [1]. Connect QuickBooks Online under Settings [2].",
+        [source(1, "QuickBooks Online integration", url=url),
+         source(2, "QuickBooks Online integration", url=url, section="Connect QuickBooks Online")],
+    )
+    open_widget(page, f"{live_server.url}/demo")
+    ask(page, "can I sync with QuickBooks Desktop?")
+    wait_done(page)
+    items = last_answer(page).get_by_role("group", name="Sources").locator("li").all_text_contents()
+    assert items == ["1.QuickBooks Online integration",
+                     "2.QuickBooks Online integration — Connect QuickBooks Online"]
+
+
 WIDGET_PROBES = {
     "title": ".title",
     "input": "textarea",

@@ -514,7 +514,10 @@
     var items = sources.map(function (src) {
       var href = safeUrl(src.url);
       var title = String(src.title || src.url || "Source " + src.n);
-      return el("li", null, [el("span", { "class": "n", text: src.n + "." }), href ? link(href, title) : el("span", { text: title })]);
+      var name = [href ? link(href, title) : el("span", { text: title })];
+      // Several passages of one page can be cited: the section tells them apart (as in Slack).
+      if (src.section) name.push(el("span", { "class": "section", text: " \u2014 " + String(src.section) }));
+      return el("li", null, [el("span", { "class": "n", text: src.n + "." }), el("span", null, name)]);
     });
     var label = el("span", { "class": "sources-label", text: TEXT.sources });
     return el("div", { "class": "sources", role: "group", "aria-label": TEXT.sources }, [label, el("ol", null, items)]);
