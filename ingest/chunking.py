@@ -35,8 +35,9 @@ FENCE = "```"
 # label their text, definitions with paragraphs become subsections, pages that only list other pages
 # are skipped (DocBook manuals); 6: a table over the window is cut between rows, each piece under the
 # table's header row (marked "--- | ---" by the loaders), paragraphs inside an HTML table cell kept apart,
-# no space before punctuation between a heading's elements ("GROUPING SETS, CUBE").
-CHUNKING_VERSION = 6
+# no space before punctuation between a heading's elements ("GROUPING SETS, CUBE"); 7: an HTML table's
+# caption (a ``<caption>``, or a "Table 2: …" heading right before it) is the section of its rows only.
+CHUNKING_VERSION = 7
 
 
 @dataclass(frozen=True)

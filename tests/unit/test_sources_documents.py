@@ -269,6 +269,30 @@ def test_html_paragraphs_inside_one_table_cell_stay_apart(tmp_path: Path) -> Non
                             "age(timestamp '1957-06-13') → 62 years")
 
 
+def test_html_table_caption_names_the_tables_rows_and_only_them(tmp_path: Path) -> None:
+    """The Apache manual titles a table with a heading ("<h4>Table 2: Distinguished Name
+    Information</h4>"): as a section it held every paragraph after the table too, and answers
+    labelled prose about certificate chains "Table 4: Versions of the SSL protocol". A ``<caption>``
+    was dropped altogether."""
+    blocks = html_blocks(
+        tmp_path,
+        '<html><body><h1>SSL</h1><h2>Certificates</h2><p>Names are defined by X.509.</p>'
+        '<h4 id="table2">Table 2: Distinguished Name Information</h4>'
+        '<table><tr><th>Field</th><th>Abbrev.</th></tr><tr><td>Common Name</td><td>CN</td></tr></table>'
+        '<p>A CA may define a policy.</p>'
+        '<table><caption>Protocol versions</caption><tr><td>TLS 1.3</td><td>2018</td></tr></table>'
+        '<p>Chains are loaded too.</p><h3>Tables of contents</h3><p>Not a caption.</p></body></html>')
+    certificates = ("Certificates",)
+    assert blocks == [
+        (certificates, "Names are defined by X.509."),
+        ((*certificates, "Table 2: Distinguished Name Information"), "Field | Abbrev.\n--- | ---\nCommon Name | CN"),
+        (certificates, "A CA may define a policy."),
+        ((*certificates, "Protocol versions"), "TLS 1.3 | 2018"),
+        (certificates, "Chains are loaded too."),
+        ((*certificates, "Tables of contents"), "Not a caption."),
+    ]
+
+
 def test_html_table_without_a_header_row_gets_no_header_mark(tmp_path: Path) -> None:
     blocks = html_blocks(tmp_path, '<html><body><h1>Core</h1><table><tr><td>Module:</td><td>core</td></tr>'
                                    '<tr><td>Status:</td><td>Core</td></tr></table></body></html>')

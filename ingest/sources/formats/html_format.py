@@ -5,7 +5,8 @@ is not part of the article (the site banner), and so is the furniture of pages w
 say so (:func:`_drop_site_furniture`: header and footer ``div``s, breadcrumbs, link bars, an in-page
 table of contents). The body is ``<main>`` or ``<article>`` when
 the page has one. Title: the article's first ``<h1>``, else ``<title>``. ``h1``-``h6`` build
-the section path; paragraphs, lists, tables and ``<pre>`` become blocks.
+the section path; paragraphs, lists, tables and ``<pre>`` become blocks. A table's caption (its
+``<caption>``, or a numbered "Table 2: …" heading right before it) is the section of its rows only.
 """
 
 from __future__ import annotations
@@ -217,13 +218,15 @@ class _Walker:
         self.title_h1 = title_h1
         self.buffer: list[str] = []
         self.label: str | None = None  # an admonition's heading, for its first block
+        self.caption: str | None = None  # a heading that only names the table after it
 
-    def add(self, text: str, kind: Any = "text") -> None:
+    def add(self, text: str, kind: Any = "text", *, caption: str | None = None) -> None:
         if text.strip():
             if self.label and kind != "code":
                 text = f"{self.label} {text}" if self.label.endswith((":", "?")) else f"{self.label}: {text}"
                 self.label = None
-            self.blocks.append(TextBlock(section=self.sections.path, text=text, kind=kind))
+            section = (*self.sections.path, caption) if caption else self.sections.path
+            self.blocks.append(TextBlock(section=section, text=text, kind=kind))
 
     def flush(self) -> None:
         if self.buffer:
@@ -244,6 +247,8 @@ class _Walker:
                 heading = heading_text(child)
                 if child is self.title_h1:
                     self.sections.reset()
+                elif heading and _names_next_table(child, heading):
+                    self.caption = heading
                 elif heading:
                     self.sections.enter(int(name[1]), heading)
             elif name == "p":
@@ -263,7 +268,8 @@ class _Walker:
                     self.add("\n".join(_definition_lines(child)), "list")
             elif name == "table":
                 self.flush()
-                self.add("\n".join(_table_lines(child)), "table")
+                caption, self.caption = self.caption or _caption(child), None
+                self.add("\n".join(_table_lines(child)), "table", caption=caption)
             elif name == "br":
                 self.buffer.append("\n")
             elif name == "img":
@@ -452,6 +458,24 @@ def _cell_text(cell: Tag) -> str:
     for item in marked:  # mark where each part ends (the table is read once, so marking it is harmless)
         item.append(NavigableString("\x00"))
     return separator.join(part for part in (one_line(p) for p in inline_text(cell).split("\x00")) if part)
+
+
+# "Table 2: Distinguished Name Information", "Table 9.1. Comparison Operators": a numbered title.
+_TABLE_TITLE = re.compile(r"^Table\s+[0-9][0-9.-]*[:.]?\s", re.IGNORECASE)
+
+
+def _names_next_table(heading: Tag, text: str) -> bool:
+    """A heading that is a table's numbered title, right before it (the Apache manual writes its
+    captions so): it names the rows, not the paragraphs after the table, which stay in the section
+    they were in."""
+    following = heading.find_next_sibling(True)
+    return _TABLE_TITLE.match(text) is not None and following is not None and following.name == "table"
+
+
+def _caption(table: Tag) -> str | None:
+    """A table's own ``<caption>``, which names its rows."""
+    caption = table.find("caption", recursive=False)
+    return (one_line(inline_text(caption)) or None) if isinstance(caption, Tag) else None
 
 
 def _table_lines(node: Tag) -> list[str]:
