@@ -293,6 +293,23 @@ def test_html_table_caption_names_the_tables_rows_and_only_them(tmp_path: Path) 
     ]
 
 
+def test_html_docbook_table_title_names_every_piece_of_its_table(tmp_path: Path) -> None:
+    """DocBook (PostgreSQL's manual) titles a table with ``<p class="title">`` in a ``div.table``:
+    read as a paragraph, only the first piece of a long table said which table it was."""
+    blocks = html_blocks(
+        tmp_path,
+        '<html><body><h1>Functions</h1><h2>9.2. Comparison Functions and Operators</h2>'
+        '<div class="table" id="T1"><p class="title"><strong>Table 9.1. Comparison Operators</strong></p>'
+        '<div class="table-contents"><table><thead><tr><th>Operator</th><th>Description</th></tr></thead>'
+        '<tbody><tr><td>&lt;</td><td>Less than</td></tr></tbody></table></div></div>'
+        '<p class="title">A paragraph styled as a title is still text.</p></body></html>')
+    section = ("9.2. Comparison Functions and Operators",)
+    assert blocks == [
+        ((*section, "Table 9.1. Comparison Operators"), "Operator | Description\n--- | ---\n< | Less than"),
+        (section, "A paragraph styled as a title is still text."),
+    ]
+
+
 def test_html_table_without_a_header_row_gets_no_header_mark(tmp_path: Path) -> None:
     blocks = html_blocks(tmp_path, '<html><body><h1>Core</h1><table><tr><td>Module:</td><td>core</td></tr>'
                                    '<tr><td>Status:</td><td>Core</td></tr></table></body></html>')

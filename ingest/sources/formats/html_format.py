@@ -253,7 +253,11 @@ class _Walker:
                     self.sections.enter(int(name[1]), heading)
             elif name == "p":
                 self.flush()
-                self.add(inline_text(child))
+                text = inline_text(child)
+                if _names_next_table(child, text):  # DocBook: <p class="title"> in a div.table
+                    self.caption = one_line(text)
+                else:
+                    self.add(text)
             elif name == "pre":
                 self.flush()
                 self.add(child.get_text().strip("\n"), "code")
@@ -461,15 +465,22 @@ def _cell_text(cell: Tag) -> str:
 
 
 # "Table 2: Distinguished Name Information", "Table 9.1. Comparison Operators": a numbered title.
-_TABLE_TITLE = re.compile(r"^Table\s+[0-9][0-9.-]*[:.]?\s", re.IGNORECASE)
+_TABLE_TITLE = re.compile(r"^Table\s+[0-9][0-9.-]*[:.]\s", re.IGNORECASE)
 
 
-def _names_next_table(heading: Tag, text: str) -> bool:
-    """A heading that is a table's numbered title, right before it (the Apache manual writes its
-    captions so): it names the rows, not the paragraphs after the table, which stay in the section
-    they were in."""
-    following = heading.find_next_sibling(True)
-    return _TABLE_TITLE.match(text) is not None and following is not None and following.name == "table"
+def _names_next_table(title: Tag, text: str) -> bool:
+    """A heading or paragraph that is a table's numbered title, right before it (the Apache manual
+    writes an ``h4``, DocBook a ``p.title`` before ``div.table-contents``): it names the rows, not
+    the paragraphs after the table, which stay in the section they were in."""
+    if _TABLE_TITLE.match(text.strip()) is None:
+        return False
+    following = title.find_next_sibling(True)
+    if following is None:
+        return False
+    if following.name == "table":
+        return True
+    first = following.find(_BLOCK_NAMES)  # a wrapper whose first block is the table
+    return following.name in _CONTAINERS and isinstance(first, Tag) and first.name == "table"
 
 
 def _caption(table: Tag) -> str | None:
