@@ -36,7 +36,8 @@ FENCE = "```"
 # are skipped (DocBook manuals); 6: a table over the window is cut between rows, each piece under the
 # table's header row (marked "--- | ---" by the loaders), paragraphs inside an HTML table cell kept apart,
 # no space before punctuation between a heading's elements ("GROUPING SETS, CUBE"); 7: an HTML table's
-# caption (a ``<caption>``, or a "Table 2: …" heading right before it) is the section of its rows only.
+# caption (a ``<caption>``, or a numbered "Table 2: …" heading or DocBook ``p.title`` right before it) is
+# the section of its rows only.
 CHUNKING_VERSION = 7
 
 

@@ -6,7 +6,8 @@ say so (:func:`_drop_site_furniture`: header and footer ``div``s, breadcrumbs, l
 table of contents). The body is ``<main>`` or ``<article>`` when
 the page has one. Title: the article's first ``<h1>``, else ``<title>``. ``h1``-``h6`` build
 the section path; paragraphs, lists, tables and ``<pre>`` become blocks. A table's caption (its
-``<caption>``, or a numbered "Table 2: …" heading right before it) is the section of its rows only.
+``<caption>``, or a numbered "Table 2: …" heading or DocBook ``p.title`` right before it) is the
+section of its rows only.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ class _Walker:
         self.title_h1 = title_h1
         self.buffer: list[str] = []
         self.label: str | None = None  # an admonition's heading, for its first block
-        self.caption: str | None = None  # a heading that only names the table after it
+        self.caption: str | None = None  # a numbered title that only names the table after it
 
     def add(self, text: str, kind: Any = "text", *, caption: str | None = None) -> None:
         if text.strip():
