@@ -347,9 +347,14 @@ def _content_stems(text: str) -> list[str]:
     return [stem(w) for w in content_words(text)]
 
 
+def _unit_stems(unit: _Unit) -> set[str]:
+    """The words a unit holds, read under its heading: what the lexical score and the focus compare."""
+    return set(_content_stems(unit.context + " " + unit.text))
+
+
 def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
     wanted = list(dict.fromkeys(_content_stems(question)))
-    unit_stems = [set(_content_stems(u.context + " " + u.text)) for u in units]
+    unit_stems = [_unit_stems(u) for u in units]
     # Rarer question words (present in few units) say more about which unit answers.
     weights = {w: math.log(1 + len(units) / (1 + sum(w in s for s in unit_stems))) for w in wanted}
     total = sum(weights.values()) or 1.0
@@ -449,10 +454,6 @@ def _same_text(unit: _Unit, chosen: list[_Unit]) -> bool:
 
 def _place(unit: _Unit) -> tuple[int, str, str]:
     return unit.n, unit.section, unit.context
-
-
-def _unit_stems(unit: _Unit) -> set[str]:
-    return set(_content_stems(unit.context + " " + unit.text))
 
 
 def _focus(question: str, chosen: list[_Unit]) -> set[str]:
