@@ -58,6 +58,11 @@ _SINGLE_QUOTED_MIN_WORDS = 3
 # Identifier-like tokens, taken from the raw question (dots, slashes and dashes kept):
 _TOKEN = re.compile(r"[%$@]?[\w./\\:{}-]*\w[\w./\\:{}-]*")
 _CODE = re.compile(r"(?=[\w-]*[A-Za-z])(?=[\w-]*\d)[\w-]+")
+# "How do I …?" asks for steps; on a help center a numbered procedure is the answer to it.
+HOW_TO = re.compile(r"\s*(?:how\s+(?:do|can|should|would|to)\b|what\s+are\s+the\s+steps\b|steps\s+to\b)",
+                    re.IGNORECASE)
+# A numbered step at the start of a line ("1. Go to Settings", "2) Click Save").
+STEP = re.compile(r"^\s{0,3}(\d{1,2})[.)]\s+(.*)$")
 _CAMEL = re.compile(r"[A-Za-z]*[a-z][A-Z][A-Za-z0-9]*|[A-Z]{2,}[a-z][A-Za-z0-9]*")
 _UNDERSCORE = re.compile(r"\w*[A-Za-z0-9]_\w*[A-Za-z0-9]\w*")
 _DOTTED = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+|\.[A-Za-z][\w-]+")
@@ -165,6 +170,11 @@ class QueryProfile:
     quoted: tuple[str, ...]  # verbatim quoted spans
 
     @property
+    def how_to(self) -> bool:
+        """The question asks how to do something ("How do I enable two-factor authentication?")."""
+        return HOW_TO.match(self.question) is not None
+
+    @property
     def kind(self) -> QueryKind:
         """``exact`` when the question carries something an exact match should find first."""
         return "exact" if self.identifiers or self.quoted else "natural"
@@ -194,6 +204,11 @@ def analyse_query(question: str) -> QueryProfile:
             long_quotes.append(span)
     return QueryProfile(question=question, terms=tuple(content_terms(question)),
                         identifiers=tuple(dict.fromkeys(identifiers)), quoted=tuple(long_quotes))
+
+
+def holds_procedure(text: str) -> bool:
+    """The text holds a numbered procedure: two or more lines that start with a step number."""
+    return sum(1 for line in text.splitlines() if STEP.match(line)) >= 2
 
 
 def exact_hits(profile: QueryProfile, text: str) -> int:

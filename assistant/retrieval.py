@@ -49,6 +49,7 @@ from assistant.ranking import (
     aggregate_documents,
     analyse_query,
     document_scores,
+    holds_procedure,
     min_max,
     order_by_document,
     ranked,
@@ -259,6 +260,32 @@ def select_diverse(candidates: Sequence[Candidate], *, near_duplicate: float, pe
     return kept
 
 
+def procedures_within_cap(candidates: Sequence[Candidate], per_document_cap: int) -> list[Candidate]:
+    """For a question that asks how to do something: a page whose ``per_document_cap`` best chunks
+    hold no numbered procedure, but a lower one does, offers its best procedure in place of its
+    last chunk within the cap.
+
+    Within a page, chunks rank by their match to the question's words, and steps rarely repeat
+    them ("How do I enable two-factor authentication?" against "Turn on 2FA: 1. Go to Settings >
+    Profile > Security …" ranked fifth of its page, under "Trusted devices"): the page was offered
+    without the steps that answer. Pages keep their order; only which of a page's chunks reach the
+    passages changes.
+    """
+    positions: dict[str, list[int]] = {}
+    for i, cand in enumerate(candidates):
+        positions.setdefault(cand.doc_key, []).append(i)
+    key = [float(i) for i in range(len(candidates))]
+    for rows in positions.values():
+        if len(rows) <= per_document_cap or any(holds_procedure(candidates[i].chunk.text)
+                                                for i in rows[:per_document_cap]):
+            continue
+        steps = next((i for i in rows[per_document_cap:] if holds_procedure(candidates[i].chunk.text)), None)
+        if steps is not None:
+            key[steps] = rows[per_document_cap - 1] - 0.5
+    order = sorted(range(len(candidates)), key=key.__getitem__)
+    return [candidates[i] for i in order]
+
+
 # --------------------------------------------------------------------------- the retriever
 
 
@@ -346,6 +373,8 @@ class HybridRetriever:
                                               depth=cfg.rerank_candidates, per_page=cfg.per_document_cap,
                                               rrf_k=cfg.doc_rrf_k)
             timer.lap("domain")
+        if profile.how_to:
+            survivors = procedures_within_cap(survivors, cfg.per_document_cap)
         best_dense = max((c.cosine for c in survivors), default=0.0)
 
         pool = select_diverse(

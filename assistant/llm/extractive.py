@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.grounding import content_words, is_unsafe, stem
+from assistant.ranking import HOW_TO, STEP
 from assistant.schemas import Passage
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
@@ -56,7 +57,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)(?<!\be\.g\.)(?<!\bi\.e\.)(
 _TABLE_ROW = re.compile(r"\S\s*\|\s*\S")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _RULE_LINE = re.compile(r"(?m)^[ \t|:-]+$")
-_STEP = re.compile(r"^\s{0,3}(\d{1,2})[.)]\s+(.*)$")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # Weights of the unit score: semantic similarity, lexical coverage of the question, rank prior.
 W_COSINE = 1.0
@@ -67,6 +67,15 @@ W_COSINE = 1.0
 W_LEXICAL = 1.0
 W_RANK = 0.1
 W_HEADING = 0.4  # the heading's own similarity to the question, added to each sentence under it
+# "How long …?" and "When will …?" ask for a duration: a sentence that states one ("Cards: 5–10
+# business days") scores this much more, so it is not outranked by one that shares more of the
+# question's words ("If it shows Failed …, refund the client another way" for card refunds).
+W_DURATION = 0.2
+_ASKS_DURATION = re.compile(r"(?:^|[,;:.?!]\s*|\b(?:and|but|or)\s+)(?:how\s+(?:long|soon|quickly)|when\s+will)\b",
+                            re.IGNORECASE)
+_DURATION = re.compile(r"\b\d+(?:\s*[–-]\s*\d+)?\s*(?:business\s+|working\s+|calendar\s+)?"
+                       r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b"
+                       r"|\b(?:immediately|instantly|at once|within)\b", re.IGNORECASE)
 W_POINTER = 0.3  # a short "see …" cross-reference scores this much less
 _POINTER = re.compile(r"(?:^|[:.;]\s*)see\b", re.IGNORECASE)
 # Further units must score at least this share of the best unit (0.2 read long: the examples'
@@ -88,8 +97,6 @@ PER_DOC_FIRST = True  # after the best unit, the best sentence of each other doc
 PER_DOC_MIN_RATIO = 0.5  # ... when it scores at least this share of the best unit
 # "How do I …?" is answered by steps: a chosen procedure scoring at least this share of the best
 # unit opens the answer instead of it (reading order only: the same units are chosen).
-_HOW_TO = re.compile(r"\s*(?:how\s+(?:do|can|should|would|to)\b|what\s+are\s+the\s+steps\b|steps\s+to\b)",
-                     re.IGNORECASE)
 PROCEDURE_LEAD_RATIO = 0.8
 # "Can Ledgerly sync with QuickBooks Desktop?" asks for a yes or a no: when the best unit says neither
 # about the question's most specific word (the one fewest chosen units hold, "Desktop"), a chosen unit
@@ -137,7 +144,7 @@ def extractive_answer(question: str, passages: list[Passage], *, intro: str, max
     _score(question, units, encode)
     chosen = _select(units, max_chars or MAX_CHARS)
     focus = _focus(question, chosen) if _YES_NO.search(question) else set()
-    return _render(intro, chosen, how_to=bool(_HOW_TO.match(question)), focus=focus)
+    return _render(intro, chosen, how_to=bool(HOW_TO.match(question)), focus=focus)
 
 
 def best_excerpt(question: str, text: str, *, max_chars: int = 320) -> str:
@@ -265,13 +272,13 @@ def _split_passage(text: str) -> list[_Part]:
                 continue
             flush_code(closed)
             closed = None
-        if _TABLE_ROW.search(line) and not _STEP.match(line):
+        if _TABLE_ROW.search(line) and not STEP.match(line):
             table.append(line)
             continue
         if table:
             flush_table()
         title = re.match(r"^\s{0,3}#{1,6}\s+(.*)$", line)
-        match = _STEP.match(line)
+        match = STEP.match(line)
         if title:
             flush_steps()
             flush_prose()
@@ -379,8 +386,11 @@ def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
         about = dict(zip(titles, (float(s) for s in scores[len(shortlist) + len(headed):]), strict=True))
         for i in shortlist:
             cosine[i] += W_HEADING * about.get(_heading_of(units[i]), 0.0)
+    duration = _ASKS_DURATION.search(question) is not None
     for unit, lex, cos in zip(units, lexical, cosine, strict=True):
         unit.score = W_COSINE * cos + W_LEXICAL * lex - W_RANK * unit.rank
+        if duration and _DURATION.search(unit.text):
+            unit.score += W_DURATION
         if _is_pointer(unit):  # "Lost your device: see Two-factor authentication." names, not answers
             unit.score -= W_POINTER
 

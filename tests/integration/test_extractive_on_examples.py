@@ -38,3 +38,21 @@ def test_the_third_section_of_the_page_that_answers_reaches_the_answer(answer) -
     text = answer("Where is my data stored and do you have a SOC 2 report?")
     assert "Amazon Web Services" in text and "SOC 2 Type II" in text
     assert "N. Virginia" in text  # one sentence, not cut after the initial
+
+
+def test_a_how_to_question_is_offered_the_steps_of_the_page_that_answers(answer) -> None:
+    """"Turn on 2FA" is the fifth of its page's chunks by the question's words ("enable" is not in
+    it), so the page was offered its introduction, "Trusted devices" and "Require 2FA for your whole
+    team", and the answer gave no steps. A how-to question is offered the page's procedure."""
+    text = answer("How do I enable two-factor authentication?")
+    opening = text.split("\n\n")[1]
+    assert opening.startswith("Turn on 2FA:\n1. Go to Settings > Profile > Security > Two-factor authentication"), text
+
+
+def test_a_how_long_question_opens_with_the_sentence_that_says_how_long(answer) -> None:
+    """The failed-refund sentence shares more of the question's words ("card", "refund", "client")
+    than "Cards: 5–10 business days", and opened the answer; a question asking how long is answered
+    by the sentence that states a duration."""
+    text = answer("How long do card refunds take to reach the client?")
+    opening = text.split("\n\n")[1]
+    assert opening.startswith("When the client gets the money: Cards: 5–10 business days"), text

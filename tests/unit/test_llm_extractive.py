@@ -208,7 +208,8 @@ def test_a_cross_reference_never_opens_the_answer() -> None:
 def test_a_how_to_question_opens_with_a_procedure_that_scores_nearly_as_well() -> None:
     """Reading order only: "How do I …?" is answered by steps, so a chosen procedure within
     PROCEDURE_LEAD_RATIO of the best sentence opens it; other questions keep the best first."""
-    from assistant.llm.extractive import _HOW_TO, PROCEDURE_LEAD_RATIO, _reading_order, _Unit
+    from assistant.llm.extractive import PROCEDURE_LEAD_RATIO, _reading_order, _Unit
+    from assistant.ranking import HOW_TO
 
     note = _Unit(n=1, rank=0.01, index=0, text="If you connect QuickBooks Online you don't need a CSV.",
                  section="Importing from QuickBooks Online", score=1.0)
@@ -220,8 +221,8 @@ def test_a_how_to_question_opens_with_a_procedure_that_scores_nearly_as_well() -
     procedure.score = PROCEDURE_LEAD_RATIO - 0.05
     assert _reading_order([note, procedure], how_to=True)[0] is note
 
-    assert _HOW_TO.match("How can I turn on 2FA?") and _HOW_TO.match("what are the steps to export?")
-    assert not _HOW_TO.match("How long do refunds take?") and not _HOW_TO.match("Why does sync fail?")
+    assert HOW_TO.match("How can I turn on 2FA?") and HOW_TO.match("what are the steps to export?")
+    assert not HOW_TO.match("How long do refunds take?") and not HOW_TO.match("Why does sync fail?")
 
 
 def test_a_procedure_without_a_lead_in_is_shown_under_its_section_name() -> None:
@@ -317,3 +318,19 @@ def test_an_initial_or_an_abbreviation_does_not_end_a_sentence() -> None:
            "chosen. [1]" in answer
     excerpt = best_excerpt("VAT numbers on invoices", text)
     assert "Tax IDs, e.g. VAT numbers, are shown on invoices." in excerpt
+
+
+def test_a_question_asking_how_long_is_answered_by_a_sentence_that_states_a_duration() -> None:
+    from assistant.llm.extractive import _ASKS_DURATION, _DURATION
+
+    assert _ASKS_DURATION.search("How long do card refunds take to reach the client?")
+    assert _ASKS_DURATION.search("How much is the fee and how long do I have to respond?")
+    assert _ASKS_DURATION.search("I just got my first payment, when will the money reach my bank?")
+    assert not _ASKS_DURATION.search("I'd like the access log to record how long each request took.")
+    assert _DURATION.search("Cards: 5–10 business days, depending on the client's bank.")
+    assert _DURATION.search("Card payments are confirmed immediately.")
+    assert not _DURATION.search("If it shows Failed, refund the client another way.")
+    passage = make_passage("If it shows Failed, the refund goes back to your balance.\n\nCards: 5–10 business days.",
+                           title="Refunds")
+    text = extractive_answer("How long do card refunds take to reach the client?", [passage], intro="")
+    assert text.startswith("Refunds: Cards: 5–10 business days."), text

@@ -15,6 +15,7 @@ from assistant.retrieval import (
     keyword_query,
     merge_by_score,
     passes_filters,
+    procedures_within_cap,
     reciprocal_rank_fusion,
     select_diverse,
 )
@@ -22,7 +23,7 @@ from assistant.schemas import RetrievalFilters
 
 
 def _chunk(key: str, **kw):
-    return document_chunk(source=kw.pop("source", "docs"), key=key, title=key, text=f"text of {key}",
+    return document_chunk(source=kw.pop("source", "docs"), key=key, title=key, text=kw.pop("text", f"text of {key}"),
                           model_id="m", **kw)
 
 
@@ -129,3 +130,21 @@ def test_keyword_query_drops_function_words_but_never_everything() -> None:
     assert keyword_query("How do I refund an invoice?") == "refund invoice"
     assert keyword_query("Can US clients pay?") == "US clients pay"
     assert keyword_query("what is it") == "what is it"
+
+
+def test_a_how_to_question_gets_the_procedure_of_a_page_within_its_cap() -> None:
+    """The page's procedure replaces its last chunk within the cap; the other pages, and a page
+    that already offers steps, keep their chunks in their order."""
+    steps = "Turn on 2FA:\n1. Go to Settings > Security.\n2. Click Set up."
+
+    def cand(row: int, doc: str, text: str) -> Candidate:
+        chunk = _chunk(doc, ordinal=row, text=text)
+        return Candidate(row=row, fused=1 - row / 100, stored=StoredChunk.of(chunk, _unit(1, 0, 0)))
+
+    ranking = [cand(0, "2fa", "intro"), cand(1, "2fa", "Trusted devices"), cand(2, "2fa", "Require 2FA"),
+               cand(3, "2fa", "Backup codes"), cand(4, "2fa", steps), cand(5, "tips", "Use a password manager."),
+               cand(6, "tips", steps), cand(7, "tips", "intro")]
+    assert [c.row for c in procedures_within_cap(ranking, per_document_cap=3)] == [0, 1, 4, 2, 3, 5, 6, 7]
+    assert [c.row for c in procedures_within_cap(ranking, per_document_cap=5)] == list(range(8))
+    one_numbered_line = cand(9, "faq", "1. One numbered line is not a procedure.")
+    assert [c.row for c in procedures_within_cap([cand(8, "faq", "a"), one_numbered_line], 1)] == [8, 9]
