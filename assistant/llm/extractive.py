@@ -8,7 +8,8 @@ pipeline calls :func:`extractive_answer` directly.
 How an answer is built (query-focused sentence selection):
 
 1. the top passages (``max_passages`` distinct documents) are cut into units: sentences,
-   numbered procedures kept whole as one unit ("1. Open … 2. Click …"), and fenced code blocks
+   numbered procedures kept whole as one unit ("1. Open … 2. Click …"; a numbered list of remarks,
+   "1. The server must be shut down …", is sentences), and fenced code blocks
    (ingest keeps ``<pre>`` and Markdown code fenced) with the sentence that introduces them
    ("To select a dbm file, for example:"): on a server manual the configuration example is
    the answer, and glued into a sentence it could be neither read nor copied;
@@ -201,6 +202,23 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
 
 _Part = tuple[str, "list[str] | None", str, "tuple[str, str] | None"]
 
+# Words that open a statement, not an instruction: a numbered list whose items mostly start with
+# one ("1. The database server must be shut down …", "2. If you have dug into …") lists remarks, and
+# is read as sentences; steps start with a verb ("Go to …", "Click …", "Run …").
+_STATEMENT_OPENERS = (
+    "the a an this that these those it its there here each every some all any no none you your we our "
+    "they their he she his her i my one both either neither most many much such in on at for with by from "
+    "of as when while although though because since unless"
+)
+_NOT_AN_INSTRUCTION = frozenset(_STATEMENT_OPENERS.split())
+
+
+def _instructions(steps: Sequence[str]) -> bool:
+    """Whether most items of a numbered list read as steps to follow rather than statements."""
+    first = [_WORD.match(_strip_markdown(s).strip().lower()) for s in steps]
+    verbs = sum(1 for m in first if m is None or m.group(0) not in _NOT_AN_INSTRUCTION)
+    return verbs * 2 > len(steps)
+
 
 def _split_passage(text: str) -> list[_Part]:
     """Sentences, with each numbered procedure as one unit (its steps cleaned, in order), each
@@ -222,7 +240,7 @@ def _split_passage(text: str) -> list[_Part]:
         prose.clear()
 
     def flush_steps() -> None:
-        if len(steps) >= 2:
+        if len(steps) >= 2 and _instructions(steps):
             cleaned = [_SUB_ITEM.join(_clean(_strip_markdown(part)) for part in s.split(_SUB_ITEM)) for s in steps]
             if out and out[-1][1] is None and out[-1][0].endswith(":"):
                 lead = out.pop()[0]
@@ -231,6 +249,8 @@ def _split_passage(text: str) -> list[_Part]:
             else:
                 out.append((" ".join(cleaned), cleaned, heading, None))
         else:
+            if len(steps) >= 2 and out and out[-1][1] is None and out[-1][3] is None and out[-1][0].endswith(":"):
+                prose.append(out.pop()[0])  # "… this may not work if:" reads on into the first item
             prose.extend(steps)
         steps.clear()
 

@@ -334,3 +334,23 @@ def test_a_question_asking_how_long_is_answered_by_a_sentence_that_states_a_dura
                            title="Refunds")
     text = extractive_answer("How long do card refunds take to reach the client?", [passage], intro="")
     assert text.startswith("Refunds: Cards: 5–10 business days."), text
+
+
+def test_a_numbered_list_of_remarks_is_read_as_sentences_not_as_steps() -> None:
+    """PostgreSQL's file-system backup page numbers two restrictions ("1. The database server must
+    be shut down …", "2. If you have dug into …"): kept whole as a procedure it opened the answer to
+    "How do I back up a single database …?" and filled its length, so the pg_dump example of the
+    next page never reached it. Steps start with a verb; remarks with "The", "This", "You" …"""
+    from assistant.llm.extractive import _instructions, _split_passage
+
+    assert _instructions(["Go to **Settings > Security**.", "If you lost it, ask an Admin.", "Click Save."])
+    assert _instructions(["`apachectl configtest`", "Reload the server."])
+    assert not _instructions(["The database server must be shut down.", "If you have dug into the layout, stop."])
+    assert not _instructions(["This is slow.", "You need a licence.", "Run it again."])
+
+    parts = _split_passage("There are two restrictions, however:\n\n1. The server must be shut down first.\n"
+                           "2. The files are not usable without the commit log.\n\nUse pg_dump instead.")
+    assert [steps for _, steps, _, _ in parts] == [None, None, None]
+    assert parts[0][0] == "There are two restrictions, however: The server must be shut down first."
+    procedure = _split_passage("To back up:\n\n1. Run pg_dump.\n2. Copy the file.")
+    assert procedure[0][1] == ["To back up:", "Run pg_dump.", "Copy the file."]
