@@ -206,9 +206,31 @@ def analyse_query(question: str) -> QueryProfile:
                         identifiers=tuple(dict.fromkeys(identifiers)), quoted=tuple(long_quotes))
 
 
+# Words that open a statement, not an instruction: a numbered list whose items mostly start with
+# one ("1. The database server must be shut down …", "2. If you have dug into …") lists remarks;
+# steps start with a verb ("Go to …", "Click …", "Run …"), a condition ("If …") or a command.
+_STATEMENT_OPENERS = (
+    "the a an this that these those it its there here each every some all any no none you your we our "
+    "they their he she his her i my one both either neither most many much such in on at for with by from "
+    "of as when while although though because since unless"
+)
+_NOT_AN_INSTRUCTION = frozenset(_STATEMENT_OPENERS.split())
+_FIRST_WORD = re.compile(r"\s*([a-z0-9]+)")
+
+
+def reads_as_steps(items: Sequence[str]) -> bool:
+    """Whether most items of a numbered list read as steps to follow rather than as statements."""
+    verbs = 0
+    for item in items:
+        first = _FIRST_WORD.match(item.lower())
+        verbs += first is None or first.group(1) not in _NOT_AN_INSTRUCTION
+    return verbs * 2 > len(items)
+
+
 def holds_procedure(text: str) -> bool:
-    """The text holds a numbered procedure: two or more lines that start with a step number."""
-    return sum(1 for line in text.splitlines() if STEP.match(line)) >= 2
+    """The text holds a numbered procedure: two or more numbered lines that read as steps."""
+    items = [m.group(2) for m in map(STEP.match, text.splitlines()) if m]
+    return len(items) >= 2 and reads_as_steps(items)
 
 
 def exact_hits(profile: QueryProfile, text: str) -> int:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.grounding import content_words, is_unsafe, stem
-from assistant.ranking import HOW_TO, STEP
+from assistant.ranking import HOW_TO, STEP, reads_as_steps
 from assistant.schemas import Passage
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
@@ -202,24 +202,6 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
 
 _Part = tuple[str, "list[str] | None", str, "tuple[str, str] | None"]
 
-# Words that open a statement, not an instruction: a numbered list whose items mostly start with
-# one ("1. The database server must be shut down …", "2. If you have dug into …") lists remarks, and
-# is read as sentences; steps start with a verb ("Go to …", "Click …", "Run …").
-_STATEMENT_OPENERS = (
-    "the a an this that these those it its there here each every some all any no none you your we our "
-    "they their he she his her i my one both either neither most many much such in on at for with by from "
-    "of as when while although though because since unless"
-)
-_NOT_AN_INSTRUCTION = frozenset(_STATEMENT_OPENERS.split())
-
-
-def _instructions(steps: Sequence[str]) -> bool:
-    """Whether most items of a numbered list read as steps to follow rather than statements."""
-    first = [_WORD.match(_strip_markdown(s).strip().lower()) for s in steps]
-    verbs = sum(1 for m in first if m is None or m.group(0) not in _NOT_AN_INSTRUCTION)
-    return verbs * 2 > len(steps)
-
-
 def _split_passage(text: str) -> list[_Part]:
     """Sentences, with each numbered procedure as one unit (its steps cleaned, in order), each
     fenced code block as one unit, and the heading each sits under. A lead-in ending with a colon
@@ -240,7 +222,7 @@ def _split_passage(text: str) -> list[_Part]:
         prose.clear()
 
     def flush_steps() -> None:
-        if len(steps) >= 2 and _instructions(steps):
+        if len(steps) >= 2 and reads_as_steps([_strip_markdown(s) for s in steps]):
             cleaned = [_SUB_ITEM.join(_clean(_strip_markdown(part)) for part in s.split(_SUB_ITEM)) for s in steps]
             if out and out[-1][1] is None and out[-1][0].endswith(":"):
                 lead = out.pop()[0]

@@ -341,12 +341,15 @@ def test_a_numbered_list_of_remarks_is_read_as_sentences_not_as_steps() -> None:
     be shut down …", "2. If you have dug into …"): kept whole as a procedure it opened the answer to
     "How do I back up a single database …?" and filled its length, so the pg_dump example of the
     next page never reached it. Steps start with a verb; remarks with "The", "This", "You" …"""
-    from assistant.llm.extractive import _instructions, _split_passage
+    from assistant.llm.extractive import _split_passage
+    from assistant.ranking import holds_procedure, reads_as_steps
 
-    assert _instructions(["Go to **Settings > Security**.", "If you lost it, ask an Admin.", "Click Save."])
-    assert _instructions(["`apachectl configtest`", "Reload the server."])
-    assert not _instructions(["The database server must be shut down.", "If you have dug into the layout, stop."])
-    assert not _instructions(["This is slow.", "You need a licence.", "Run it again."])
+    assert reads_as_steps(["Go to Settings > Security.", "If you lost it, ask an Admin.", "Click Save."])
+    assert reads_as_steps(["`apachectl configtest`", "Reload the server."])
+    assert not reads_as_steps(["The database server must be shut down.", "If you have dug into the layout, stop."])
+    assert not reads_as_steps(["This is slow.", "You need a licence.", "Run it again."])
+    assert holds_procedure("To back up:\n1. Run pg_dump.\n2. Copy the file.")
+    assert not holds_procedure("Two restrictions:\n1. The server must be down.\n2. The files need the log.")
 
     parts = _split_passage("There are two restrictions, however:\n\n1. The server must be shut down first.\n"
                            "2. The files are not usable without the commit log.\n\nUse pg_dump instead.")
