@@ -1,6 +1,7 @@
-"""Retrieval and abstention quality on three corpora, beside the tutorial baseline, in one run.
+"""Retrieval and abstention quality on four corpora, beside the tutorial baseline, in one run.
 
-    python benchmarks/quality.py [--cache DIR] [--httpd-corpus DIR] [--sets examples zaragoza httpd]
+    python benchmarks/quality.py [--cache DIR] [--httpd-corpus DIR] [--postgresql-corpus DIR]
+                                 [--sets examples zaragoza httpd postgresql]
                                  [--variant 'name:key=value,key=value' ...] [--json OUT.json]
 
 For each set it prints recall@1/5/10, MRR@10, nDCG@10 (ranks over distinct documents), and
@@ -28,7 +29,11 @@ The sets:
 - ``httpd``: the Apache HTTP Server 2.4 manual from Debian's ``apache2-doc`` and its 80
   support questions (70 answerable). Build the corpus first, as root:
   ``bash ../shared/datasets/httpd/build.sh DIR`` and pass ``--httpd-corpus DIR`` (the questions
-  are read from ``--httpd-questions``, by default next to the build script).
+  are read from ``--httpd-questions``, by default next to the build script);
+- ``postgresql``: the PostgreSQL 15 manual from Debian's ``postgresql-doc-15`` (1,167 pages) and
+  38 questions (34 answerable) in ``benchmarks/datasets/postgresql/``: a second real manual,
+  so nothing is tuned on one. ``bash benchmarks/datasets/postgresql/build.sh DIR`` (as root),
+  then ``--postgresql-corpus DIR``.
 
 Corpora are indexed into ``--cache`` (default ``~/.cache/assistant-quality``), never into the
 repository, and reused while the corpus files, the chunking code and the model are unchanged.
@@ -54,9 +59,12 @@ REPO = Path(__file__).resolve().parents[1]
 # benchmarks/ingest.py would shadow the ingest package when this file runs as a script.
 sys.path.insert(0, str(REPO))
 DEFAULT_HTTPD_QUESTIONS = REPO.parent / "shared" / "datasets" / "httpd" / "questions.jsonl"
+POSTGRESQL_DATASET = REPO / "benchmarks" / "datasets" / "postgresql"
+BUILD_SCRIPTS = {"httpd": "../shared/datasets/httpd/build.sh",
+                 "postgresql": "benchmarks/datasets/postgresql/build.sh"}
 TUTORIAL_CHUNK, TUTORIAL_OVERLAP = 1000, 100
 OLD_THRESHOLD = 0.48  # the cut-off shipped before abstention used more than the best cosine
-SETS = ("examples", "zaragoza", "httpd")
+SETS = ("examples", "zaragoza", "httpd", "postgresql")
 
 
 def say(message: str) -> None:
@@ -293,16 +301,16 @@ def run_set(name: str, args: argparse.Namespace, queries: QueryCache,
         if not args.no_baselines:
             zaragoza_index(cache / "tutorial", embedder, tutorial=True)
         cases = parse_dataset([json.dumps(line) for line in lines], name="zaragoza")
-    else:
-        corpus: Path | None = args.httpd_corpus
+    else:  # a built manual: httpd or postgresql
+        corpus: Path | None = getattr(args, f"{name}_corpus")
         if corpus is None or not (corpus / "sources.yaml").exists():
-            raise SystemExit("httpd: pass --httpd-corpus DIR built by `bash ../shared/datasets/httpd/build.sh DIR`")
+            raise SystemExit(f"{name}: pass --{name}-corpus DIR built by `bash {BUILD_SCRIPTS[name]} DIR`")
         sources = corpus / "sources.yaml"
         ingest_index(sources, cache / "index", embedder, label=name)
         stamp = _fingerprint([corpus / "public"], embedder.model_id, "tutorial")
         if not args.no_baselines:
             write_tutorial(tutorial_texts(sources), cache / "tutorial", embedder, stamp=stamp, label=name)
-        cases = load_dataset(args.httpd_questions)
+        cases = load_dataset(getattr(args, f"{name}_questions"))
     say(f"[{name}] {len(cases)} questions")
     # What a default `assistant ingest` serves: no domain adapter (training is opt-in), even when
     # --domain-tuning stored one in this cached index.
@@ -418,6 +426,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--httpd-corpus", type=Path, default=None, help="output folder of the httpd build.sh")
     parser.add_argument("--httpd-questions", type=Path, default=DEFAULT_HTTPD_QUESTIONS)
+    parser.add_argument("--postgresql-corpus", type=Path, default=None,
+                        help="output folder of benchmarks/datasets/postgresql/build.sh")
+    parser.add_argument("--postgresql-questions", type=Path, default=POSTGRESQL_DATASET / "questions.jsonl")
     parser.add_argument("--variant", action="append", default=[], help="name:key=value,... (RetrievalSettings)")
     parser.add_argument("--json", type=Path, default=None, help="also write every number (and per question) here")
     parser.add_argument("--no-baselines", action="store_true",
@@ -431,8 +442,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="with --fit-abstention: choose the cut-off for traffic with this share of "
                              "unanswerable questions (default %(default)s)")
     args = parser.parse_args(argv)
-    if args.httpd_corpus is None and (args.cache / "httpd-corpus" / "sources.yaml").exists():
-        args.httpd_corpus = args.cache / "httpd-corpus"
+    for name in ("httpd", "postgresql"):  # a corpus built into the cache folder is found there
+        if getattr(args, f"{name}_corpus") is None and (args.cache / f"{name}-corpus" / "sources.yaml").exists():
+            setattr(args, f"{name}_corpus", args.cache / f"{name}-corpus")
 
     from assistant.embeddings import Embedder
 
