@@ -19,8 +19,9 @@ from assistant.schemas import Audience, Chunk, Document, TextBlock, Ticket, Tick
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 # Sentence ends followed by whitespace and something that starts a sentence; keep list items
-# and code lines as their own units by splitting at newlines too.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n+")
+# and code lines as their own units by splitting at newlines too; a list item's number ("1.") at the
+# start of a line is not a sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!^\d\.)(?<!^\d\d\.)\s+(?=[\"'(\[A-Z0-9])|\n+", re.MULTILINE)
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP] are part of the model's window
 
 ROLE_LABEL = {"customer": "Customer", "agent": "Agent", "system": "System"}
@@ -37,8 +38,10 @@ FENCE = "```"
 # table's header row (marked "--- | ---" by the loaders), paragraphs inside an HTML table cell kept apart,
 # no space before punctuation between a heading's elements ("GROUPING SETS, CUBE"); 7: an HTML table's
 # caption (a ``<caption>``, or a numbered "Table 2: …" heading or DocBook ``p.title`` right before it) is
-# the section of its rows only.
-CHUNKING_VERSION = 7
+# the section of its rows only; 8: an HTML list whose items hold code or several paragraphs (a manual's
+# procedure) is read block by block, its code fenced, a step's title labelling its first paragraph,
+# and a list item's number is not cut from its text as a sentence.
+CHUNKING_VERSION = 8
 
 
 @dataclass(frozen=True)

@@ -497,7 +497,8 @@ def _lead(chosen: list[_Unit], *, how_to: bool, focus: set[str] | None = None) -
 
 
 def _reading_order(chosen: list[_Unit], *, how_to: bool = False, focus: set[str] | None = None) -> list[_Unit]:
-    """The opening unit (:func:`_lead`) first; then the others grouped by where they stand
+    """The opening unit (:func:`_lead`) first, and the sentences right after it in its passage
+    (they continue it: "Instead, …"); then the others grouped by where they stand
     (passage and heading), each group in the passage's own order, a page's groups together (the
     opening unit's page first), pages and groups by their best unit's score. The same sentences
     as chosen, read as a page reads: "Cards: 5–10 days. ACH: 3–5 days." together, not with a
@@ -506,7 +507,16 @@ def _reading_order(chosen: list[_Unit], *, how_to: bool = False, focus: set[str]
     for unit in chosen:
         groups.setdefault(_place(unit), []).append(unit)
     lead = _lead(chosen, how_to=how_to, focus=focus)
-    out = [lead, *sorted((u for u in groups.pop(_place(lead)) if u is not lead), key=lambda u: u.index)]
+    rest = sorted((u for u in groups.pop(_place(lead)) if u is not lead), key=lambda u: u.index)
+    # The sentences right after the opening one continue it ("Instead, …"): they come next, then
+    # the rest of its section in the page's order.
+    chain: list[_Unit] = []
+    for unit in (u for u in rest if u.index > lead.index):
+        if unit.index != lead.index + 1 + len(chain):
+            break
+        chain.append(unit)
+    continued = {id(u) for u in chain}
+    out = [lead, *chain, *(u for u in rest if id(u) not in continued)]
     # A page's groups stay together (the lead's page first), pages and groups by their best sentence.
     page_best: dict[int, float] = {}
     for group in groups.values():

@@ -131,6 +131,13 @@ def test_pack_units_splits_a_unit_larger_than_the_budget(count):
     assert max(count(pieces)) <= 100
 
 
+def test_a_list_items_number_is_not_a_sentence_of_its_own():
+    """A step longer than the window is cut at sentence ends: "1." was cut from its text as if it
+    were a sentence, and the chunk showed a bare "1." above the step."""
+    assert split_sentences("1. Optionally move the old cluster. The installers need not.\n12. Stop both. Then go.") == [
+        "1. Optionally move the old cluster.", "The installers need not.", "12. Stop both.", "Then go."]
+
+
 def test_code_blocks_stay_fenced_and_a_long_one_is_cut_between_lines(count, embedder):
     """A reader of a chunk (the extractive answer, a model) must tell a config example from prose,
     and no chunk may hold half a fence."""

@@ -193,6 +193,20 @@ def test_a_pages_sections_stay_together_after_the_opening_one() -> None:
     assert order == [lead, same_section_first, same_page, other_page]
 
 
+def test_the_sentence_that_continues_the_opening_one_stays_right_after_it() -> None:
+    """The opening sentence is often mid-section ("Tip: From PostgreSQL 11, adding a column with a
+    constant default no longer rewrites the table."), and the one after it continues it ("Instead,
+    the default is returned the next time the row is read."). The rest of the section came in the
+    page's order, so an earlier sentence stood between them and "Instead" answered nothing."""
+    from assistant.llm.extractive import _reading_order, _Unit
+
+    def unit(index: int, score: float) -> _Unit:
+        return _Unit(n=1, rank=0.01, index=index, text=f"sentence {index}", section="Adding a Column", score=score)
+
+    earlier, lead, continues, later = unit(0, 0.5), unit(1, 0.9), unit(2, 0.6), unit(4, 0.55)
+    assert _reading_order([earlier, lead, continues, later]) == [lead, continues, earlier, later]
+
+
 def test_a_cross_reference_never_opens_the_answer() -> None:
     """"Lost your device: see Two-factor authentication." matches the question's words because it
     names the page that answers; the answer opens with the best sentence that says something."""

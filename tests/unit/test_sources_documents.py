@@ -310,6 +310,53 @@ def test_html_docbook_table_title_names_every_piece_of_its_table(tmp_path: Path)
     ]
 
 
+def test_html_list_item_with_a_code_block_keeps_the_code_as_code(tmp_path: Path) -> None:
+    """A step that shows commands (``<li><p>Stop both servers:</p><pre>…</pre></li>``, DocBook and
+    Sphinx write them so) lost the block's line breaks and fence: two commands were quoted as one
+    line, "pg_ctl -D /old stop pg_ctl -D /new stop", which nobody can paste."""
+    blocks = html_blocks(
+        tmp_path,
+        '<html><body><h1>Upgrade</h1><p>These are the steps:</p><ol><li><p>Stop both servers:</p>'
+        '<pre class="programlisting">\npg_ctl -D /old stop\npg_ctl -D /new stop\n</pre>'
+        '<p>Standby servers must be running.</p></li><li><p>Run pg_upgrade.</p></li></ol></body></html>')
+    assert blocks == [
+        ((), "These are the steps:"),
+        ((), "1. Stop both servers:"),
+        ((), "pg_ctl -D /old stop\npg_ctl -D /new stop"),
+        ((), "Standby servers must be running."),
+        ((), "2. Run pg_upgrade."),
+    ]
+
+
+def test_html_docbook_step_title_leads_its_text_instead_of_running_into_it(tmp_path: Path) -> None:
+    """DocBook procedures title each step (``<p class="title"><strong>Optionally move the old
+    cluster</strong></p><p>If you are using …</p>``): read as one line, the title ran into the text
+    ("Optionally move the old cluster If you are using …") and every paragraph of every step was one
+    item. The title labels its step's first paragraph; the step's other paragraphs stay paragraphs."""
+    blocks = html_blocks(
+        tmp_path,
+        '<html><body><h1>pg_upgrade</h1><div class="procedure"><ol class="procedure" type="1">'
+        '<li class="step"><p class="title"><strong>Optionally move the old cluster</strong></p>'
+        '<p>If you are using a version-specific directory, you do not need to move it.</p>'
+        '<p>Otherwise rename it.</p></li>'
+        '<li class="step"><p class="title"><strong>Install the new binaries</strong></p>'
+        '<p>Install the new server.</p></li></ol></div></body></html>')
+    assert blocks == [
+        ((), "1. Optionally move the old cluster: If you are using a version-specific directory, "
+             "you do not need to move it."),
+        ((), "Otherwise rename it."),
+        ((), "2. Install the new binaries: Install the new server."),
+    ]
+
+
+def test_html_list_of_one_paragraph_items_is_still_one_list(tmp_path: Path) -> None:
+    """Sphinx wraps every item in a paragraph (``<li><p>Go to Settings.</p></li>``): that is a plain
+    list, read as one block of numbered lines, so a procedure stays whole."""
+    blocks = html_blocks(tmp_path, '<html><body><h1>2FA</h1><ol><li><p>Go to <b>Settings</b>.</p></li>'
+                                   '<li><p>Click <em>Enable</em>.</p></li></ol></body></html>')
+    assert blocks == [((), "1. Go to Settings.\n2. Click Enable.")]
+
+
 def test_html_table_without_a_header_row_gets_no_header_mark(tmp_path: Path) -> None:
     blocks = html_blocks(tmp_path, '<html><body><h1>Core</h1><table><tr><td>Module:</td><td>core</td></tr>'
                                    '<tr><td>Status:</td><td>Core</td></tr></table></body></html>')

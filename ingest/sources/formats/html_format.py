@@ -13,9 +13,10 @@ section of its rows only.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
 from assistant.schemas import TextBlock
 
@@ -235,7 +236,10 @@ class _Walker:
             self.buffer = []
 
     def walk(self, node: Tag) -> None:
-        for child in node.children:
+        self.walk_nodes(node.children)
+
+    def walk_nodes(self, children: Iterable[PageElement]) -> None:
+        for child in children:
             if isinstance(child, NavigableString):
                 if type(child) is NavigableString:  # skips comments, doctypes, CDATA
                     self.buffer.append(_HTML_SPACE.sub(" ", str(child)))
@@ -264,7 +268,10 @@ class _Walker:
                 self.add(child.get_text().strip("\n"), "code")
             elif name in ("ul", "ol"):
                 self.flush()
-                self.add("\n".join(_list_lines(child, 0)), "list")
+                if _has_block_items(child):
+                    self.block_list(child)
+                else:
+                    self.add("\n".join(_list_lines(child, 0)), "list")
             elif name == "dl":
                 self.flush()
                 if _has_block_definitions(child):
@@ -292,6 +299,42 @@ class _Walker:
                     self.label = None
             else:
                 self.buffer.append(inline_text(child, normalize=False))
+
+    def block_list(self, node: Tag) -> None:
+        """A list whose items hold paragraphs or code (a manual's procedure: "Stop both servers",
+        then the commands, then a remark): each item's first words are its numbered line, and the
+        rest of the item is read as the page's own blocks, so a command keeps its lines and fence.
+        A step's title (DocBook's ``p.title``, or a paragraph that is only bold text) labels the
+        step's first paragraph, as an admonition's heading does."""
+        ordered = node.name == "ol"
+        start = str(node.get("start") or "1")
+        number = int(start) if start.isdigit() else 1
+        for item in node.find_all("li", recursive=False):
+            marker = f"{number}." if ordered else "-"
+            number += 1
+            rest = list(item.children)
+            head: list[str] = []
+            while rest and not _is_block(rest[0]):
+                piece = rest.pop(0)
+                if isinstance(piece, Tag):
+                    head.append(inline_text(piece, normalize=False))
+                elif type(piece) is NavigableString:
+                    head.append(_HTML_SPACE.sub(" ", str(piece)))
+            text = normalize_space("".join(head))
+            first = rest[0] if rest else None
+            if not text and isinstance(first, Tag) and first.name == "p":
+                rest.pop(0)
+                text = inline_text(first)
+                following = next((i for i, n in enumerate(rest) if isinstance(n, Tag) or str(n).strip()), None)
+                body = rest[following] if following is not None else None
+                if _is_step_title(first) and isinstance(body, Tag) and body.name == "p":
+                    rest.remove(body)
+                    said = inline_text(body)
+                    text = f"{text} {said}" if text.endswith((":", "?", ".", "!")) else f"{text}: {said}"
+            if text:
+                self.add(f"{marker} {one_line(text)}", "list")
+            self.walk_nodes(rest)
+            self.flush()
 
     def definitions(self, node: Tag) -> None:
         """A definition list whose descriptions are paragraphs, code or lists (a manual's settings,
@@ -373,6 +416,32 @@ def _list_lines(node: Tag, depth: int) -> list[str]:
             lines.extend(_list_lines(sub, depth + 1))
         number += 1
     return lines
+
+
+_ITEM_BLOCKS = ("p", "pre", "div", "table", "dl")
+
+
+def _is_block(node: PageElement) -> bool:
+    return isinstance(node, Tag) and (node.name in _BLOCK_NAMES or node.find(_BLOCK_NAMES) is not None)
+
+
+def _has_block_items(node: Tag) -> bool:
+    """Some item holds code, or more than one paragraph: the list is a procedure to read block by
+    block (:meth:`_Walker.block_list`). Items of one paragraph each, with or without a nested list
+    (Sphinx wraps every item in a ``<p>``), stay one list of lines."""
+    for item in node.find_all("li", recursive=False):
+        if item.find("pre") is not None or len(item.find_all(_ITEM_BLOCKS, recursive=False)) >= 2:
+            return True
+    return False
+
+
+def _is_step_title(paragraph: Tag) -> bool:
+    """DocBook's ``<p class="title"><strong>Stop both servers</strong></p>``, or any paragraph that
+    is nothing but bold text."""
+    if "title" in (paragraph.get("class") or []):
+        return True
+    own = [n for n in paragraph.children if isinstance(n, Tag) or str(n).strip()]
+    return len(own) == 1 and isinstance(own[0], Tag) and own[0].name in ("strong", "b")
 
 
 def _definition_items(node: Tag) -> list[Tag]:
