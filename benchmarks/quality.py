@@ -31,7 +31,7 @@ The sets:
   ``bash ../shared/datasets/httpd/build.sh DIR`` and pass ``--httpd-corpus DIR`` (the questions
   are read from ``--httpd-questions``, by default next to the build script);
 - ``postgresql``: the PostgreSQL 15 manual from Debian's ``postgresql-doc-15`` (1,167 pages) and
-  38 questions (34 answerable) in ``benchmarks/datasets/postgresql/``: a second real manual,
+  61 questions (53 answerable) in ``benchmarks/datasets/postgresql/``: a second real manual,
   so nothing is tuned on one. ``bash benchmarks/datasets/postgresql/build.sh DIR`` (as root),
   then ``--postgresql-corpus DIR``.
 
