@@ -328,6 +328,21 @@ def test_html_list_item_with_a_code_block_keeps_the_code_as_code(tmp_path: Path)
     ]
 
 
+def test_html_sphinx_step_with_a_highlighted_code_block_keeps_its_number_and_its_code(tmp_path: Path) -> None:
+    """Sphinx puts a step's code in ``<div class="highlight"><pre>``: the step's sentence keeps its
+    number, the command stays a code block, and the next one-paragraph step is still numbered."""
+    blocks = html_blocks(
+        tmp_path,
+        '<html><body><h1>Install</h1><ol><li><p>Install the package:</p><div class="highlight"><pre>'
+        'pip install assistant\nassistant --version</pre></div></li><li><p>Run <code>assistant serve</code>.</p>'
+        '</li></ol></body></html>')
+    assert blocks == [
+        ((), "1. Install the package:"),
+        ((), "pip install assistant\nassistant --version"),
+        ((), "2. Run assistant serve."),
+    ]
+
+
 def test_html_docbook_step_title_leads_its_text_instead_of_running_into_it(tmp_path: Path) -> None:
     """DocBook procedures title each step (``<p class="title"><strong>Optionally move the old
     cluster</strong></p><p>If you are using …</p>``): read as one line, the title ran into the text
