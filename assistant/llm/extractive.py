@@ -440,6 +440,29 @@ def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
             continue
         chosen.append(unit)
         used += size
+    return _complete_lead_ins(chosen, units, used, max_chars)
+
+
+def _complete_lead_ins(chosen: list[_Unit], units: list[_Unit], used: int, max_chars: int) -> list[_Unit]:
+    """A chosen sentence that ends in a colon ("To add a user to your existing password file, type:")
+    promises what comes next in its passage: it brings that unit along when it fits the budget, and
+    is left out when it does not (the opening unit always stays), so no answer ends on "type:"."""
+    by_place = {(u.n, u.index): u for u in units}
+    for unit in list(chosen):
+        if unit.steps or unit.code is not None or not unit.text.rstrip().endswith(":"):
+            continue
+        introduced = by_place.get((unit.n, unit.index + 1))
+        if introduced is not None and any(c is introduced for c in chosen):
+            continue
+        codes = sum(c.code is not None for c in chosen)
+        if introduced is not None and not _same_text(introduced, chosen) \
+                and used + _cost(introduced) <= max_chars \
+                and (introduced.code is None or codes < MAX_CODE):
+            chosen.append(introduced)
+            used += _cost(introduced)
+        elif unit is not chosen[0]:
+            chosen = [c for c in chosen if c is not unit]
+            used -= _cost(unit)
     return chosen
 
 

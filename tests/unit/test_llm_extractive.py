@@ -371,3 +371,20 @@ def test_a_numbered_list_of_remarks_is_read_as_sentences_not_as_steps() -> None:
     assert parts[0][0] == "There are two restrictions, however: The server must be shut down first."
     procedure = _split_passage("To back up:\n\n1. Run pg_dump.\n2. Copy the file.")
     assert procedure[0][1] == ["To back up:", "Run pg_dump.", "Copy the file."]
+
+
+def test_a_sentence_that_introduces_something_brings_it_or_is_left_out() -> None:
+    """"To add a user to your existing password file, type:" was quoted with nothing after it: the
+    command it introduces scored under the answer's floor. A chosen sentence ending in a colon brings
+    the unit it introduces when that fits the length budget, and is left out when it does not."""
+    howto = make_passage("To add a user to the password file, run the htpasswd program on the server.",
+                         title="Authentication")
+    more = make_passage("To add a user to your existing password file, type:\n\nhtpasswd -b passwords dpitts secret\n\n"
+                        "Groups are listed in a plain text group file.", title="Letting more than one person in")
+    answer = extractive_answer("How do I add a user to the password file?", [howto, more], intro="Docs:",
+                               max_chars=2000)
+    assert "type: [2] htpasswd -b passwords dpitts secret [2]" in answer, answer
+    tight = extractive_answer("How do I add a user to the password file?", [howto, more], intro="Docs:",
+                              max_chars=len("To add a user to the password file, run the htpasswd program on the "
+                                            "server.") + len("To add a user to your existing password file, type:") + 5)
+    assert "type:" not in tight, tight
