@@ -435,12 +435,17 @@ def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
             continue
         if unit.steps and unit.score < best.score * PROCEDURE_MIN_RATIO:
             continue
-        size = _cost(unit)
-        if used + size > max_chars or (unit.code is not None and sum(c.code is not None for c in chosen) >= MAX_CODE):
+        if not _fits(unit, chosen, used, max_chars):
             continue
         chosen.append(unit)
-        used += size
+        used += _cost(unit)
     return _complete_lead_ins(chosen, units, used, max_chars)
+
+
+def _fits(unit: _Unit, chosen: list[_Unit], used: int, max_chars: int) -> bool:
+    """Whether ``unit`` still fits the answer: its cost within the length budget, and at most
+    ``MAX_CODE`` code blocks."""
+    return used + _cost(unit) <= max_chars and (unit.code is None or sum(c.code is not None for c in chosen) < MAX_CODE)
 
 
 def _complete_lead_ins(chosen: list[_Unit], units: list[_Unit], used: int, max_chars: int) -> list[_Unit]:
@@ -454,10 +459,7 @@ def _complete_lead_ins(chosen: list[_Unit], units: list[_Unit], used: int, max_c
         introduced = by_place.get((unit.n, unit.index + 1))
         if introduced is not None and any(c is introduced for c in chosen):
             continue
-        codes = sum(c.code is not None for c in chosen)
-        if introduced is not None and not _same_text(introduced, chosen) \
-                and used + _cost(introduced) <= max_chars \
-                and (introduced.code is None or codes < MAX_CODE):
+        if introduced is not None and not _same_text(introduced, chosen) and _fits(introduced, chosen, used, max_chars):
             chosen.append(introduced)
             used += _cost(introduced)
         elif unit is not chosen[0]:

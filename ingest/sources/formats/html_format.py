@@ -313,14 +313,11 @@ class _Walker:
             marker = f"{number}." if ordered else "-"
             number += 1
             rest = list(item.children)
-            head: list[str] = []
+            inline: list[PageElement] = []
             while rest and not _is_block(rest[0]):
-                piece = rest.pop(0)
-                if isinstance(piece, Tag):
-                    head.append(inline_text(piece, normalize=False))
-                elif type(piece) is NavigableString:
-                    head.append(_HTML_SPACE.sub(" ", str(piece)))
-            text = normalize_space("".join(head))
+                inline.append(rest.pop(0))
+            self.walk_nodes(inline)  # the item's own words before its first block, read as any inline text
+            text, self.buffer = normalize_space("".join(self.buffer)), []
             first = rest[0] if rest else None
             if not text and isinstance(first, Tag) and first.name == "p":
                 rest.pop(0)
