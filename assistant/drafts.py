@@ -41,6 +41,7 @@ import numpy as np
 from assistant.errors import AssistantError, ConfigError
 from assistant.gaps import cluster_labels
 from assistant.redact import Redactor
+from assistant.ticket_text import GREETING, NAME_ONLY, SIGNOFF, is_courtesy_line, turns
 
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -80,15 +81,7 @@ CREATE TABLE IF NOT EXISTS draft_events (
 """
 
 RESOLVED = frozenset({"solved", "closed", "resolved"})
-_TURN = re.compile(r"^(Customer|Agent|System)( \(internal note\))?: ?", re.MULTILINE)
-_GREETING = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon|evening))\b[^.!?\n]{0,40}[,!.]?\s*$",
-                       re.IGNORECASE)
-_SIGNOFF = re.compile(r"^(thanks|thank you|cheers|best|regards|kind regards|best regards|many thanks|"
-                      r"let me know|hope (this|that) helps|happy to help|have a (great|good|nice)|"
-                      r"sorry (you|to hear|for the|about)|great question|good question)\b",
-                      re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!])\s+(?=[A-Z0-9\"'(\[])")
-_NAME_ONLY = re.compile(r"^(\[NAME\]|[A-Z][a-z]+( [A-Z][a-z]+)?)[.!]?$")
 _IDENTIFIER = re.compile(r"\b[A-Z]{2,}-\d+\b|https?://\S*(ticket|agent)\S*", re.IGNORECASE)  # INV-1251: one case only
 _AGREE = 0.72  # cosine at which two agents' sentences say the same thing
 _DUPLICATE = _AGREE  # two picked sentences that say the same thing: keep one
@@ -300,29 +293,12 @@ def resolved_tickets(generation: LoadedGeneration, redactor: Redactor | None = N
 
 def _turns(text: str) -> list[tuple[str, str]]:
     """``Customer: ...`` / ``Agent: ...`` blocks of a ticket chunk; internal notes are left out."""
-    marks = list(_TURN.finditer(text))
-    out: list[tuple[str, str]] = []
-    for i, mark in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        if mark.group(2):  # internal note: staff-only, never article material
-            continue
-        out.append((mark.group(1), text[mark.end():end].strip()))
-    return out
-
-
-_PLACEHOLDERS_ONLY = re.compile(r"^(\[[A-Z]+\][\s,.]*)+$")
+    return [(turn.role, turn.text) for turn in turns(text) if not turn.internal]
 
 
 def clean_question(text: str) -> str:
     """The customer's question without greeting, sign-off and signature lines ("Thanks, [NAME]")."""
-    kept = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or _GREETING.match(line) or _NAME_ONLY.match(line) or _PLACEHOLDERS_ONLY.match(line):
-            continue
-        if _SIGNOFF.match(line) and len(line.split()) <= 4:
-            continue
-        kept.append(line)
+    kept = [line.strip() for line in text.splitlines() if line.strip() and not is_courtesy_line(line)]
     return " ".join(kept) or text.strip()
 
 
@@ -331,13 +307,13 @@ def _answer_sentences(reply: str) -> list[str]:
     out: list[str] = []
     for paragraph in re.split(r"\n\s*\n|\n", reply):
         paragraph = paragraph.strip()
-        if (not paragraph or _GREETING.match(paragraph) or _NAME_ONLY.match(paragraph)
+        if (not paragraph or GREETING.match(paragraph) or NAME_ONLY.match(paragraph)
                 or (len(paragraph.split()) <= 4 and not paragraph.endswith((".", "!")))):
             continue  # greetings, signatures ("Ledgerly Customer Support"), names
         for sentence in _SENTENCE.split(paragraph):
             sentence = sentence.strip()
-            if (len(sentence) < 25 or sentence.endswith("?") or _SIGNOFF.match(sentence)
-                    or _GREETING.match(sentence) or "[NAME]" in sentence or _IDENTIFIER.search(sentence)):
+            if (len(sentence) < 25 or sentence.endswith("?") or SIGNOFF.match(sentence)
+                    or GREETING.match(sentence) or "[NAME]" in sentence or _IDENTIFIER.search(sentence)):
                 continue
             out.append(sentence)
     return out

@@ -64,6 +64,7 @@ from assistant.schemas import (
     partitions_for,
 )
 from assistant.store import Conversation, Store
+from assistant.ticket_text import staff_text
 from assistant.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -480,10 +481,12 @@ def _audience_guard(passages: list[Passage], audience: Audience) -> list[Passage
 
 def _source_ref(n: int, passage: Passage, question: str) -> SourceRef:
     chunk = passage.chunk
+    # A ticket's snippet is what the agent answered, as its quoted sentences are.
+    text = (staff_text(chunk.text) if chunk.kind == "ticket" else "") or chunk.text
     return SourceRef(
         n=n, title=chunk.title, url=chunk.url, source=chunk.source, audience=chunk.audience,
         chunk_id=chunk.chunk_id, path=chunk.path, section=chunk.section,
-        snippet=best_excerpt(question, chunk.text, max_chars=200), score=passage.score,
+        snippet=best_excerpt(question, text, max_chars=200), score=passage.score,
     )
 
 

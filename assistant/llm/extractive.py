@@ -47,6 +47,7 @@ import numpy as np
 from assistant.grounding import content_words, is_unsafe, stem
 from assistant.ranking import HOW_TO, STEP, reads_as_steps
 from assistant.schemas import Passage
+from assistant.ticket_text import customer_problem, staff_text
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 
@@ -181,7 +182,15 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
         rank = docs.index(doc)
         label = _section_label(passage.chunk.section, passage.chunk.title)
         heading = _section_label(passage.chunk.section)
-        parts = _split_passage(passage.chunk.text)
+        if passage.chunk.kind == "ticket":
+            # Quote what staff answered, read as the answer to the customer's problem (which
+            # scores it and is never shown): the customer's words are untrusted, and they are
+            # the problem restated, which is why the ticket matched the question.
+            problem = customer_problem(passage.chunk.text)
+            parts = [(text, steps, context or problem, code)
+                     for text, steps, context, code in _split_passage(staff_text(passage.chunk.text))]
+        else:
+            parts = _split_passage(passage.chunk.text)
         if parts and parts[-1][1] is None and parts[-1][3] is None and parts[-1][0].endswith(":"):
             parts.pop()  # a lead-in whose example the chunk cut off: it introduces nothing here
         for index, (text, steps, context, code) in enumerate(parts):

@@ -56,3 +56,19 @@ def test_a_how_long_question_opens_with_the_sentence_that_says_how_long(answer) 
     text = answer("How long do card refunds take to reach the client?")
     opening = text.split("\n\n")[1]
     assert opening.startswith("When the client gets the money: Cards: 5–10 business days"), text
+
+
+def test_an_agent_asking_about_a_ticketed_problem_reads_the_agents_workaround(example_index, embedder) -> None:
+    """Ticket 22045 ranks first for this question; its customer's words ("won't sync to Xero, it
+    just times out"), "Regards, [NAME]" and the agent's "Hello [NAME]," were quoted, and the
+    workaround was not."""
+    pipeline = build_pipeline(example_index, backend="extractive",
+                              retriever=build_retriever(example_index, embedder=embedder))
+    done = next(e for e in pipeline.stream(AnswerRequest(question="Large invoice not appearing in Xero, what do I tell "
+                                                                "the customer?", audience="internal", channel="test"))
+            if e.type == "done")
+    assert not done.abstained and "150 lines" in done.answer, done.answer
+    for not_an_answer in ("Customer:", "Agent:", "[NAME]", "Regards", "times out"):
+        assert not_an_answer not in done.answer, done.answer
+    ticket = next(s for s in done.sources if s.title.startswith("Ticket "))
+    assert "[NAME]" not in (ticket.snippet or "") and "Customer" not in (ticket.snippet or "")

@@ -388,3 +388,19 @@ def test_a_sentence_that_introduces_something_brings_it_or_is_left_out() -> None
                               max_chars=len("To add a user to the password file, run the htpasswd program on the "
                                             "server.") + len("To add a user to your existing password file, type:") + 5)
     assert "type:" not in tight, tight
+
+
+def test_a_ticket_is_quoted_for_what_the_agent_answered_not_what_the_customer_wrote() -> None:
+    """The customer's message restates the question, so its sentences matched best and were quoted,
+    with "Regards, [NAME]" and the agent's "Hello [NAME]", while the workaround was left out."""
+    ticket = make_passage(
+        "Customer: Big invoice INV-1839 with ~180 lines won't sync to Xero, it just times out.\n\nRegards,\n[NAME]\n"
+        "Summit Photography Ltd\nAgent: Hello [NAME],\n\nThanks, this is a known issue with very long invoices "
+        "syncing to Xero. For now please split it into two invoices of at most 150 lines each; sorry for the hassle."
+        "\n\nBest,\nMateus\nLedgerly Support\nCustomer: Understood, thanks Mateus.",
+        title="Ticket 22045: Large invoice not appearing in Xero", kind="ticket", audience="internal",
+        untrusted=True, doc_key="zendesk:22045")
+    answer = extractive_answer("A big invoice won't sync to Xero, it times out", [ticket], intro="Here:")
+    assert "150 lines" in answer and "known issue" in answer
+    for customer_or_courtesy in ("180 lines", "times out", "[NAME]", "Regards", "Hello", "Best,", "Understood"):
+        assert customer_or_courtesy not in answer, answer
