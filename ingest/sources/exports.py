@@ -27,6 +27,7 @@ from assistant.errors import SourceError
 from assistant.schemas import Role, Ticket, TicketPart, Visibility
 
 from .config import SourceConfig
+from .quoted import without_quoted_html, without_quoted_text
 from .text import DecodeError, decode_bytes, html_to_text, normalize_space, one_line
 
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".jsonlines"})
@@ -240,11 +241,12 @@ def parse_time(value: Any, what: str) -> datetime | None:
 
 
 def body_text(*, plain: Any = None, html: Any = None) -> str:
-    """Prefer the plain-text rendering an export gives; otherwise turn its HTML into text."""
+    """Prefer the plain-text rendering an export gives; otherwise turn its HTML into text.
+    Either way without the earlier messages an email reply quotes (:mod:`.quoted`)."""
     if isinstance(plain, str) and plain.strip():
-        return normalize_space(plain)
+        return without_quoted_text(normalize_space(plain))
     if isinstance(html, str) and html.strip():
-        return html_to_text(html)
+        return without_quoted_text(html_to_text(without_quoted_html(html)))
     return ""
 
 
