@@ -93,13 +93,8 @@ def staff_reply(text: str) -> str:
     kept: list[str] = []
     for paragraph in re.split(r"\n\s*\n", without_signature(text)):
         lines = []
-        for line in paragraph.splitlines():
-            # "Hey Mateo, By default …" reads as a greeting line as a whole: judge what follows it.
-            greeted = line.strip()
-            line = _GREETING_LEAD.sub("", greeted)
-            if line != greeted:
-                line = line[:1].upper() + line[1:]
-            if not line or is_courtesy_line(line):
+        for line in map(_content_line, paragraph.splitlines()):
+            if not line:
                 continue
             sentences = [_without_courtesy(s) for s in SENTENCE.split(line)]
             sentences = [s for s in sentences
@@ -130,6 +125,33 @@ def customer_problem(text: str) -> str:
     """The first customer message of a ticket chunk without greeting, sign-off and signature
     lines: what the staff's replies answer ("" when the chunk holds none)."""
     first = next((t.text for t in turns(text) if t.role == "Customer"), "")
-    kept = [line.strip() for line in without_signature(first).splitlines()
-            if line.strip() and not is_courtesy_line(line)]
-    return " ".join(kept)
+    return " ".join(_message_lines(first))
+
+
+def _message_lines(text: str) -> list[str]:
+    """A message's lines without its signature block and its courtesy lines."""
+    return [line for line in map(_content_line, without_signature(text).splitlines()) if line]
+
+
+def _content_line(line: str) -> str:
+    """A line without the greeting it opens with; "" for a courtesy line. "Hey Mateo, By default
+    …" reads as a greeting line as a whole, so what follows the greeting is what is judged."""
+    greeted = line.strip()
+    line = _GREETING_LEAD.sub("", greeted)
+    if line != greeted:
+        line = line[:1].upper() + line[1:]
+    return "" if not line or is_courtesy_line(line) else line
+
+
+def readable_ticket(text: str) -> str:
+    """A ticket chunk for a reader that needs the whole exchange (an LLM's prompt): every turn
+    under its role, without greetings, sign-offs and signature blocks; a turn left empty is
+    dropped. The text before the first role mark, if any, stays as it is."""
+    marks = list(TURN.finditer(text))
+    head = text[:marks[0].start()].strip() if marks else text.strip()
+    out = [head] if head else []
+    for mark, turn in zip(marks, turns(text), strict=True):
+        body = "\n".join(_message_lines(turn.text))
+        if body:
+            out.append(f"{mark.group(0).rstrip()} {body}")
+    return "\n".join(out)
