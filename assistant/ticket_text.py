@@ -88,8 +88,9 @@ def without_signature(text: str) -> str:
 
 def staff_reply(text: str) -> str:
     """What staff answered in a message: its paragraphs without greetings, sign-offs, the
-    signature, a leading "Thanks, " and questions back to the customer ("Could you send me a
-    screenshot?"), which answer nothing. Paragraphs stay apart; numbered steps keep their lines."""
+    signature, a leading "Thanks, ", questions back to the customer ("Could you send me a
+    screenshot?"), which answer nothing, and sentences about the customer's own redacted details
+    ("the reset email goes to [EMAIL]"). Paragraphs stay apart; numbered steps keep their lines."""
     kept: list[str] = []
     for paragraph in re.split(r"\n\s*\n", without_signature(text)):
         lines = []
@@ -98,7 +99,7 @@ def staff_reply(text: str) -> str:
                 continue
             sentences = [_without_courtesy(s) for s in SENTENCE.split(line)]
             sentences = [s for s in sentences
-                         if s and not s.endswith("?") and not GREETING.match(s)
+                         if s and not s.endswith("?") and not GREETING.match(s) and not _PLACEHOLDER.search(s)
                          and not (SIGNOFF.match(s) and len(s.split()) <= 8)]
             if sentences:
                 lines.append(" ".join(sentences))

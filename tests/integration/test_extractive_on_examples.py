@@ -72,3 +72,26 @@ def test_an_agent_asking_about_a_ticketed_problem_reads_the_agents_workaround(ex
         assert not_an_answer not in done.answer, done.answer
     ticket = next(s for s in done.sources if s.title.startswith("Ticket "))
     assert "[NAME]" not in (ticket.snippet or "") and "Customer" not in (ticket.snippet or "")
+
+
+def test_no_answer_of_the_ticket_set_quotes_a_customer_a_greeting_or_a_signature(example_index, embedder) -> None:
+    """examples/eval/tickets.jsonl: agents' questions whose best passage is a past ticket. Every
+    answer holds its facts, and none quotes what a customer wrote or the courtesy around a reply."""
+    import json
+    import re
+    from pathlib import Path
+
+    from assistant.answer_quality import fact_found
+
+    courtesy = re.compile(r"\[NAME\]|\[EMAIL\]|\[PHONE\]|Customer:|Agent:|\bRegards\b|\bHello\b|\bHi\b|\bHey\b"
+                          r"|Cheers|Let me know|Ledgerly Support|Sent from my")
+    pipeline = build_pipeline(example_index, backend="extractive",
+                              retriever=build_retriever(example_index, embedder=embedder))
+    lines = (Path(__file__).resolve().parents[2] / "examples" / "eval" / "tickets.jsonl").read_text().splitlines()
+    for case in map(json.loads, lines):
+        done = next(e for e in pipeline.stream(AnswerRequest(question=case["question"], audience="internal",
+                                                             channel="test")) if e.type == "done")
+        assert not done.abstained, case["question"]
+        assert any(s.title.startswith("Ticket ") for s in done.sources), done.answer
+        assert all(fact_found(done.answer, group) for group in case["facts"]), done.answer
+        assert not courtesy.search(done.answer), done.answer

@@ -75,3 +75,9 @@ def test_a_greeting_on_the_line_of_the_answer_is_dropped_and_the_answer_kept() -
     assert staff_text("Agent: Hi [NAME], No, sync is one-way from Ledgerly to QuickBooks.") == (
         "No, sync is one-way from Ledgerly to QuickBooks.")
     assert staff_text("Agent: Hey Mateo, By default the profile is paused.") == "By default the profile is paused."
+
+
+def test_sentences_about_the_customers_redacted_details_are_not_staff_answers() -> None:
+    chunk = ("Agent: After 10 failed attempts the account locks for 30 minutes. I see failed attempts from [IP]; "
+             "reset your password after the lock ends (the reset email goes to [EMAIL]).")
+    assert staff_text(chunk) == "After 10 failed attempts the account locks for 30 minutes."
