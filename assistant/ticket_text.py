@@ -115,11 +115,11 @@ def _without_courtesy(sentence: str) -> str:
 
 
 def staff_text(text: str) -> str:
-    """What agents told the customer in a ticket chunk, cleaned by :func:`staff_reply`.
-    Customers' and system lines are left out, and so are internal notes: they record what one
-    agent checked on one account ("Checked the payment: card, not disputed"), not an answer."""
-    return "\n\n".join(reply for reply in (staff_reply(t.text) for t in turns(text)
-                                            if t.role == "Agent" and not t.internal) if reply)
+    """What staff wrote in a ticket chunk: agents' replies and internal notes (notes only ever
+    reach internal chunks, and an agent asking about a ticket may want exactly what a colleague
+    noted), cleaned by :func:`staff_reply`; customers' and system lines left out."""
+    return "\n\n".join(reply for reply in (staff_reply(t.text) for t in turns(text) if t.role == "Agent")
+                       if reply)
 
 
 def customer_problem(text: str) -> str:

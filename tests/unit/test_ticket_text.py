@@ -21,14 +21,15 @@ Ledgerly Support
 Customer: Understood, thanks Mateus."""
 
 
-def test_the_staff_text_is_the_agents_reply_without_greeting_signoff_or_signature() -> None:
-    assert staff_text(TICKET) == ("This is a known issue with very long invoices syncing to Xero. For now please split "
+def test_the_staff_text_is_the_agents_note_and_reply_without_greeting_signoff_or_signature() -> None:
+    assert staff_text(TICKET) == ("Checked the account: Pro plan, no risk flags.\n\n"
+                                  "This is a known issue with very long invoices syncing to Xero. For now please split "
                                   "it into two invoices of at most 150 lines each; sorry for the hassle.")
 
 
-def test_the_customers_words_and_internal_notes_are_never_staff_text() -> None:
+def test_the_customers_words_are_never_staff_text() -> None:
     text = staff_text(TICKET)
-    assert "180 lines" not in text and "Understood" not in text and "risk flags" not in text
+    assert "180 lines" not in text and "Understood" not in text
 
 
 def test_questions_back_to_the_customer_answer_nothing() -> None:
