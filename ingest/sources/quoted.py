@@ -27,6 +27,8 @@ _REPLY_ABOVE = re.compile(r"^\s*##-.{0,80}-##\s*$")  # Zendesk's "##- Please typ
 _FROM = re.compile(r"^\s*\**(?:From|Von|De)\s*:\**\s+\S", re.IGNORECASE)
 _HEADER_FIELD = re.compile(r"^\s*\**(?:Sent|Date|To|Subject|Gesendet|An|Betreff|Envoyé|Objet)\s*:", re.IGNORECASE)
 _QUOTED = re.compile(r"^\s*>")
+_FORWARD = re.compile(r"^\s*-*\s*(?:-+ ?Forwarded message|Begin forwarded message|Weitergeleitete Nachricht|"
+                      r"Message transféré|Mensaje reenviado)", re.IGNORECASE)
 _RULE = re.compile(r"\s*[_-]{5,}\s*")
 _HEADER_LINES = 3  # a reply header wraps over at most this many lines
 _FIELDS_WITHIN = 5  # an Outlook "From:" line has its Sent/To/Subject lines within this many lines
@@ -37,8 +39,10 @@ _QUOTE_CONTAINERS = ("div.gmail_quote", "blockquote[type=cite]", "div.yahoo_quot
 
 
 def _quote_starts(lines: list[str]) -> int | None:
-    """Index of the line where the quoted thread begins, if one does."""
-    for i, line in enumerate(lines):
+    """Index of the line where the quoted thread begins, if one does. A forwarded message is what
+    its sender wants read: nothing from its marker on is taken for a quote."""
+    forward = next((i for i, line in enumerate(lines) if _FORWARD.match(line)), len(lines))
+    for i, line in enumerate(lines[:forward]):
         if _REPLY_ABOVE.match(line) or _ORIGINAL.match(line):
             return i
         if line.strip() and any(_REPLY_HEADER.match(" ".join(lines[i:i + n])) for n in range(1, _HEADER_LINES + 1)):

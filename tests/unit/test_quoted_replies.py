@@ -42,6 +42,13 @@ def test_a_message_that_is_only_a_quote_or_mentions_from_in_prose_is_kept() -> N
     assert without_quoted_text(prose) == prose
 
 
+def test_a_forwarded_message_is_what_the_sender_wants_read() -> None:
+    text = ("See below, this is what our client got.\n\n---------- Forwarded message ---------\n"
+            "From: Ledgerly <billing@ledgerly.example>\nDate: Mon, 6 Jan 2025\nSubject: Invoice INV-1558\n"
+            "To: ap@client.example\n\nYour invoice INV-1558 is due.")
+    assert without_quoted_text(text) == text
+
+
 def test_html_quote_containers_are_dropped_before_the_text_is_read() -> None:
     html = (f'<div dir="ltr">It still says processing.</div><div class="gmail_quote"><div>On Mon, 6 Jan 2025 Ledgerly '
             f'wrote:</div><blockquote class="gmail_quote">{AGENT_ANSWER}</blockquote></div>')
