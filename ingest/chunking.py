@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.schemas import Audience, Chunk, Document, TextBlock, Ticket, TicketPart
+from assistant.ticket_text import readable_ticket
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -40,8 +41,9 @@ FENCE = "```"
 # caption (a ``<caption>``, or a numbered "Table 2: …" heading or DocBook ``p.title`` right before it) is
 # the section of its rows only; 8: an HTML list whose items hold code or several paragraphs (a manual's
 # procedure) is read block by block, its code fenced, a step's title labelling its first paragraph,
-# and a list item's number is not cut from its text as a sentence.
-CHUNKING_VERSION = 8
+# and a list item's number is not cut from its text as a sentence; 9: a ticket chunk's vector reads
+# its turns without greetings, sign-offs and signature blocks (its stored text is unchanged).
+CHUNKING_VERSION = 9
 
 
 @dataclass(frozen=True)
@@ -293,14 +295,16 @@ def chunk_ticket(ticket: Ticket, params: ChunkParams, count: TokenCounter) -> li
                 doc_key=doc_key, source=ticket.source, kind="ticket", audience=audience, title=title,
                 section="", url=ticket.url, path=ticket.id, ordinal=len(chunks), text=piece, context=context,
                 untrusted=untrusted, metadata={**metadata, "roles": sorted(set(roles))}, params=params,
+                embed_body=readable_ticket(piece) or piece,
             ))
     return chunks
 
 
 def _make_chunk(*, doc_key: str, source: str, kind: str, audience: Audience, title: str, section: str,
                 url: str | None, path: str, ordinal: int, text: str, context: str, untrusted: bool,
-                metadata: dict[str, object], params: ChunkParams) -> Chunk:
-    embed_text = f"{context}\n{for_embedding(text)}"
+                metadata: dict[str, object], params: ChunkParams, embed_body: str | None = None) -> Chunk:
+    """``embed_body``: what the vector reads of ``text``, when not all of it (a ticket's courtesy)."""
+    embed_text = f"{context}\n{for_embedding(text if embed_body is None else embed_body)}"
     digest = content_hash(params.model_id, embed_text)
     return Chunk(
         chunk_id=chunk_identity(doc_key, ordinal, digest), doc_key=doc_key, source=source,

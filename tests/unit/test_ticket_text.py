@@ -82,3 +82,17 @@ def test_sentences_about_the_customers_redacted_details_are_not_staff_answers() 
     chunk = ("Agent: After 10 failed attempts the account locks for 30 minutes. I see failed attempts from [IP]; "
              "reset your password after the lock ends (the reset email goes to [EMAIL]).")
     assert staff_text(chunk) == "After 10 failed attempts the account locks for 30 minutes."
+
+
+def test_a_ticket_chunks_vector_reads_the_exchange_without_courtesy_and_its_text_stays_whole() -> None:
+    from assistant.schemas import Ticket, TicketPart
+    from ingest.chunking import ChunkParams, chunk_ticket
+
+    ticket = Ticket(source="zendesk", id="22045", subject="Large invoice not appearing in Xero", status="closed",
+                    resolved=True, parts=[
+                        TicketPart(role="customer", text="Big invoice won't sync to Xero.\n\nRegards,\n[NAME]\nSummit"),
+                        TicketPart(role="agent", text="Hello [NAME],\n\nSplit it into two invoices.\n\nBest,\nMateus")])
+    params = ChunkParams(max_tokens=256, overlap_tokens=0, model_id="m")
+    [chunk] = chunk_ticket(ticket, params, lambda texts: [len(t.split()) for t in texts])
+    assert "Regards" in chunk.text and "Mateus" in chunk.text  # stored as written (redacted)
+    assert chunk.embed_text.endswith("Customer: Big invoice won't sync to Xero.\nAgent: Split it into two invoices.")
