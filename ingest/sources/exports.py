@@ -241,17 +241,20 @@ def parse_time(value: Any, what: str) -> datetime | None:
 
 
 def body_text(*, plain: Any = None, html: Any = None) -> str:
-    """Prefer the plain-text rendering an export gives; otherwise turn its HTML into text.
-    Either way without the earlier messages an email reply quotes (:mod:`.quoted`)."""
+    """Prefer the plain-text rendering an export gives; otherwise turn its HTML into text, without
+    the containers a mail client puts an earlier message in (:mod:`.quoted`)."""
     if isinstance(plain, str) and plain.strip():
-        return without_quoted_text(normalize_space(plain))
+        return normalize_space(plain)
     if isinstance(html, str) and html.strip():
-        return without_quoted_text(html_to_text(without_quoted_html(html)))
+        return html_to_text(without_quoted_html(html))
     return ""
 
 
 def make_part(role: Role, text: str, *, visibility: Visibility = "public",
               time: datetime | None = None) -> TicketPart | None:
+    """One message of a ticket, every loader's: only what its author wrote (:mod:`.quoted`), or
+    None when it has no text."""
+    text = without_quoted_text(text)
     return TicketPart(role=role, visibility=visibility, text=text, time=time) if text.strip() else None
 
 

@@ -73,3 +73,17 @@ def test_a_freshdesk_reply_by_email_keeps_only_the_customers_new_words(tmp_path:
     assert not errors
     assert [p.text for p in tickets["77"].parts][-1] == "That worked, thank you!"
     assert sum(AGENT_ANSWER in p.text for p in tickets["77"].parts) == 1
+
+
+def test_a_csv_export_row_keeps_only_the_new_words_of_each_message(tmp_path: Path) -> None:
+    """The cut is in the one place every loader makes a message, not only in the vendors' body fields."""
+    from tests.unit.test_sources_generic import CSV_COLUMNS
+    from tests.unit.test_sources_generic import load as load_generic
+
+    path = tmp_path / "faq.csv"
+    path.write_text("Ticket ID,Title,Customer message,Agent reply,State,Labels,Opened,Customer name\n"
+                    'T-9,Refund,"Still waiting.\n\nOn Mon, 6 Jan 2025, Support <s@x.example> wrote:\n> '
+                    f'{AGENT_ANSWER}","{AGENT_ANSWER}",closed,,2025-01-06,Grace\n')
+    tickets, errors = load_generic("csv", path, CSV_COLUMNS)
+    assert not errors
+    assert [p.text for p in tickets["T-9"].parts] == ["Still waiting.", AGENT_ANSWER]
