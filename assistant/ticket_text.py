@@ -36,11 +36,21 @@ SIGNATURE_LINES = 4  # at most this many short lines after a sign-off are its si
 _SIGNATURE_WORDS = 6  # ... each of at most this many words
 
 
+def turn_label(role: str, internal: bool) -> str:
+    """How a turn starts in a ticket chunk (``ingest/chunking.py`` writes it, :data:`TURN` reads
+    it): "Customer:", "Agent:", "Agent (internal note):"."""
+    return f"{role} (internal note):" if internal else f"{role}:"
+
+
 @dataclass(frozen=True)
 class Turn:
     role: str  # "Customer", "Agent" or "System"
     internal: bool  # an internal note: staff-only
     text: str
+
+    @property
+    def label(self) -> str:
+        return turn_label(self.role, self.internal)
 
 
 def turns(text: str) -> list[Turn]:
@@ -148,11 +158,11 @@ def readable_ticket(text: str) -> str:
     """A ticket chunk for a reader that needs the whole exchange (an LLM's prompt): every turn
     under its role, without greetings, sign-offs and signature blocks; a turn left empty is
     dropped. The text before the first role mark, if any, stays as it is."""
-    marks = list(TURN.finditer(text))
-    head = text[:marks[0].start()].strip() if marks else text.strip()
+    first = TURN.search(text)
+    head = (text[:first.start()] if first else text).strip()
     out = [head] if head else []
-    for mark, turn in zip(marks, turns(text), strict=True):
+    for turn in turns(text):
         body = "\n".join(_message_lines(turn.text))
         if body:
-            out.append(f"{mark.group(0).rstrip()} {body}")
+            out.append(f"{turn.label} {body}")
     return "\n".join(out)

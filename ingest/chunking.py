@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.schemas import Audience, Chunk, Document, TextBlock, Ticket, TicketPart
-from assistant.ticket_text import readable_ticket
+from assistant.ticket_text import readable_ticket, turn_label
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -253,10 +253,7 @@ def unfenced(text: str) -> str:
 
 
 def ticket_turn_text(part: TicketPart) -> str:
-    label = ROLE_LABEL[part.role]
-    if part.visibility == "internal":
-        label += " (internal note)"
-    return f"{label}: {part.text.strip()}"
+    return f"{turn_label(ROLE_LABEL[part.role], part.visibility == 'internal')} {part.text.strip()}"
 
 
 def chunk_ticket(ticket: Ticket, params: ChunkParams, count: TokenCounter) -> list[Chunk]:
