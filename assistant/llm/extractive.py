@@ -210,6 +210,18 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
 
 
 _Part = tuple[str, "list[str] | None", str, "tuple[str, str] | None"]
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]]*$")
+
+
+def _introduces(part: _Part, from_prose: bool) -> bool:
+    """Whether the part before a code block is its lead-in: a sentence ending with a colon ("For
+    example:"), or a prose sentence the page ends without a stop because the block completes it
+    ("To enable status reports … add this code to your configuration file"). Quoted apart from its
+    block, the second read as a sentence cut off, and the block got the section's name as its label."""
+    text, steps, _, code = part
+    if steps is not None or code is not None:
+        return False
+    return text.endswith(":") or (from_prose and _ENDS_SENTENCE.search(text) is None)
 
 def _split_passage(text: str) -> list[_Part]:
     """Sentences, with each numbered procedure as one unit (its steps cleaned, in order), each
@@ -221,13 +233,17 @@ def _split_passage(text: str) -> list[_Part]:
     steps: list[str] = []
     table: list[str] = []
     heading = ""
+    prose_parts: set[int] = set()  # positions in ``out`` of sentences read from prose (not table rows)
 
     def flush_prose() -> None:
         # A paragraph ends a sentence even when the next one starts in lower case (a function
         # table's rows: "age ( timestamp ) → interval — …", then "clock_timestamp ( ) → …").
         for paragraph in _PARAGRAPH_BREAK.split("\n".join(prose)):
             block = _strip_markdown(paragraph)
-            out.extend((s, None, heading, None) for s in (_clean(p) for p in _SENTENCE_END.split(block)) if s)
+            for sentence in (_clean(p) for p in _SENTENCE_END.split(block)):
+                if sentence:
+                    prose_parts.add(len(out))
+                    out.append((sentence, None, heading, None))
         prose.clear()
 
     def flush_steps() -> None:
@@ -264,7 +280,7 @@ def _split_passage(text: str) -> list[_Part]:
         body = "\n".join(lines).strip("\n")
         if not body.strip():
             return
-        lead = out.pop()[0] if out and out[-1][1] is None and out[-1][0].endswith(":") else ""
+        lead = out.pop()[0] if out and _introduces(out[-1], len(out) - 1 in prose_parts) else ""
         out.append(((lead + " " if lead else "") + body, None, heading, (lead, body)))
 
     closed: list[str] | None = None  # a block just closed: the next one may continue it

@@ -135,6 +135,27 @@ def test_a_code_block_is_quoted_whole_under_the_sentence_that_introduces_it() ->
     assert answer.count("```") == 2
 
 
+def test_a_sentence_the_code_block_completes_introduces_it() -> None:
+    """Manuals often end the sentence before an example without a colon ("… add this code to your
+    configuration file"): it is the block's lead-in, not a sentence of its own followed by the block
+    under a bare section label."""
+    text = ("## Enabling Status Support\n\nTo enable status reports only for browsers from the example.com "
+            "domain add this code to your configuration file\n\n```\n<Location \"/server-status\">\n"
+            "    SetHandler server-status\n</Location>\n```\n\nYou can now access server statistics.")
+    answer = extractive_answer("How do I enable the server status page?", [make_passage(text, title="mod_status")],
+                               intro="Docs:")
+    assert ("add this code to your configuration file [1]\n```\n<Location \"/server-status\">") in answer
+    assert "Enabling Status Support: [1]" not in answer
+
+
+def test_a_table_row_before_a_code_block_is_not_its_lead_in() -> None:
+    text = ("| Directive | Default |\n|---|---|\n| StartServers | 3 |\n| MaxRequestWorkers | 150 |\n\n"
+            "```\nStartServers 3\n```")
+    answer = extractive_answer("What is the default of MaxRequestWorkers?", [make_passage(text, title="MPM")],
+                               intro="Docs:")
+    assert "MaxRequestWorkers | 150 [1]\n```" not in answer
+
+
 def test_a_long_code_listing_is_left_to_the_page() -> None:
     listing = "\n".join(f"LoadModule module_{i} modules/mod_{i}.so" for i in range(60))
     text = f"The modules are loaded like this:\n\n```\n{listing}\n```\n\nLoadModule loads a module at start-up."
