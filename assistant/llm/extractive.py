@@ -128,6 +128,9 @@ class _Unit:
     context: str = ""  # the heading above it: scored with the unit, never shown
     heading: str = ""  # its section's heading, when the passage's text has none above it
     section: str = ""  # the passage's section: shown as a label before its first sentence
+    # A ticket's replies: read in the order they were written, whichever sentence scored best
+    # ("For security, payouts pause for 72 hours …" before "They resume automatically after that").
+    in_order: bool = False
     score: float = 0.0
 
     @property
@@ -205,7 +208,8 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
                     continue
             units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps, context=context,
                                heading="" if context else heading, section=label,
-                               lead=code[0] if code else "", code=code[1] if code else None))
+                               lead=code[0] if code else "", code=code[1] if code else None,
+                               in_order=passage.chunk.kind == "ticket"))
     return units
 
 
@@ -548,7 +552,8 @@ def _lead(chosen: list[_Unit], *, how_to: bool, focus: set[str] | None = None) -
 
 def _reading_order(chosen: list[_Unit], *, how_to: bool = False, focus: set[str] | None = None) -> list[_Unit]:
     """The opening unit (:func:`_lead`) first, and the sentences right after it in its passage
-    (they continue it: "Instead, …"); then the others grouped by where they stand
+    (they continue it: "Instead, …"), or, for a ticket, its chosen sentences in the order they
+    were written; then the others grouped by where they stand
     (passage and heading), each group in the passage's own order, a page's groups together (the
     opening unit's page first), pages and groups by their best unit's score. The same sentences
     as chosen, read as a page reads: "Cards: 5–10 days. ACH: 3–5 days." together, not with a
@@ -558,15 +563,18 @@ def _reading_order(chosen: list[_Unit], *, how_to: bool = False, focus: set[str]
         groups.setdefault(_place(unit), []).append(unit)
     lead = _lead(chosen, how_to=how_to, focus=focus)
     rest = sorted((u for u in groups.pop(_place(lead)) if u is not lead), key=lambda u: u.index)
-    # The sentences right after the opening one continue it ("Instead, …"): they come next, then
-    # the rest of its section in the page's order.
-    chain: list[_Unit] = []
-    for unit in (u for u in rest if u.index > lead.index):
-        if unit.index != lead.index + 1 + len(chain):
-            break
-        chain.append(unit)
-    continued = {id(u) for u in chain}
-    out = [lead, *chain, *(u for u in rest if id(u) not in continued)]
+    if lead.in_order:  # a ticket's replies: its group opens the answer, read as written
+        out = sorted([lead, *rest], key=lambda u: u.index)
+    else:
+        # The sentences right after the opening one continue it ("Instead, …"): they come next,
+        # then the rest of its section in the page's order.
+        chain: list[_Unit] = []
+        for unit in (u for u in rest if u.index > lead.index):
+            if unit.index != lead.index + 1 + len(chain):
+                break
+            chain.append(unit)
+        continued = {id(u) for u in chain}
+        out = [lead, *chain, *(u for u in rest if id(u) not in continued)]
     # A page's groups stay together (the lead's page first), pages and groups by their best sentence.
     page_best: dict[int, float] = {}
     for group in groups.values():

@@ -425,3 +425,20 @@ def test_a_ticket_is_quoted_for_what_the_agent_answered_not_what_the_customer_wr
     assert "150 lines" in answer and "known issue" in answer
     for customer_or_courtesy in ("180 lines", "times out", "[NAME]", "Regards", "Hello", "Best,", "Understood"):
         assert customer_or_courtesy not in answer, answer
+
+
+def test_a_tickets_replies_are_quoted_in_the_order_the_agent_wrote_them() -> None:
+    """An agent's reply is a short message whose sentences lean on each other ("They resume
+    automatically after that"): opening with the best-scoring one and putting the sentence it
+    follows after it read backwards."""
+    ticket = make_passage(
+        "Customer: I updated our bank account yesterday and now payouts say paused.\n"
+        "Agent: Hello [NAME],\n\nFor security, payouts pause for 72 hours whenever the payout bank account "
+        "changes, and the Owner gets an email. They resume automatically after that, including everything "
+        "that built up.\n\nBest,\nHanna",
+        title="Ticket 20385: Payouts paused after bank change", kind="ticket", audience="internal",
+        untrusted=True, doc_key="zendesk:20385")
+    answer = extractive_answer("When do paused payouts resume automatically after a bank change?", [ticket],
+                               intro="Here:")
+    assert answer.index("For security, payouts pause for 72 hours") < answer.index("They resume automatically"), \
+        answer
