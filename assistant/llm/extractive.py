@@ -542,10 +542,12 @@ def _lead(chosen: list[_Unit], *, how_to: bool, focus: set[str] | None = None) -
         if procedures:
             return max(procedures, key=lambda u: u.score)
     if focus and not _STANCE.search(lead.text) and not focus & _unit_stems(lead):
-        about = [u for u in answering if not u.steps and focus & _unit_stems(u)
+        # The best unit about it that says yes or no ("QuickBooks Desktop is not supported."), not
+        # the best about it, which may say neither ("Ledgerly sends your clients … to QuickBooks Online").
+        about = [u for u in answering if not u.steps and focus & _unit_stems(u) and _STANCE.search(u.text)
                  and u.score >= lead.score * YES_NO_LEAD_RATIO]
         best = max(about, key=lambda u: u.score, default=None)
-        if best is not None and _STANCE.search(best.text):  # the best unit about it says yes or no
+        if best is not None:
             return best
     return lead
 
