@@ -2,7 +2,8 @@
 
     python benchmarks/quality.py [--cache DIR] [--httpd-corpus DIR] [--postgresql-corpus DIR]
                                  [--sets examples zaragoza httpd postgresql]
-                                 [--variant 'name:key=value,key=value' ...] [--json OUT.json]
+                                 [--variant 'name:key=value,key=value' ...] [--grid 'key=v1,v2;key2=v3,v4']
+                                 [--json OUT.json]
 
 For each set it prints recall@1/5/10, MRR@10, nDCG@10 (ranks over distinct documents), and
 abstention precision / recall / F1 with the count of answerable questions declined and of
@@ -18,7 +19,9 @@ unanswerable ones answered, for:
 - ``domain-tuned`` (with ``--domain-tuning``): the shipped index plus the query adapter that
   ``ASSISTANT_RETRIEVAL_DOMAIN_TUNING=true`` trains at ingest (:mod:`assistant.domain_tuning`);
 - any ``--variant``: the shipped index with some ``RetrievalSettings`` changed, for
-  measuring one step at a time (``--variant 'no-agg:doc_aggregation=0'``).
+  measuring one step at a time (``--variant 'no-agg:doc_aggregation=0'``);
+- ``--grid``: a variant per combination (``--grid 'dense_temperature=0.03,0.05;title_weight=2,2.75'``),
+  then one line per variant with every set's R@1 / R@5 / MRR@10 and how many sets it made worse.
 
 The sets:
 
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import sys
@@ -221,6 +225,46 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
         except json.JSONDecodeError:
             overrides[key.strip()] = raw
     return name, overrides
+
+
+def parse_grid(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """``key=v1,v2;key2=v3,v4`` → one variant per combination, named by its settings: how round
+    12's page-score settings were chosen (every set at once, so a gain on one set that costs
+    another shows in the same row)."""
+    axes: list[tuple[str, list[Any]]] = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, _, raw = part.partition("=")
+        if not raw:
+            raise SystemExit(f"--grid: '{part}' is not key=value,value")
+        axes.append((key.strip(), [parse_variant(f"x:v={value}")[1]["v"] for value in raw.split(",")]))
+    variants = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        overrides = {key: value for (key, _), value in zip(axes, combo, strict=True)}
+        variants.append((",".join(f"{k}={v}" for k, v in overrides.items()), overrides))
+    return variants
+
+
+def print_grid(results: dict[str, dict[str, dict[str, Any]]], labels: Sequence[str]) -> None:
+    """One line per variant: R@1 / R@5 / MRR@10 on every set, the sum of MRR@10, and how many sets
+    lost a question at R@1 or R@5 against the shipped row (what a change must not do)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="grid: R@1 / R@5 / MRR@10 per set (shipped first)")
+    table.add_column("settings", no_wrap=True)
+    for name in results:
+        table.add_column(name, justify="right")
+    table.add_column("Σ MRR@10", justify="right")
+    table.add_column("sets worse", justify="right")
+    for label in ["shipped", *labels]:
+        cells, total, worse = [], 0.0, 0
+        for rows in results.values():
+            row, base = rows[label], rows["shipped"]
+            cells.append(f"{row['recall@1']:.3f} / {row['recall@5']:.3f} / {row['mrr@10']:.3f}")
+            total += row["mrr@10"]
+            worse += row["recall@1"] < base["recall@1"] or row["recall@5"] < base["recall@5"]
+        table.add_row(label, *cells, f"{total:.3f}", str(worse))
+    Console(width=220).print(table)
 
 
 def score_row(cases: list[Any], data_dir: Path, queries: QueryCache, settings: Any, *, label: str,
@@ -430,6 +474,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="output folder of benchmarks/datasets/postgresql/build.sh")
     parser.add_argument("--postgresql-questions", type=Path, default=POSTGRESQL_DATASET / "questions.jsonl")
     parser.add_argument("--variant", action="append", default=[], help="name:key=value,... (RetrievalSettings)")
+    parser.add_argument("--grid", default=None,
+                        help="key=v1,v2;key2=v3,...: a variant per combination of RetrievalSettings, then a "
+                             "one-line-per-variant comparison across the sets")
     parser.add_argument("--json", type=Path, default=None, help="also write every number (and per question) here")
     parser.add_argument("--no-baselines", action="store_true",
                         help="skip the tutorial and BM25 rows (quick runs while measuring variants)")
@@ -450,6 +497,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     queries = QueryCache(Embedder(device="cpu"))
     variants = [parse_variant(v) for v in args.variant]
+    grid = parse_grid(args.grid) if args.grid else []
+    variants += grid
     results: dict[str, dict[str, dict[str, Any]]] = {}
     counts: dict[str, str] = {}
     started = time.perf_counter()
@@ -459,6 +508,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         answerable = sum(1 for r in first if r["answerable"])
         counts[name] = f"{len(first)} questions, {answerable} answerable"
     print_tables(results, counts)
+    if variants:
+        print_grid(results, [label for label, _ in variants])
     if args.fit_abstention and "examples" in results:
         rows = [*results["examples"][MEASURED_ROW]["per_question"],
                 *results["examples"].get(ABSTENTION_ROW, {}).get("per_question", [])]
