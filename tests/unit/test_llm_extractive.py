@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from assistant.llm.extractive import best_excerpt, extractive_answer
+from assistant.schemas import Passage
 from tests.fakes import make_passage
 
 
@@ -411,16 +412,21 @@ def test_a_sentence_that_introduces_something_brings_it_or_is_left_out() -> None
     assert "type:" not in tight, tight
 
 
+def _ticket(number: int, subject: str, text: str) -> Passage:
+    """A Zendesk ticket chunk as ingest writes it: internal, its customer turns untrusted."""
+    return make_passage(text, title=f"Ticket {number}: {subject}", kind="ticket", audience="internal",
+                        untrusted=True, doc_key=f"zendesk:{number}")
+
+
 def test_a_ticket_is_quoted_for_what_the_agent_answered_not_what_the_customer_wrote() -> None:
     """The customer's message restates the question, so its sentences matched best and were quoted,
     with "Regards, [NAME]" and the agent's "Hello [NAME]", while the workaround was left out."""
-    ticket = make_passage(
+    ticket = _ticket(
+        22045, "Large invoice not appearing in Xero",
         "Customer: Big invoice INV-1839 with ~180 lines won't sync to Xero, it just times out.\n\nRegards,\n[NAME]\n"
         "Summit Photography Ltd\nAgent: Hello [NAME],\n\nThanks, this is a known issue with very long invoices "
         "syncing to Xero. For now please split it into two invoices of at most 150 lines each; sorry for the hassle."
-        "\n\nBest,\nMateus\nLedgerly Support\nCustomer: Understood, thanks Mateus.",
-        title="Ticket 22045: Large invoice not appearing in Xero", kind="ticket", audience="internal",
-        untrusted=True, doc_key="zendesk:22045")
+        "\n\nBest,\nMateus\nLedgerly Support\nCustomer: Understood, thanks Mateus.")
     answer = extractive_answer("A big invoice won't sync to Xero, it times out", [ticket], intro="Here:")
     assert "150 lines" in answer and "known issue" in answer
     for customer_or_courtesy in ("180 lines", "times out", "[NAME]", "Regards", "Hello", "Best,", "Understood"):
@@ -431,13 +437,12 @@ def test_a_tickets_replies_are_quoted_in_the_order_the_agent_wrote_them() -> Non
     """An agent's reply is a short message whose sentences lean on each other ("They resume
     automatically after that"): opening with the best-scoring one and putting the sentence it
     follows after it read backwards."""
-    ticket = make_passage(
+    ticket = _ticket(
+        20385, "Payouts paused after bank change",
         "Customer: I updated our bank account yesterday and now payouts say paused.\n"
         "Agent: Hello [NAME],\n\nFor security, payouts pause for 72 hours whenever the payout bank account "
         "changes, and the Owner gets an email. They resume automatically after that, including everything "
-        "that built up.\n\nBest,\nHanna",
-        title="Ticket 20385: Payouts paused after bank change", kind="ticket", audience="internal",
-        untrusted=True, doc_key="zendesk:20385")
+        "that built up.\n\nBest,\nHanna")
     answer = extractive_answer("When do paused payouts resume automatically after a bank change?", [ticket],
                                intro="Here:")
     assert answer.index("For security, payouts pause for 72 hours") < answer.index("They resume automatically"), \
