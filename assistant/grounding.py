@@ -89,9 +89,10 @@ def stem(word: str) -> str:
     return word
 
 
-def strip_citations(text: str) -> str:
-    """``text`` without citation markers; brackets inside a code span are code and stay."""
-    return _CODE_OR_CITATION.sub(lambda m: m.group(1) or "", text)
+def strip_citations(text: str, *, boundary: str = "") -> str:
+    """``text`` without citation markers (each replaced by ``boundary``); brackets inside a code
+    span are code and stay."""
+    return _CODE_OR_CITATION.sub(lambda m: m.group(1) or boundary, text)
 
 
 def normalise(text: str) -> str:
@@ -165,8 +166,10 @@ def _ngrams(words: Sequence[str], n: int) -> Iterable[tuple[str, ...]]:
 
 def menu_steps(text: str) -> list[str]:
     """The labels of a menu path ("Settings > Invoice design"): the word before the first arrow
-    and the first two words after each arrow (labels are short; the sentence goes on after them)."""
-    plain = strip_citations(text).replace("**", "").replace("__", "")
+    and the first two words after each arrow (labels are short; the sentence goes on after them).
+    A citation ends a path: table rows quoted one after another ("length('jose') → 4 [4] ltrim …")
+    are not the path "→ 4 ltrim"."""
+    plain = strip_citations(text, boundary="\n").replace("**", "").replace("__", "")
     if not _MENU_SEP.search(plain):
         return []
     lines = [line for line in plain.splitlines() if _MENU_SEP.search(line)]
@@ -204,7 +207,7 @@ def invented_terms(text: str, evidence: Evidence) -> list[str]:
         label = next(g for g in match.groups() if g)
         if len(label.split()) <= 6:  # a label, not a quoted sentence
             add(label)
-    for step in menu_steps(body):
+    for step in menu_steps(text):  # its citations still in: a citation ends a path
         add(step)
     plain = _CODE_SPAN.sub(" ", body).replace("**", "").replace("__", "")
     for match in _NUMBER.finditer(plain):
