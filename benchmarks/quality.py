@@ -214,16 +214,21 @@ def zaragoza_index(data_dir: Path, embedder: Any, *, tutorial: bool) -> list[dic
 # --------------------------------------------------------------------------- evaluation
 
 
+def parse_value(raw: str) -> Any:
+    """A setting's value as typed: JSON when it parses (``0.05``, ``true``), else the text itself."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
-    """``name:key=value,key=value`` → (name, overrides); values are JSON when they parse."""
+    """``name:key=value,key=value`` → (name, overrides)."""
     name, _, body = text.partition(":")
     overrides: dict[str, Any] = {}
     for pair in filter(None, body.split(",")):
         key, _, raw = pair.partition("=")
-        try:
-            overrides[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key.strip()] = raw
+        overrides[key.strip()] = parse_value(raw)
     return name, overrides
 
 
@@ -236,7 +241,7 @@ def parse_grid(text: str) -> list[tuple[str, dict[str, Any]]]:
         key, _, raw = part.partition("=")
         if not raw:
             raise SystemExit(f"--grid: '{part}' is not key=value,value")
-        axes.append((key.strip(), [parse_variant(f"x:v={value}")[1]["v"] for value in raw.split(",")]))
+        axes.append((key.strip(), [parse_value(value) for value in raw.split(",")]))
     variants = []
     for combo in itertools.product(*(values for _, values in axes)):
         overrides = {key: value for (key, _), value in zip(axes, combo, strict=True)}
@@ -497,8 +502,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     queries = QueryCache(Embedder(device="cpu"))
     variants = [parse_variant(v) for v in args.variant]
-    grid = parse_grid(args.grid) if args.grid else []
-    variants += grid
+    if args.grid:
+        variants += parse_grid(args.grid)
     results: dict[str, dict[str, dict[str, Any]]] = {}
     counts: dict[str, str] = {}
     started = time.perf_counter()
