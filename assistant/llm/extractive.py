@@ -200,7 +200,7 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
             if code is not None:
                 if len(code[1]) > MAX_CODE_CHARS or is_unsafe(text):
                     continue  # a long listing is a reference to read on the page, not an answer
-            elif steps is None and (len(text) < MIN_UNIT_CHARS or is_unsafe(text)):
+            elif steps is None and (len(text) < MIN_UNIT_CHARS or _LONE_WORD.fullmatch(text) or is_unsafe(text)):
                 continue
             if steps is not None:
                 steps = [s for s in steps if not is_unsafe(s)]
@@ -213,6 +213,8 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
     return units
 
 
+# A lone word is what is left of a "See also" list ("ServerAlias."); a lone URL or path is an example.
+_LONE_WORD = re.compile(r"[A-Za-z][A-Za-z-]*\.?")
 _Part = tuple[str, "list[str] | None", str, "tuple[str, str] | None"]
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]]*$")
 
@@ -244,7 +246,7 @@ def _split_passage(text: str) -> list[_Part]:
         # table's rows: "age ( timestamp ) → interval — …", then "clock_timestamp ( ) → …").
         for paragraph in _PARAGRAPH_BREAK.split("\n".join(prose)):
             block = _strip_markdown(paragraph)
-            for sentence in (_clean(p) for p in _SENTENCE_END.split(block)):
+            for sentence in (_balance_parentheses(_clean(p)) for p in _SENTENCE_END.split(block)):
                 if sentence:
                     prose_parts.add(len(out))
                     out.append((sentence, None, heading, None))
@@ -338,6 +340,18 @@ def _split_passage(text: str) -> list[_Part]:
     flush_steps()
     flush_prose()
     return out
+
+
+def _balance_parentheses(sentence: str) -> str:
+    """A sentence cut out of a parenthesis ("(If you are using a pre-packaged version …, it may provide
+    scripts …." then "Consult the package-level documentation for details.)") loses the bracket it
+    never closes or never opened: quoted alone, it read as if the answer had lost its end."""
+    opened, closed = sentence.count("("), sentence.count(")")
+    if sentence.startswith("(") and opened > closed:
+        return sentence[1:].lstrip()
+    if closed > opened and re.search(r"\)[.!?]?$", sentence):
+        return re.sub(r"\)([.!?]?)$", r"\1", sentence).rstrip()
+    return sentence
 
 
 _CELL_BORDER = re.compile(r"(?<!\\)\|")  # a pipe not written as "\|": a pipe inside a cell is escaped
@@ -608,8 +622,7 @@ def _render(intro: str, chosen: list[_Unit], *, how_to: bool = False, focus: set
                 paragraphs.append(" ".join(prose))
                 prose = []
             label = ""
-            if unit.lead and unit.section and unit.section != shown_section \
-                    and unit.section.lower() not in unit.lead.lower():
+            if unit.lead and unit.section and unit.section != shown_section and not _names(unit.lead, unit.section):
                 label = f"{unit.section}: "
             head = unit.lead or (f"{unit.section}:" if unit.section else "For example:")
             shown_section = unit.section
@@ -629,13 +642,29 @@ def _render(intro: str, chosen: list[_Unit], *, how_to: bool = False, focus: set
             paragraphs.append(lead + "\n".join(_step_lines(i, step, unit.n) for i, step in enumerate(steps, start=1)))
         else:
             label = ""
-            if unit.section and unit.section != shown_section and unit.section.lower() not in unit.text.lower():
+            if unit.section and unit.section != shown_section and not _names(unit.text, unit.section):
                 label = f"{unit.section}: "
             shown_section = unit.section
             prose.append(f"{label}{_shorten(unit.text, 400)} [{unit.n}]")
     if prose:
         paragraphs.append(" ".join(prose))
     return "\n\n".join([intro.strip(), *paragraphs]).strip()
+
+
+# A heading that is one name written as code ("PORT", "work_mem", "ServerName"), not a word of prose.
+_IDENTIFIER = re.compile(r"(?=\S*(?:[A-Z]\S*[A-Z]|_|\d))\S+")
+
+
+def _names(text: str, section: str) -> bool:
+    """Whether ``text`` already says where it comes from, so its section label would repeat it: it
+    opens with the section's name, or holds it ("Card refunds take …" under "Refunds"). A heading
+    that is a name must appear as written: under psql's variable "PORT", "The database server port to
+    which you are currently connected." does not name it, and said nothing without its label."""
+    if text.lower().startswith(section.lower()):
+        return True
+    if _IDENTIFIER.fullmatch(section):
+        return re.search(r"(?<!\w)" + re.escape(section) + r"(?!\w)", text) is not None
+    return section.lower() in text.lower()
 
 
 _GENERIC_HEADINGS = frozenset({"summary", "overview", "introduction", "description", "synopsis", "note", "notes",

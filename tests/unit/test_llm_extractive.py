@@ -447,3 +447,34 @@ def test_a_tickets_replies_are_quoted_in_the_order_the_agent_wrote_them() -> Non
                                intro="Here:")
     assert answer.index("For security, payouts pause for 72 hours") < answer.index("They resume automatically"), \
         answer
+
+
+def test_a_section_named_by_an_identifier_labels_a_sentence_that_only_uses_the_word() -> None:
+    """psql's variable PORT: "The database server port to which you are currently connected." says
+    nothing without its name; the word "port" in the sentence is not the name of the section."""
+    passage = make_passage("The database server port to which you are currently connected.", title="psql",
+                           section="Usage > Variables > PORT")
+    answer = extractive_answer("Which port am I connected to?", [passage], intro="Docs:")
+    assert "PORT: The database server port to which you are currently connected. [1]" in answer
+
+
+def test_a_sentence_split_out_of_a_parenthesis_does_not_open_one_it_never_closes() -> None:
+    answer_page = make_passage("Use pg_upgrade to upgrade to a new major version without dumping the data.",
+                               title="pg_upgrade")
+    aside = make_passage("The traditional method is to dump and restore. (If you are using a pre-packaged version "
+                         "of PostgreSQL, it may provide scripts to assist with major version upgrades. Consult the "
+                         "package-level documentation for details.)", title="Upgrading a PostgreSQL Cluster")
+    answer = extractive_answer("How do I upgrade to a new major version, are there scripts for it?",
+                               [answer_page, aside], intro="Docs:")
+    assert "it may provide scripts to assist with major version upgrades. [2]" in answer
+    for sentence in re.split(r"\s*\[\d+\]\s*", answer.split("\n\n", 1)[1]):
+        assert sentence.count("(") == sentence.count(")"), sentence
+
+
+def test_a_lone_word_left_of_a_see_also_list_is_not_quoted_as_a_sentence() -> None:
+    passage = make_passage("Failure to set ServerName to a name that your server can resolve will result in a "
+                           "startup warning.\n\nServerAlias.", title="core", section="ServerName Directive")
+    answer = extractive_answer("Why do I get a startup warning about ServerName and ServerAlias?", [passage],
+                               intro="Docs:")
+    assert "ServerAlias. [1]" not in answer
+    assert "startup warning. [1]" in answer
