@@ -46,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
-from assistant.ranking import QueryProfile
+from assistant.ranking import QueryProfile, spelled_apart
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es", "ly", "s")
@@ -87,19 +87,22 @@ def key_terms(profile: QueryProfile) -> list[str]:
 
 def lookup_words(profile: QueryProfile) -> list[str]:
     """Every word whose chunk frequency the signals need (key terms and their FTS5 parts)."""
-    return list(dict.fromkeys(w for t in key_terms(profile) for w in (t, *term_parts(t))))
+    return list(dict.fromkeys(w for t in key_terms(profile) for w in (t, *term_parts(t), *spelled_apart(t))))
 
 
 def _frequency(term: str, frequencies: Mapping[str, int]) -> int:
     """Chunks holding a term; a term FTS5 splits (``mod_rewrite``) counts as its rarest part."""
     parts = term_parts(term)
-    if len(parts) == 1:
-        return frequencies.get(term, frequencies.get(parts[0], 0))
-    return min(frequencies.get(p, 0) for p in parts)
+    if len(parts) > 1:
+        return min(frequencies.get(p, 0) for p in parts)
+    found = frequencies.get(term, frequencies.get(parts[0], 0))
+    runs = spelled_apart(term)  # "ABT06" where the corpus writes "ABT 06": as rare as its rarer run
+    return found or (min(frequencies.get(r, 0) for r in runs) if runs else 0)
 
 
 def _covered(term: str, found: set[str]) -> bool:
-    return all(stem(p) in found for p in term_parts(term))
+    runs = spelled_apart(term)
+    return all(stem(p) in found for p in term_parts(term)) or bool(runs and all(stem(r) in found for r in runs))
 
 
 def is_rare(df: int, total: int) -> bool:

@@ -35,6 +35,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from assistant.ranking import spelled_apart
 from assistant.schemas import AUDIENCES, Audience, Chunk
 
 log = logging.getLogger(__name__)
@@ -473,7 +474,7 @@ class ChunkDB:
         FTS5 scores every chunk holding any query word, so one common word costs a pass over
         most of the table. With ``max_postings`` > 0 the query keeps its rarest words while the
         chunks they match add up to at most that (see :meth:`bounded_terms`)."""
-        words = fts_words(query)
+        words = self._with_runs(audience, fts_words(query))
         postings = self.postings(audience) if self.use_postings else None
         if postings is not None and words and all(w.isalnum() for w in words):
             # Exact BM25 at a bounded cost: no word needs dropping (``max_postings`` is FTS5's bound).
@@ -486,6 +487,17 @@ class ChunkDB:
         if max_postings > 0 and words:
             words = self.bounded_terms(audience, words, max_postings=max_postings)
         return self._match(audience, fts_query(" ".join(words)), k, weights)
+
+    def _with_runs(self, audience: Audience, words: list[str]) -> list[str]:
+        """``words`` plus the letter and digit runs of a code this partition never writes as one word
+        but knows apart ("abt06" → "abt", "06" where pages say "ABT 06"); a code whose runs it does
+        not all know adds nothing (a lone "06" would match every page that numbers something)."""
+        glued = {w: runs for w in words if (runs := spelled_apart(w))}
+        if not glued:
+            return words
+        known = self.term_frequencies(audience, [*glued, *(r for runs in glued.values() for r in runs)])
+        extra = [r for w, runs in glued.items() if not known.get(w) and all(known.get(r) for r in runs) for r in runs]
+        return list(dict.fromkeys([*words, *extra]))
 
     def postings(self, audience: Audience) -> Postings | None:
         """The partition's in-process BM25 (cached: a generation never changes); None for an index

@@ -141,6 +141,21 @@ def identifier_tokens(question: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+_CODE_RUN = re.compile(r"[a-z]+|\d+")
+_GLUED_CODE = re.compile(r"(?=[a-z]*\d)(?=\d*[a-z])[a-z\d]+")
+
+
+def spelled_apart(term: str) -> list[str]:
+    """A code written without its space or hyphen ("ABT06", "utf8", "x509") as a page may write it
+    ("ABT 06", "UTF-8", "X.509"): its letter and digit runs of two characters or more; [] for any
+    other term. FTS5 indexes "ABT 06" as two words and "ABT06" as one, so each spelling alone
+    misses the other (zaragoza: "What is ABT06?" over answers that say "ABT 06")."""
+    lowered = term.lower()
+    if not _GLUED_CODE.fullmatch(lowered):
+        return []
+    return [run for run in _CODE_RUN.findall(lowered) if len(run) > 1]
+
+
 _FTS_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
 

@@ -13,7 +13,7 @@ from assistant.config import RetrievalSettings, Settings
 from assistant.eval_datasets import document_chunk, write_generation
 from assistant.factory import build_retriever
 from assistant.index import IndexHandle
-from assistant.retrieval import HybridRetriever
+from assistant.retrieval import HybridRetriever, keyword_query
 from assistant.schemas import RetrievalFilters
 
 pytestmark = pytest.mark.integration
@@ -36,6 +36,8 @@ def _chunks(model_id: str, *, extra: str = "") -> list:
         doc("troubleshooting/errors.md", "Error codes",
             "Error LDG-7731 means the webhook signing secret does not match; rotate the secret in Settings > API."),
         doc("taxes/rates.md", "Tax rates", "Add tax rates under Settings > Taxes and pick them per line item."),
+        doc("legal/contracts.md", "Contract forms",
+            "ABT 06 is the standard form for design-and-build contracts between companies."),
         doc("T-1", "Wrong currency on PDF", TICKET_TEXT, source="helpdesk", kind="ticket",
             metadata={"tags": ["currency"], "updated": "2024-03-01T12:00:00Z"}),
         doc("T-2", "Wrong currency on PDF", TICKET_TEXT, source="helpdesk", kind="ticket",
@@ -180,3 +182,11 @@ def test_new_generation_is_used_by_the_next_query_while_a_query_in_flight_finish
     after = retriever.search("zebra stripes fingerprints", audience="public")
     assert after.generation == publishing.published != first
     assert after.passages[0].chunk.path == "new/page.md"
+
+
+def test_a_code_written_without_its_space_finds_the_page_that_writes_it_with_one(retriever: HybridRetriever) -> None:
+    db = retriever.index.current().db
+    hits = db.keyword_search("public", keyword_query("What is ABT06?"), 5)
+    assert hits and db.chunks([hits[0][0]])[hits[0][0]].path == "legal/contracts.md"
+    assert db.keyword_search("public", keyword_query("What is QQZ06?"), 5) == []  # unknown letters: no match
+

@@ -41,6 +41,18 @@ def test_an_identifier_fts5_splits_counts_as_its_rarest_part_and_is_covered_by_i
     assert lacking[0][0] == "mod_rewrite"
 
 
+def test_a_code_the_corpus_writes_with_a_space_is_known_and_covered_by_its_runs() -> None:
+    """"What is ABT06?" over pages that write "ABT 06": not a word the corpus never uses."""
+    freq = {"abt06": 0, "abt": 12, "06": 30}
+    assert {"abt", "06"} <= set(lookup_words(analyse_query("What is ABT06?")))
+    ev = evidence("What is ABT06?", "ABT 06 is the standard form for design-and-build contracts.", freq)
+    assert ev.unknown == 0.0 and ev.coverage == pytest.approx(1.0)
+    assert missing_terms(analyse_query("What is ABT06?"), ["ABT 06 is a contract form."], freq, TOTAL) == []
+    unheard = evidence("What is ZQX77?", "ABT 06 is the standard form for design-and-build contracts.",
+                       {"zqx77": 0, "zqx": 0, "77": 3})
+    assert unheard.unknown == 1.0  # a code whose letters the corpus never uses is still unknown
+
+
 def test_rare_terms_count_only_when_the_best_passages_lack_them() -> None:
     freq = {"nginx": 1, "proxy": 600, "trailing": 40, "slash": 80}
     lacking = evidence("nginx proxy trailing slash", "ProxyPass and the trailing slash", freq)

@@ -23,6 +23,7 @@ from assistant.ranking import (
     quoted_spans,
     ranked,
     shingles,
+    spelled_apart,
 )
 from assistant.retrieval import Candidate, HybridRetriever
 from assistant.schemas import Chunk
@@ -207,3 +208,13 @@ def test_score_fusion_lets_a_near_tie_in_one_retriever_yield_to_a_clear_lead_in_
 
     assert order(0.0) == ["a", "b", "c"]  # ranks alone: dense's first place outweighs BM25's
     assert order(0.2) == ["b", "a", "c"]  # the scores show dense barely separates a and b
+
+
+@pytest.mark.parametrize(("term", "parts"), [
+    ("ABT06", ["abt", "06"]), ("utf8", ["utf"]), ("x509", ["509"]), ("AB04", ["ab", "04"]),
+    ("mod_rewrite", []), ("nginx", []), ("4k", []), ("2026", []),
+])
+def test_a_code_written_without_its_space_is_also_read_as_its_letter_and_digit_runs(term: str,
+                                                                                   parts: list[str]) -> None:
+    assert spelled_apart(term) == parts
+
