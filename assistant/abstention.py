@@ -85,6 +85,30 @@ def key_terms(profile: QueryProfile) -> list[str]:
     return [t for t in profile.terms if not t.isdigit()]
 
 
+# Endings that tell apart words of one family which Porter's stemmer (FTS5's) leaves apart:
+# "cheapest" / "cheap", "visitors" / "visit", "thick" / "thicker".
+_FAMILY_SUFFIXES = ("s", "es", "er", "ers", "est", "or", "ors", "ing", "ings", "ed", "ly", "al", "ation",
+                    "ations", "ion", "ions", "ment", "ments", "ness", "ity", "ive")
+
+
+def relatives(term: str) -> list[str]:
+    """Words of the term's family a page may write instead: the term less one of those endings (at
+    least four letters left) or with one. A question asking for "the cheapest quote" over answers
+    that say "cheap" and "cheaper" does not use a word the corpus never heard of."""
+    word = term.lower()
+    if not word.isalpha() or len(word) < 4:
+        return []
+    out = [word[: -len(s)] for s in _FAMILY_SUFFIXES if word.endswith(s) and len(word) - len(s) >= 4]
+    return list(dict.fromkeys([*out, *(word + s for s in _FAMILY_SUFFIXES)]))
+
+
+def family_words(profile: QueryProfile, frequencies: Mapping[str, int]) -> list[str]:
+    """The relatives to look up next, of the key terms no chunk holds as written (a second, small
+    lookup, made only when the first found a term unknown)."""
+    return list(dict.fromkeys(r for t in key_terms(profile) if _frequency(t, frequencies) == 0
+                              for r in relatives(t)))
+
+
 def lookup_words(profile: QueryProfile) -> list[str]:
     """Every word whose chunk frequency the signals need (key terms and their FTS5 parts)."""
     return list(dict.fromkeys(w for t in key_terms(profile) for w in (t, *term_parts(t), *spelled_apart(t))))
@@ -97,12 +121,16 @@ def _frequency(term: str, frequencies: Mapping[str, int]) -> int:
         return min(frequencies.get(p, 0) for p in parts)
     found = frequencies.get(term, frequencies.get(parts[0], 0))
     runs = spelled_apart(term)  # "ABT06" where the corpus writes "ABT 06": as rare as its rarer run
-    return found or (min(frequencies.get(r, 0) for r in runs) if runs else 0)
+    found = found or (min(frequencies.get(r, 0) for r in runs) if runs else 0)
+    # Known through its family ("cheapest" where pages say "cheap"), once family_words were looked up.
+    return found or max((frequencies.get(r, 0) for r in relatives(term)), default=0)
 
 
 def _covered(term: str, found: set[str]) -> bool:
+    if all(stem(p) in found for p in term_parts(term)):
+        return True
     runs = spelled_apart(term)
-    return all(stem(p) in found for p in term_parts(term)) or bool(runs and all(stem(r) in found for r in runs))
+    return bool(runs and all(stem(r) in found for r in runs)) or any(stem(r) in found for r in relatives(term))
 
 
 def is_rare(df: int, total: int) -> bool:

@@ -39,6 +39,7 @@ from assistant.abstention import (
     SALIENCE_TERMS,
     SHIPPED_MODEL,
     Evidence,
+    family_words,
     gather_evidence,
     lookup_words,
     missing_terms,
@@ -423,11 +424,13 @@ class HybridRetriever:
         db = getattr(generation, "db", None)
         if not isinstance(db, ChunkDB):
             return None
-        words = lookup_words(profile)
         frequencies: dict[str, int] = {}
-        for audience in allowed:
-            for term, n in db.term_frequencies(audience, words).items():
-                frequencies[term] = frequencies.get(term, 0) + n
+        words = lookup_words(profile)
+        while words:  # the question's words, then the families of those no chunk holds as written
+            for audience in allowed:
+                for term, n in db.term_frequencies(audience, words).items():
+                    frequencies[term] = frequencies.get(term, 0) + n
+            words = [w for w in family_words(profile, frequencies) if w not in frequencies]
         total = sum(db.partition_size(a) for a in allowed)
         ahead = _TermsAhead(frequencies, total)
         soon = getattr(self.embedder, "encode_soon", None)

@@ -12,10 +12,12 @@ from assistant.abstention import (
     SHIPPED_MODEL,
     AbstentionModel,
     Evidence,
+    family_words,
     fit_logistic,
     gather_evidence,
     lookup_words,
     missing_terms,
+    relatives,
     term_parts,
 )
 from assistant.config import RetrievalSettings
@@ -51,6 +53,23 @@ def test_a_code_the_corpus_writes_with_a_space_is_known_and_covered_by_its_runs(
     unheard = evidence("What is ZQX77?", "ABT 06 is the standard form for design-and-build contracts.",
                        {"zqx77": 0, "zqx": 0, "77": 3})
     assert unheard.unknown == 1.0  # a code whose letters the corpus never uses is still unknown
+
+
+def test_a_word_the_corpus_uses_only_in_another_form_of_its_family_is_known() -> None:
+    """Porter keeps "cheapest" and "cheap" apart; an FAQ that says "cheap" and "cheaper" knows the word."""
+    question = "Should I pick the cheapest quote?"
+    first = {"pick": 40, "cheapest": 0, "quote": 90}
+    family = family_words(analyse_query(question), first)
+    assert "cheap" in family and "cheapest" not in family and "quote" not in family  # only unknown terms
+    freq = {**first, **{w: 0 for w in family}, "cheap": 20}
+    ev = evidence(question, "Do not pick a quote only because it is cheaper.", freq)
+    assert ev.unknown == 0.0 and ev.coverage == pytest.approx(1.0)  # "cheaper" covers it
+    lacking = evidence(question, "Compare what each quote includes.", freq)
+    assert lacking.unknown == 0.0 and lacking.coverage < 1  # known, and this passage lacks it
+    assert {"visitor", "visit"} <= set(relatives("visitors"))
+    assert "thicker" in relatives("thick") and relatives("big") == [] and relatives("ABT06") == []
+    assert family_words(analyse_query("What does a farmland permit cost?"), {"farmland": 0, "permit": 5,
+                                                                             "cost": 9})  # still asked
 
 
 def test_rare_terms_count_only_when_the_best_passages_lack_them() -> None:
