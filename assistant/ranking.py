@@ -34,7 +34,13 @@ _STOPWORDS = (
     "trying up use used using very want was way we were what when where which while who whom why "
     "will with without would you your yours"
 )
-STOPWORDS = frozenset(_STOPWORDS.split())
+# What a word tokenizer leaves of a contraction ("didn't" → "didn", "I've" → "ve", "we'll" → "ll"):
+# no manual writes these, so as terms they read as words the corpus never heard of and pushed a
+# customer's question ("my payment didn't go through") towards "I don't know".
+_CONTRACTION_PIECES = ("aren couldn didn doesn don hadn hasn haven isn mightn mustn needn shan shouldn wasn "
+                       "weren won wouldn ain ll ve re cannot")
+CONTRACTION_PIECES = frozenset(_CONTRACTION_PIECES.split())
+STOPWORDS = frozenset(_STOPWORDS.split()) | CONTRACTION_PIECES
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Quoted spans: straight or curly double quotes and backticks; single quotes too, but only as a
