@@ -415,10 +415,10 @@ def _fixed_texts(pipeline: Answering, audience: Audience) -> list[str]:
     if prompts is None or settings is None:
         return []
     from assistant.pipeline import ATTRIBUTION_LABEL
-    from assistant.prompts import BRAND_TEXT_KEYS, brand_values
+    from assistant.prompts import brand_values
 
     prompt = prompts.answer(audience, audience)
-    return [*(prompt.text(key, settings.brand) for key in BRAND_TEXT_KEYS), ATTRIBUTION_LABEL,
+    return [*prompt.brand_texts(settings.brand), ATTRIBUTION_LABEL,
             *brand_values(settings.brand).values()]
 
 

@@ -46,7 +46,7 @@ from assistant.errors import AssistantError, public_error
 from assistant.grounding import GroundingGuard, evidence_for
 from assistant.llm import EXTRACTIVE, check_backend
 from assistant.llm.extractive import best_excerpt, extractive_answer
-from assistant.prompts import BRAND_TEXT_KEYS, PromptFile, PromptSet, brand_values, format_history, format_passages
+from assistant.prompts import PromptFile, PromptSet, brand_values, format_history, format_passages
 from assistant.protocols import Retriever
 from assistant.repetition import RepetitionGuard
 from assistant.schemas import (
@@ -63,6 +63,7 @@ from assistant.schemas import (
     TokenEvent,
     partitions_for,
 )
+from assistant.small_talk import small_talk
 from assistant.store import Conversation, Store
 from assistant.ticket_text import staff_text
 from assistant.workers import WorkerPool
@@ -232,6 +233,18 @@ class _Run:
             raise AssistantError("Please type a question.", code="empty_question")
         prompt = p.prompts.answer(request.prompt or request.audience, request.audience)
         conversation = self.unrecorded = self._conversation()
+        kind = small_talk(question)
+        reply = prompt.reply(kind, self.brand) if kind else None
+        if reply:  # "hi", "thanks!": a courtesy gets one back, not "I couldn't find anything about that"
+            index = getattr(p.retriever, "index", None)
+            if index is not None and hasattr(index, "current"):
+                index.current()  # no index yet: "not ready" to a greeting too, as to the question after it
+            yield SourcesEvent(sources=[])
+            yield from self._tokens(reply)
+            yield from self._flush()
+            yield self._done(conversation, [], [], abstained=False, fallback=False, backend=backend,
+                             prompt_versions=[prompt.full_version])
+            return
 
         llm, llm_error = self._llm(backend)
         prompt_versions = [prompt.full_version]
@@ -290,11 +303,22 @@ class _Run:
                     yield from self._extractive(standalone, passages, prompt, unsure=unsure)
                 elif not self.rewriter.order:
                     yield from self._attribute(passages)
+        yield from self._flush()
+
+        yield self._done(conversation, offered, passages, abstained=abstained, fallback=fallback, backend=backend,
+                         model=model, generation=result.generation, prompt_versions=prompt_versions, usage=usage)
+
+    def _flush(self) -> Iterator[TokenEvent]:
+        """What the citation rewriter still holds back, at the end of the answer."""
         tail = self.rewriter.finish()
         if tail:
             self.parts.append(tail)
             yield TokenEvent(text=tail)
 
+    def _done(self, conversation: Conversation | None, offered: list[SourceRef], passages: list[Passage], *,
+              abstained: bool, fallback: bool, backend: str, prompt_versions: list[str], model: str = "",
+              generation: str | None = None, usage: dict[str, int] | None = None) -> DoneEvent:
+        """The last event, recorded with the question in the store when there is a conversation."""
         self.timings["total"] = _ms(self.started)
         done = DoneEvent(
             answer="".join(self.parts),
@@ -303,16 +327,16 @@ class _Run:
             fallback=fallback,
             backend=backend,
             model=model,
-            generation=result.generation,
+            generation=generation,
             prompt_version=";".join(prompt_versions),
             conversation_id=conversation.id if conversation else None,
             timings_ms={k: round(v, 2) for k, v in self.timings.items()},
-            usage=usage,
+            usage=usage or {},
             grounding=self.grounding,
         )
         if conversation is not None:
             done.answer_id = self._record(conversation, done, passages)
-        yield done
+        return done
 
     # ------------------------------------------------------------------ stages
 
@@ -364,7 +388,7 @@ class _Run:
         """The guard for one answer: evidence is the offered passages, the question and the brand's
         own texts; the prompt's wording is what a leak would repeat."""
         brand = brand_values(self.brand)
-        texts = [prompt.text(key, self.brand) for key in BRAND_TEXT_KEYS]
+        texts = prompt.brand_texts(self.brand)
         return GroundingGuard(
             evidence_for(question, passages, extra=[*brand.values(), *texts],
                          prompt_text=prompt.system + "\n" + prompt.user),

@@ -59,9 +59,12 @@ ANSWER_TEXTS = ("abstain", "extractive_intro", "interrupted_notice")
 # ``unsure_intro`` opens an extractive answer whose evidence is weak but above the abstention cut
 # (RetrievalSettings.abstain_unsure_confidence), so the reader is told it may not be a direct answer.
 OPTIONAL_TEXTS = {"unsure_intro": "extractive_intro"}
+# Replies to a message that is only courtesy (assistant/small_talk.py): "hi", "thanks!", "bye". A
+# prompt file without one answers such a message from the documentation, as it would any other.
+SMALL_TALK_TEXTS = ("greeting", "thanks", "goodbye")
 # Every text an answer may show in the brand's own words (evidence for the grounding check, not
 # scored as answer text).
-BRAND_TEXT_KEYS = (*ANSWER_TEXTS, *OPTIONAL_TEXTS)
+BRAND_TEXT_KEYS = (*ANSWER_TEXTS, *OPTIONAL_TEXTS, *SMALL_TALK_TEXTS)
 _FRONT_MATTER_KEYS = frozenset({"kind", "audience", "version", "description", *BRAND_TEXT_KEYS})
 _SECTION = re.compile(r"^##[ \t]+(system|user)[ \t]*$", re.MULTILINE)
 
@@ -95,6 +98,15 @@ class PromptFile:
         file leaves out is the one it falls back to, :data:`OPTIONAL_TEXTS`)."""
         raw = self.texts.get(key) or self.texts[OPTIONAL_TEXTS.get(key, key)]
         return raw.format(**brand_values(brand)).strip()
+
+    def brand_texts(self, brand: BrandSettings) -> list[str]:
+        """Every text of :data:`BRAND_TEXT_KEYS` this file can show, in the brand voice."""
+        return [self.text(key, brand) for key in BRAND_TEXT_KEYS
+                if key in self.texts or OPTIONAL_TEXTS.get(key) in self.texts]
+
+    def reply(self, kind: str, brand: BrandSettings) -> str | None:
+        """The reply to a message that is only courtesy (:data:`SMALL_TALK_TEXTS`), if this file has one."""
+        return self.text(kind, brand) if kind in SMALL_TALK_TEXTS and kind in self.texts else None
 
 
 class PromptSet:
@@ -172,7 +184,7 @@ def parse_prompt(text: str, *, name: str, path: str = "<string>") -> PromptFile:
                          "set audience: public or audience: internal")
         for key in BRAND_TEXT_KEYS:
             value = front.get(key)
-            if key in OPTIONAL_TEXTS and value is None:
+            if (key in OPTIONAL_TEXTS or key in SMALL_TALK_TEXTS) and value is None:
                 continue
             if not isinstance(value, str) or not value.strip():
                 raise _error(path, f"missing text {key!r} in the front matter", f"add {key}: <text>")

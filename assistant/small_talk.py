@@ -1,0 +1,56 @@
+"""Messages that are only courtesy: "hi", "thanks!", "bye", "hello, I need help".
+
+A chat widget's first message is often a greeting, and its last a thank-you. Sent through
+retrieval, they matched nothing and got "I'm sorry, I couldn't find anything about that … and I'd
+rather not guess" (and counted as knowledge gaps in the insights report). They get a short reply
+in the brand voice instead, from the answer prompt's front matter (``greeting``, ``thanks``,
+``goodbye``); a prompt file without that text answers them as before.
+
+The test is deliberately narrow: every word of the message must be a courtesy word, so anything
+that could be a question ("hi, how do I refund a payment?", "thanks, and the invoice?") is
+answered from the documentation as usual.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+SmallTalk = Literal["greeting", "thanks", "goodbye"]
+
+_MAX_WORDS = 8
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_WORD = re.compile(r"[a-z]+")
+# Words that say which kind a message is; a message holds at least one of them.
+_GREETING = _words("hi hello hey hiya howdy yo greetings morning afternoon evening")
+_THANKS = _words("thanks thank thx ty cheers")
+_GOODBYE = _words("bye goodbye cya")
+# Asking for help without saying with what: a greeting, answered by asking what it is about.
+_OPENING = _words("help question need have quick can could you me anyone someone there is are")
+# Words that go with any of them ("thank you so much", "good morning team", "ok great, thanks").
+_FILLER = _words("good a an i so very much lot all everyone team folks guys again you that it this "
+                    "ok okay great perfect awesome cool nice brilliant excellent wonderful got helps "
+                    "helped helpful many and please see later have day the no")
+
+
+def small_talk(message: str) -> SmallTalk | None:
+    """The kind of courtesy ``message`` is, or None when it may ask something."""
+    words = _WORD.findall(message.lower().replace("'", "").replace("’", ""))
+    if not words or len(words) > _MAX_WORDS:
+        return None
+    vocabulary = _GREETING | _THANKS | _GOODBYE | _OPENING | _FILLER
+    if any(w not in vocabulary for w in words):
+        return None
+    present = set(words)
+    if present & _THANKS:
+        return "thanks"
+    if present & _GOODBYE:
+        return "goodbye"
+    if present & _GREETING or present & {"help", "question"}:
+        return "greeting"
+    return None
