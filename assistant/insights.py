@@ -3,7 +3,7 @@
 Everything is computed from what the store already records (docs/architecture.md §9): the audit row
 of each answer, feedback, hand-offs. Definitions, so the numbers mean the same everywhere:
 
-- ``questions``: answers recorded in the period (one audit row each).
+- ``questions``: answers recorded in the period (one audit row each), replies to small talk left out.
 - ``answered``: not abstained (a ``fallback`` answer is answered, by the extractive backend).
 - ``deflection_rate``: answered, no 👎 on that answer, and no hand-off anywhere in its
   conversation, over ``questions`` — the share settled without a human.
@@ -31,6 +31,7 @@ import numpy as np
 
 from assistant.errors import ConfigError
 from assistant.redact import Redactor
+from assistant.small_talk import BACKEND as SMALL_TALK_BACKEND
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -154,11 +155,15 @@ def compute_insights(store: Store, period: Period, *, channel: str | None = None
     redactor = redactor or Redactor()
     where = "a.created_at >= ? AND a.created_at < ?" + (" AND a.channel = ?" if channel else "")
     params: tuple[Any, ...] = (period.start, period.end, *((channel,) if channel else ()))
+    # A reply to "hi" or "thanks!" is not a question: neither answered nor a gap, no latency.
+    question_where = f"{where} AND a.backend <> ?"
+    question_params = (*params, SMALL_TALK_BACKEND)
     with _reading(store) as db:
         audit = _rows(db, "SELECT a.turn_id, a.conversation_id, a.channel, a.question, a.chunk_ids, a.abstained,"
-                          f" a.fallback, a.timings_ms, a.created_at FROM audit a WHERE {where}", params)
+                          f" a.fallback, a.timings_ms, a.created_at FROM audit a WHERE {question_where}",
+                      question_params)
         ratings = _rows(db, "SELECT f.turn_id, f.rating, f.comment FROM feedback f JOIN audit a"
-                            f" ON a.turn_id = f.turn_id WHERE {where} ORDER BY f.id", params)
+                            f" ON a.turn_id = f.turn_id WHERE {question_where} ORDER BY f.id", question_params)
         hand_where = "h.created_at >= ? AND h.created_at < ?" + (" AND h.channel = ?" if channel else "")
         handoffs = _rows(db, "SELECT h.conversation_id, h.turn_id, h.created_at FROM handoffs h"
                              f" WHERE {hand_where}", params)

@@ -63,6 +63,7 @@ from assistant.schemas import (
     TokenEvent,
     partitions_for,
 )
+from assistant.small_talk import BACKEND as SMALL_TALK_BACKEND
 from assistant.small_talk import small_talk
 from assistant.store import Conversation, Store
 from assistant.ticket_text import staff_text
@@ -242,7 +243,7 @@ class _Run:
             yield SourcesEvent(sources=[])
             yield from self._tokens(reply)
             yield from self._flush()
-            yield self._done(conversation, [], [], abstained=False, fallback=False, backend=backend,
+            yield self._done(conversation, [], [], abstained=False, fallback=False, backend=SMALL_TALK_BACKEND,
                              prompt_versions=[prompt.full_version])
             return
 

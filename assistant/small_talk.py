@@ -17,6 +17,8 @@ import re
 from typing import Literal
 
 SmallTalk = Literal["greeting", "thanks", "goodbye"]
+# The backend recorded for a courtesy reply (none ran): insights leave these out of every figure.
+BACKEND = "small_talk"
 
 _MAX_WORDS = 8
 

@@ -123,3 +123,18 @@ def test_period_parsing() -> None:
         parse_when("last tuesday", now=now)
     with pytest.raises(ConfigError, match="period is empty"):
         Period.parse("2026-11-08", "2026-11-01")
+
+
+def test_small_talk_is_not_a_question_answered_or_a_gap(store: Store) -> None:
+    """"hi" and "thanks!" got a courtesy reply (backend ``small_talk``): no figure moves."""
+    before = compute_insights(store, Period(NOW - 7 * DAY, NOW))
+    web = store.create_conversation(channel="web", audience="public")
+    for text in ("hi", "thanks!"):
+        turn = store.record_answer(conversation=web, question=text, done=DoneEvent(
+            answer="Hi!", sources=[], abstained=False, fallback=False, backend="small_talk",
+            timings_ms={"total": 5.0}))
+        store.record_feedback(turn_id=turn, rating=1, channel="web")
+        _backdate(store, "audit", "turn_id", turn, NOW - DAY)
+    after = compute_insights(store, Period(NOW - 7 * DAY, NOW))
+    assert (after.questions, after.answered, after.deflected, after.feedback, after.latency_ms) == \
+        (before.questions, before.answered, before.deflected, before.feedback, before.latency_ms)

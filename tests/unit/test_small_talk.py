@@ -49,7 +49,7 @@ def test_a_greeting_gets_the_brand_greeting_without_sources_or_an_apology() -> N
     assert isinstance(done, DoneEvent)
     assert events[0].type == "sources" and events[0].sources == []
     assert done.answer.startswith("Hi! I'm the Ledgerly assistant") and "sorry" not in done.answer.lower()
-    assert not done.abstained and done.sources == []
+    assert not done.abstained and done.sources == [] and done.backend == "small_talk"
     assert "".join(e.text for e in events if e.type == "token") == done.answer
 
 
