@@ -32,6 +32,8 @@ _WORD = re.compile(r"[a-z]+")
 _GREETING = _words("hi hello hey hiya howdy yo greetings morning afternoon evening")
 _THANKS = _words("thanks thank thx ty cheers")
 _GOODBYE = _words("bye goodbye cya")
+# An acknowledgement of the last answer ("ok", "great, got it"): answered like thanks.
+_ACKNOWLEDGEMENT = _words("ok okay great perfect cool awesome brilliant excellent wonderful understood noted alright")
 # Asking for help without saying with what: a greeting, answered by asking what it is about.
 _OPENING = _words("help question need have quick can could you me anyone someone there is are")
 # Words that go with any of them ("thank you so much", "good morning team", "ok great, thanks").
@@ -45,7 +47,7 @@ def small_talk(message: str) -> SmallTalk | None:
     words = _WORD.findall(message.lower().replace("'", "").replace("’", ""))
     if not words or len(words) > _MAX_WORDS:
         return None
-    vocabulary = _GREETING | _THANKS | _GOODBYE | _OPENING | _FILLER
+    vocabulary = _GREETING | _THANKS | _GOODBYE | _ACKNOWLEDGEMENT | _OPENING | _FILLER
     if any(w not in vocabulary for w in words):
         return None
     present = set(words)
@@ -55,4 +57,6 @@ def small_talk(message: str) -> SmallTalk | None:
         return "goodbye"
     if present & _GREETING or present & {"help", "question"}:
         return "greeting"
+    if present & _ACKNOWLEDGEMENT:
+        return "thanks"
     return None

@@ -22,6 +22,7 @@ from tests.unit.test_pipeline import make_pipeline
     ("Hello, I need help", "greeting"), ("Can you help me?", "greeting"), ("I have a question", "greeting"),
     ("thanks!", "thanks"), ("Thank you so much", "thanks"), ("ok great, thanks", "thanks"), ("thx", "thanks"),
     ("no thanks", "thanks"), ("Perfect, thank you, bye", "thanks"), ("bye", "goodbye"), ("Goodbye!", "goodbye"),
+    ("ok", "thanks"), ("Great, got it!", "thanks"), ("okay cool", "thanks"),
 ])
 def test_a_message_of_courtesy_words_only_is_small_talk(message: str, kind: str) -> None:
     assert small_talk(message) == kind
@@ -29,7 +30,8 @@ def test_a_message_of_courtesy_words_only_is_small_talk(message: str, kind: str)
 
 @pytest.mark.parametrize("message", [
     "hi, how do I refund a payment?", "thanks, and how do I export invoices?", "Hello, my payout is late",
-    "help with refunds", "refund", "ok", "What's the difference between hi and hello in the greeting template?",
+    "help with refunds", "refund", "ok but the refund?", "great, how do I export it?",
+    "What's the difference between hi and hello in the greeting template?",
     "Can you help me connect QuickBooks?", "", "?", "hi " * 9,
 ])
 def test_anything_that_may_ask_something_is_not(message: str) -> None:
