@@ -99,7 +99,29 @@ def relatives(term: str) -> list[str]:
     if not word.isalpha() or len(word) < 4:
         return []
     out = [word[: -len(s)] for s in _FAMILY_SUFFIXES if word.endswith(s) and len(word) - len(s) >= 4]
-    return list(dict.fromkeys([*out, *(word + s for s in _FAMILY_SUFFIXES)]))
+    return list(dict.fromkeys([*out, *(word + s for s in _FAMILY_SUFFIXES), *other_spellings(word)]))
+
+
+# British and American spellings of one word: a customer writes "customise" or "cancelled" to a
+# manual that says "customize" and "canceled" (or the other way round). Pairs of (British, American).
+_SPELLINGS = (("our", "or"), ("ise", "ize"), ("ised", "ized"), ("ises", "izes"), ("ising", "izing"),
+              ("isation", "ization"), ("yse", "yze"), ("ysed", "yzed"), ("lled", "led"), ("lling", "ling"),
+              ("ence", "ense"), ("tre", "ter"), ("ogue", "og"))
+
+
+def other_spellings(word: str) -> list[str]:
+    """The word as the other side of the Atlantic spells it ("colour" / "color", "customise" /
+    "customize", "cancelled" / "canceled", "centre" / "center"), by its ending or, for "our", inside it
+    ("favourite")."""
+    out = []
+    for british, american in _SPELLINGS:
+        if word.endswith(british) and len(word) - len(british) >= 3:
+            out.append(word[: -len(british)] + american)
+        elif word.endswith(american) and len(word) - len(american) >= 3:
+            out.append(word[: -len(american)] + british)
+    if "our" in word[1:-1] and len(word) >= 6:  # "favourite", "behaviours", "colourful"
+        out.append(word.replace("our", "or"))
+    return [w for w in dict.fromkeys(out) if w != word]
 
 
 def family_words(profile: QueryProfile, frequencies: Mapping[str, int]) -> list[str]:

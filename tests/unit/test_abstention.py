@@ -17,6 +17,7 @@ from assistant.abstention import (
     gather_evidence,
     lookup_words,
     missing_terms,
+    other_spellings,
     relatives,
     term_parts,
 )
@@ -154,3 +155,15 @@ def test_gather_reports_the_bound_of_the_salient_signal() -> None:
     assert ev.salient_missing is None
     assert ev.salient_bound == pytest.approx(math.log(1 + 4999.5 / 1.5) / math.log(1 + 5000.5 / 0.5))
     assert evidence("nginx proxy", "nginx as a proxy", freq).salient_bound == 0.0  # nothing missing
+
+
+def test_a_word_spelled_the_other_side_of_the_atlantic_is_known() -> None:
+    """"customise my invoice colours" to a manual that says "customize" and "color"."""
+    assert other_spellings("colour") == ["color"] and other_spellings("color") == ["colour"]
+    assert other_spellings("cancelled") == ["canceled"] and other_spellings("canceled") == ["cancelled"]
+    assert other_spellings("favourite") == ["favorite"] and other_spellings("four") == []
+    question = "How do I customise the colours on my invoice?"
+    first = {"customise": 0, "colours": 0, "invoice": 80}
+    freq = {**first, **dict.fromkeys(family_words(analyse_query(question), first), 0), "customize": 12, "colors": 9}
+    ev = evidence(question, "Customize the invoice color under Settings > Invoice design.", freq)
+    assert ev.unknown == 0.0 and ev.coverage == pytest.approx(1.0)
