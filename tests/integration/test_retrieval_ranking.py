@@ -94,3 +94,10 @@ def test_an_index_built_before_the_terms_table_still_answers_frequencies(retriev
         assert reopened.term_frequencies("public", words) == current.term_frequencies("public", words)
     finally:
         reopened.close()
+
+
+def test_an_american_spelling_over_the_british_help_centre_is_answered(retriever) -> None:
+    """The help centre says "customise" and "colour"; "customize the color" was declined with the right page first."""
+    result = retriever.search("How do I customize the color of my invoices?", audience="public")
+    assert result.passages[0].chunk.title == "Customising your invoice design"
+    assert not result.abstain and result.evidence["unknown"] == 0.0
