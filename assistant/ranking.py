@@ -39,8 +39,7 @@ _STOPWORDS = (
 # customer's question ("my payment didn't go through") towards "I don't know".
 _CONTRACTION_PIECES = ("aren couldn didn doesn don hadn hasn haven isn mightn mustn needn shan shouldn wasn "
                        "weren won wouldn ain ll ve re cannot")
-CONTRACTION_PIECES = frozenset(_CONTRACTION_PIECES.split())
-STOPWORDS = frozenset(_STOPWORDS.split()) | CONTRACTION_PIECES
+STOPWORDS = frozenset(_STOPWORDS.split()) | frozenset(_CONTRACTION_PIECES.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Quoted spans: straight or curly double quotes and backticks; single quotes too, but only as a

@@ -36,10 +36,10 @@ _GOODBYE = _words("bye goodbye cya")
 _ACKNOWLEDGEMENT = _words("ok okay great perfect cool awesome brilliant excellent wonderful understood noted alright")
 # Asking for help without saying with what: a greeting, answered by asking what it is about.
 _OPENING = _words("help question need have quick can could you me anyone someone there is are")
-# Words that go with any of them ("thank you so much", "good morning team", "ok great, thanks").
-_FILLER = _words("good a an i so very much lot all everyone team folks guys again you that it this "
-                    "ok okay great perfect awesome cool nice brilliant excellent wonderful got helps "
-                    "helped helpful many and please see later have day the no")
+# Words that go with any of them ("thank you so much", "good morning team", "great, got it").
+_FILLER = _words("good a an i so very much lot all everyone team folks guys again you that it this nice got "
+                 "helps helped helpful many and please see later have day the no")
+_VOCABULARY = _GREETING | _THANKS | _GOODBYE | _ACKNOWLEDGEMENT | _OPENING | _FILLER
 
 
 def small_talk(message: str) -> SmallTalk | None:
@@ -47,8 +47,7 @@ def small_talk(message: str) -> SmallTalk | None:
     words = _WORD.findall(message.lower().replace("'", "").replace("’", ""))
     if not words or len(words) > _MAX_WORDS:
         return None
-    vocabulary = _GREETING | _THANKS | _GOODBYE | _ACKNOWLEDGEMENT | _OPENING | _FILLER
-    if any(w not in vocabulary for w in words):
+    if any(w not in _VOCABULARY for w in words):
         return None
     present = set(words)
     if present & _THANKS:
