@@ -35,6 +35,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,7 +43,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.answer_quality import aggregate, score_answer
 from assistant.errors import AssistantError, ConfigError
-from assistant.schemas import AnswerEvent, AnswerRequest, Audience, Passage, SourceRef, partitions_for
+from assistant.follow_up import standalone_question
+from assistant.schemas import (
+    AnswerEvent,
+    AnswerRequest,
+    Audience,
+    HistoryTurn,
+    Passage,
+    SourceRef,
+    partitions_for,
+)
 
 if TYPE_CHECKING:
     from assistant.retrieval import HybridRetriever
@@ -62,6 +72,8 @@ class EvalCase(BaseModel):
     # Fact groups for answer-level metrics: each group is a list of accepted alternatives.
     facts: list[list[str]] | None = None
     audience: Audience
+    # The customer's earlier messages in the conversation, oldest first: the question is a follow-up.
+    history: list[str] = Field(default_factory=list)
     line: int = Field(0, exclude=True)
 
 
@@ -356,7 +368,12 @@ def evaluate_case(case: EvalCase, *, retriever: HybridRetriever, documents: dict
                             expected=list(case.expected_sources), line=case.line)
     cap = retriever.settings.per_document_cap
     t0 = time.perf_counter()
-    found = retriever.search(case.question, audience=case.audience, top_k=DEPTH * cap)
+    history = [HistoryTurn(role="user", text=text) for text in case.history]
+    # What the pipeline searches for a follow-up when no model condenses it (assistant/follow_up.py).
+    searched = (standalone_question(case.question, history,
+                                    shares=partial(retriever.term_shares, audience=case.audience))
+                if history else case.question)
+    found = retriever.search(searched, audience=case.audience, top_k=DEPTH * cap)
     result.retrieval_ms = round((time.perf_counter() - t0) * 1000, 3)
     ranked = rank_documents(found.passages)
     result.ranked = [d.doc_key for d in ranked]
@@ -368,7 +385,8 @@ def evaluate_case(case: EvalCase, *, retriever: HybridRetriever, documents: dict
     if pipeline is None:
         result.abstained = found.abstain if found.abstain is not None else found.best_dense < abstain_threshold
         return result
-    request = AnswerRequest(question=case.question, audience=case.audience, channel="eval", backend=backend)
+    request = AnswerRequest(question=case.question, audience=case.audience, channel="eval", backend=backend,
+                            history=history)
     offered: list[SourceRef] = []
     t0 = time.perf_counter()
     try:

@@ -33,6 +33,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from langchain_core.output_parsers import StrOutputParser
 from assistant.citations import CitationRewriter
 from assistant.config import Settings
 from assistant.errors import AssistantError, public_error
+from assistant.follow_up import answer_focus, standalone_question
 from assistant.grounding import GroundingGuard, evidence_for
 from assistant.llm import EXTRACTIVE, check_backend
 from assistant.llm.extractive import best_excerpt, extractive_answer
@@ -260,6 +262,13 @@ class _Run:
             except Exception as exc:  # the LLM is down: skip it for the answer too
                 log.warning("condense failed on %s, answering extractively: %s", backend, _describe(exc))
                 llm, llm_error = None, exc
+        # What the answer's sentences are chosen for: a model's standalone question, or the customer's own
+        # words when the follow-up was read by rule (the search then also carries the topic, and an answer
+        # chosen for the topic opened "Can I pause one?" with how to create a recurring profile).
+        focus = standalone
+        if request.history and llm is None:  # no model to condense with: read the follow-up by rule
+            standalone = self._follow_up(question, request)
+            focus = answer_focus(question, standalone)
         self.timings["condense"] = _ms(started)
 
         started = time.perf_counter()
@@ -279,12 +288,12 @@ class _Run:
             yield SourcesEvent(sources=offered)
             yield from self._tokens(prompt.text("abstain", self.brand))
         else:
-            offered = [_source_ref(n, passage, standalone) for n, passage in enumerate(passages, start=1)]
+            offered = [_source_ref(n, passage, focus) for n, passage in enumerate(passages, start=1)]
             self.rewriter = CitationRewriter(len(offered))
             yield SourcesEvent(sources=offered)
             if llm is None:
                 fallback = llm_error is not None
-                yield from self._extractive(standalone, passages, prompt, unsure=unsure)
+                yield from self._extractive(focus, passages, prompt, unsure=unsure)
             else:
                 outcome = _LLMOutcome()
                 yield from self._generate(llm, prompt, standalone, passages, outcome)
@@ -301,7 +310,7 @@ class _Run:
                     if self._shown():
                         self.rewriter.new_paragraph()
                         yield from self._tokens(prompt.text("interrupted_notice", self.brand) + "\n\n")
-                    yield from self._extractive(standalone, passages, prompt, unsure=unsure)
+                    yield from self._extractive(focus, passages, prompt, unsure=unsure)
                 elif not self.rewriter.order:
                     yield from self._attribute(passages)
         yield from self._flush()
@@ -349,6 +358,21 @@ class _Run:
         except Exception as exc:  # a backend that cannot even be built is a failed backend
             log.warning("LLM backend %s unavailable: %s", backend, _describe(exc))
             return None, exc
+
+    def _follow_up(self, question: str, request: AnswerRequest) -> str:
+        """``question`` with the conversation's topic when it reads as a follow-up (assistant/follow_up.py)."""
+        shares = getattr(self.p.retriever, "term_shares", None)
+        try:
+            standalone = standalone_question(question, request.history,
+                                             shares=partial(shares, audience=request.audience) if shares else None)
+        except AssistantError:
+            raise
+        except Exception:  # the rule is a help, never a reason to fail an answer
+            log.warning("follow-up rewrite failed; searching the question as asked", exc_info=True)
+            return question
+        if standalone != question:
+            log.info("follow-up read with its topic: %r", standalone)
+        return standalone
 
     def _condense(self, llm: BaseChatModel, prompt: PromptFile, history: list[HistoryTurn], question: str) -> str:
         chain = prompt.template(self.brand) | llm.bind(max_tokens=CONDENSE_MAX_TOKENS) | StrOutputParser()

@@ -414,6 +414,22 @@ class HybridRetriever:
                                abstain=abstain, confidence=None if confidence is None else round(confidence, 4),
                                evidence=present(evidence.as_dict()) if evidence else {})
 
+    def term_shares(self, words: Sequence[str], *, audience: Audience) -> dict[str, float]:
+        """The share of the audience's chunks holding each word the documents use (after FTS5's
+        stemming); words they never use are left out, and so is everything for a generation
+        without FTS5 statistics (in-memory test ones). Follow-up questions use it to tell a
+        subject ("QuickBooks") from an action ("connect")."""
+        db = getattr(self.index.current(), "db", None)
+        if not isinstance(db, ChunkDB) or not words:
+            return {}
+        allowed = partitions_for(audience)
+        total = sum(db.partition_size(a) for a in allowed)
+        counts: dict[str, int] = {}
+        for a in allowed:
+            for term, n in db.term_frequencies(a, words).items():
+                counts[term] = counts.get(term, 0) + n
+        return {w: counts[w] / total for w in words if counts.get(w) and total}
+
     def _terms_ahead(self, generation: LoadedGeneration, allowed: Sequence[Audience],
                      profile: QueryProfile) -> _TermsAhead | None:
         """The corpus statistics of the question's words, and, when the embedder can work in the

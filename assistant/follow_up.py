@@ -1,0 +1,165 @@
+"""Follow-up questions read in the light of the conversation, without a language model.
+
+A chat rarely stays at one message: "How do I refund a card payment?" is followed by "How long
+does it take?", "Can I refund only part of it?", "And for ACH?". A generating backend rewrites
+such a message into a standalone question with the ``condense`` prompt before retrieval; the
+default extractive backend has no model to do that, so it searched for the follow-up alone.
+"How long does it take?" then answered with how long *ACH payments* take to confirm, and "What
+about changing the amount?" after a question on recurring invoices with multi-currency invoicing.
+
+Here a message that reads as a follow-up is searched together with the conversation's topic: the
+customer's last message that was not itself a follow-up (and the follow-up before this one, when
+there was one, so a chain keeps its thread). What reads as a follow-up, deliberately narrowly:
+
+- it opens like one ("and …", "what about …", "how about …", "what if …", "also …", "same for …");
+- or it points back ("it", "that", "this", "those", "they", "one") and names at most
+  :data:`MAX_TERMS` content words of its own, so "Can I pause one?" is a follow-up and "Is it
+  possible to export all my data before closing my account?" is a question in its own right
+  (an "it" that points nowhere, as in "is it possible", does not count).
+
+A short message without either ("How do I refund?", "Fees?") is taken as a question of its own:
+read wrongly as a follow-up, a new subject is searched beside the old one and loses to it, which is
+worse than a follow-up answered in general terms.
+
+A follow-up that swaps one name for another ("How do I connect Ledgerly to QuickBooks?" … "And
+Xero?", "What about PayPal?") would otherwise be searched with the old name beside the new one,
+and the old one, in the longer text, won. When it opens like that, with a short phrase that names
+something (a capital where no sentence starts) the documents know, the topic's rarest such name
+is left out: the search is for "How do I connect Ledgerly to ? And Xero?". Only names are
+swapped: "And for ACH?" after "How do I refund a card payment?" asks about refunds of ACH payments,
+and keeps the refund.
+
+A message that changes the subject is answered on its own, whatever came before it. The
+condensed text is used for retrieval and for choosing the answer's sentences; the conversation
+record keeps the customer's own words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+from assistant.ranking import content_terms
+from assistant.schemas import HistoryTurn
+from assistant.small_talk import small_talk
+
+MAX_TERMS = 4  # a message pointing back with more content words than this names its own subject
+MAX_TOPIC_CHARS = 400  # a long first message (a story with a log excerpt) is cut to its opening
+MAX_SWAP_WORDS = 4  # "and Xero?", "what about PayPal payouts?": a swapped-in subject is a short noun phrase
+
+# Chunk share (0..1) of each word that the documents hold; words they never use are left out.
+Shares = Callable[[Sequence[str]], Mapping[str, float]]
+
+
+def _vocabulary(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_NAME = re.compile(r"\b[A-Za-z][\w-]*[A-Z][\w-]*|\b[A-Z][\w-]*")
+# How a follow-up opens ("and …" covers "and if …", "and how …"). Not "so" or "then": a new
+# question often starts "So I want to …".
+_OPENERS = ("and", "also", "plus", "but", "what about", "how about", "what if", "what else", "same for", "same with",
+            "same question for", "ok and", "okay and")
+# Words that ask something new rather than name a new subject ("and how …", "and can I …").
+_ASKING = _vocabulary("how what why when where which who can could do does did is are was were will would should if")
+# Openers that ask the same thing of something else ("and Xero?", "what about PayPal?").
+_SWAPS = ("and", "also", "plus", "what about", "how about", "and what about", "and how about", "same for",
+          "same with", "ok and", "okay and")
+_POINTERS = _vocabulary("it its it's itself that this these those they them their theirs there one ones same")
+# An "it" or "that" that points at nothing: "is it possible to …", "it's possible", "that is all".
+_EMPTY_POINTER = re.compile(
+    r"\b(?:is|was|will|would|isn't|wasn't)\s+it\s+(?:be\s+)?(?:possible|ok|okay|safe|true|normal|hard|easy|"
+    r"better|worth|allowed|necessary|recommended|a\s+good\s+idea)\b"
+    r"|\bit(?:'s|\s+is)\s+(?:possible|ok|okay|normal|true|necessary|recommended)\b"
+    r"|\bone\s+of\b|\bthis\s+(?:morning|afternoon|evening|week|month|year)\b",
+    re.IGNORECASE,
+)
+
+
+def _opens_with(words: Sequence[str], openers: Sequence[str]) -> bool:
+    head = " ".join(words[:4])
+    return any(head == o or head.startswith(o + " ") for o in openers)
+
+
+def reads_as_follow_up(message: str) -> bool:
+    """True when ``message`` only makes sense after what the customer asked before it."""
+    text = message.lower().replace("’", "'")
+    words = _WORD.findall(text)
+    if not words:
+        return False
+    if _opens_with(words, _OPENERS):
+        return True
+    terms = content_terms(message)
+    pointing = any(w in _POINTERS for w in _WORD.findall(_EMPTY_POINTER.sub(" ", text)))
+    return pointing and len(terms) <= MAX_TERMS
+
+
+def _topic_text(message: str) -> str:
+    text = " ".join(message.split())
+    if len(text) <= MAX_TOPIC_CHARS:
+        return text
+    cut = text[:MAX_TOPIC_CHARS]
+    return cut[: cut.rfind(" ")] if " " in cut else cut
+
+
+def _names(text: str) -> list[str]:
+    """Words written with a capital where a sentence does not start ("QuickBooks", "PayPal", "ACH"),
+    lower-cased: what a customer names a product, a service or a standard by."""
+    out = []
+    for match in _NAME.finditer(text):
+        before = text[: match.start()].rstrip()
+        if before and before[-1] not in ".?!:" and match.group() != "I":
+            out.append(match.group().lower())
+    return out
+
+
+def _without_old_subject(topic: str, question: str, shares: Shares) -> str:
+    """``topic`` less the name it asked about when ``question`` swaps in another name (see the
+    module docstring); ``topic`` as it is otherwise."""
+    words = _WORD.findall(question.lower().replace("’", "'"))
+    opener = next((o for o in sorted(_SWAPS, key=len, reverse=True) if _opens_with(words, [o])), None)
+    rest = words[len(opener.split()):] if opener else []
+    if opener is None or any(w in _POINTERS or w in _ASKING for w in rest):
+        return topic  # "and how do I disconnect it?", "and drop one?": the same subject, something else asked
+    new = [n for n in _names(question) if n not in _names(topic)]
+    if not new or len(rest) > MAX_SWAP_WORDS:
+        return topic
+    old = _names(topic)
+    known = shares([*old, *new])
+    rarest = sorted((known[n], n) for n in old if n in known)
+    if not rarest or not any(n in known for n in new):
+        return topic
+    return re.sub(rf"\b{re.escape(rarest[0][1])}\b", " ", topic, flags=re.IGNORECASE).replace("  ", " ").strip()
+
+
+def standalone_question(question: str, history: Sequence[HistoryTurn], *, shares: Shares | None = None) -> str:
+    """The text to search for ``question`` asked after ``history`` (oldest turn first): the
+    question itself, or, for a follow-up, the conversation's topic followed by it. ``shares``:
+    the documents' word frequencies (see :data:`Shares`); without it no subject is swapped."""
+    topic: str | None = None
+    previous: str | None = None  # the follow-up just before, while it continues the same topic
+    for turn in history:
+        if turn.role != "user" or not turn.text.strip() or small_talk(turn.text) is not None:
+            continue
+        if topic is not None and reads_as_follow_up(turn.text):
+            previous = turn.text
+        else:
+            topic, previous = turn.text, None
+    if topic is None or not reads_as_follow_up(question):
+        return question
+    if shares is not None and previous is None:
+        topic = _without_old_subject(topic, question, shares)
+    parts = [_topic_text(topic), *([_topic_text(previous)] if previous else []), question.strip()]
+    return " ".join(parts)
+
+
+def answer_focus(question: str, standalone: str) -> str:
+    """What an extractive answer to a follow-up chooses its sentences for: the customer's own words
+    first, then the topic's content words. Chosen for the whole standalone text, "Can I pause one?"
+    opened with how to create a recurring profile; for the follow-up's words alone, "How long does
+    it take?" after a refund question opened with how long a card dispute takes."""
+    if standalone == question or not standalone.endswith(question):
+        return standalone
+    topic = content_terms(standalone[: -len(question)])
+    return f"{question} {' '.join(topic)}" if topic else question
