@@ -259,12 +259,13 @@ def test_no_history_means_no_condense_call(prompts, settings):
 
 
 def test_condense_failure_answers_extractively_without_trying_the_llm_again(prompts, settings):
+    """The follow-up is then read by rule, as with the extractive backend (assistant/follow_up.py)."""
     llm = ScriptedChatModel(replies=["x"], fail_at={0: 0})
     retriever = FakeRetriever([REFUNDS])
     done = done_of(ask(make_pipeline(prompts, settings, llm, retriever), "and ACH?",
                        history=[HistoryTurn(role="user", text="refunds?")]))
     assert len(llm.calls) == 1 and done.fallback
-    assert retriever.calls[0][0] == "and ACH?"
+    assert retriever.calls[0][0] == "refunds? and ACH?"
 
 
 # --------------------------------------------------------------------------- prompt content and audience
