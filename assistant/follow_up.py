@@ -154,12 +154,9 @@ def standalone_question(question: str, history: Sequence[HistoryTurn], *, shares
     return " ".join(parts)
 
 
-def answer_focus(question: str, standalone: str) -> str:
-    """What an extractive answer to a follow-up chooses its sentences for: the customer's own words
-    first, then the topic's content words. Chosen for the whole standalone text, "Can I pause one?"
-    opened with how to create a recurring profile; for the follow-up's words alone, "How long does
-    it take?" after a refund question opened with how long a card dispute takes."""
+def topic_of(question: str, standalone: str) -> str:
+    """The conversation's part of :func:`standalone_question`'s text ("" when the question was
+    searched on its own): an extractive answer weighs its words below the question's own."""
     if standalone == question or not standalone.endswith(question):
-        return standalone
-    topic = content_terms(standalone[: -len(question)])
-    return f"{question} {' '.join(topic)}" if topic else question
+        return ""
+    return standalone[: -len(question)].strip()

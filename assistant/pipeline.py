@@ -44,7 +44,7 @@ from langchain_core.output_parsers import StrOutputParser
 from assistant.citations import CitationRewriter
 from assistant.config import Settings
 from assistant.errors import AssistantError, public_error
-from assistant.follow_up import answer_focus, standalone_question
+from assistant.follow_up import standalone_question, topic_of
 from assistant.grounding import GroundingGuard, evidence_for
 from assistant.llm import EXTRACTIVE, check_backend
 from assistant.llm.extractive import best_excerpt, extractive_answer
@@ -265,10 +265,10 @@ class _Run:
         # What the answer's sentences are chosen for: a model's standalone question, or the customer's own
         # words when the follow-up was read by rule (the search then also carries the topic, and an answer
         # chosen for the topic opened "Can I pause one?" with how to create a recurring profile).
-        focus = standalone
+        focus, context = standalone, ""
         if request.history and llm is None:  # no model to condense with: read the follow-up by rule
             standalone = self._follow_up(question, request)
-            focus = answer_focus(question, standalone)
+            focus, context = question, topic_of(question, standalone)
         self.timings["condense"] = _ms(started)
 
         started = time.perf_counter()
@@ -293,7 +293,7 @@ class _Run:
             yield SourcesEvent(sources=offered)
             if llm is None:
                 fallback = llm_error is not None
-                yield from self._extractive(focus, passages, prompt, unsure=unsure)
+                yield from self._extractive(focus, passages, prompt, unsure=unsure, context=context)
             else:
                 outcome = _LLMOutcome()
                 yield from self._generate(llm, prompt, standalone, passages, outcome)
@@ -310,7 +310,7 @@ class _Run:
                     if self._shown():
                         self.rewriter.new_paragraph()
                         yield from self._tokens(prompt.text("interrupted_notice", self.brand) + "\n\n")
-                    yield from self._extractive(focus, passages, prompt, unsure=unsure)
+                    yield from self._extractive(focus, passages, prompt, unsure=unsure, context=context)
                 elif not self.rewriter.order:
                     yield from self._attribute(passages)
         yield from self._flush()
@@ -440,10 +440,10 @@ class _Run:
             yield from self._tokens(ATTRIBUTION_LABEL + " " + " ".join(f"[{n}]" for n in sorted(picks)))
 
     def _extractive(self, question: str, passages: list[Passage], prompt: PromptFile, *,
-                    unsure: bool = False) -> Iterator[TokenEvent]:
+                    unsure: bool = False, context: str = "") -> Iterator[TokenEvent]:
         embedder = getattr(self.p.retriever, "embedder", None)
         intro = prompt.text("unsure_intro" if unsure else "extractive_intro", self.brand)
-        text = extractive_answer(question, passages, intro=intro,
+        text = extractive_answer(question, passages, intro=intro, context=context,
                                  encode=embedder.encode if embedder is not None else None)
         for line in text.splitlines(keepends=True):
             yield from self._tokens(line)

@@ -69,6 +69,13 @@ W_COSINE = 1.0
 W_LEXICAL = 1.0
 W_RANK = 0.1
 W_HEADING = 0.4  # the heading's own similarity to the question, added to each sentence under it
+# A follow-up's conversation topic ("How do I refund a card payment?" before "How long does it take?"):
+# its words weigh this much against the follow-up's own at 1, and a unit's similarity to the two read
+# together this much against its similarity to the follow-up alone. At 0 "How long does it take?" opened
+# with how long a card dispute takes; at 0.5 (and with the topic read as part of the question) "What if
+# I lose my phone?" opened with how to turn 2FA on. At 0.3 both open with what they ask; the follow-up
+# sets' facts are the same at 0, 0.3, 0.5 and 1 (examples 0.900, httpd 0.812, PostgreSQL 0.857).
+W_CONTEXT = 0.3
 # "How long …?" and "When will …?" ask for a duration: a sentence that states one ("Cards: 5–10
 # business days") scores this much more, so it is not outranked by one that shares more of the
 # question's words ("If it shows Failed …, refund the client another way" for card refunds).
@@ -141,12 +148,15 @@ class _Unit:
 
 
 def extractive_answer(question: str, passages: list[Passage], *, intro: str, max_passages: int = 3,
-                      max_chars: int | None = None, encode: Encoder | None = None) -> str:
-    """An answer made of the passages' best sentences, best first, each cited ``[n]``."""
+                      max_chars: int | None = None, encode: Encoder | None = None, context: str = "") -> str:
+    """An answer made of the passages' best sentences, best first, each cited ``[n]``.
+
+    ``context``: what the conversation was about when ``question`` is a follow-up ("How do I refund
+    a card payment?" before "How long does it take?"); its words count for less than the question's."""
     units = _candidate_units(passages, max_passages)
     if not units:
         return intro.strip()
-    _score(question, units, encode)
+    _score(question, units, encode, context)
     chosen = _select(units, max_chars or MAX_CHARS)
     focus = _focus(question, chosen) if _YES_NO.search(question) else set()
     return _render(intro, chosen, how_to=bool(HOW_TO.match(question)), focus=focus)
@@ -404,11 +414,14 @@ def _unit_stems(unit: _Unit) -> set[str]:
     return set(_content_stems(unit.context + " " + unit.text))
 
 
-def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
-    wanted = list(dict.fromkeys(_content_stems(question)))
+def _score(question: str, units: list[_Unit], encode: Encoder | None, context: str = "") -> None:
+    own = list(dict.fromkeys(_content_stems(question)))
+    wanted = own + [w for w in dict.fromkeys(_content_stems(context)) if w not in own]
     unit_stems = [_unit_stems(u) for u in units]
-    # Rarer question words (present in few units) say more about which unit answers.
-    weights = {w: math.log(1 + len(units) / (1 + sum(w in s for s in unit_stems))) for w in wanted}
+    # Rarer question words (present in few units) say more about which unit answers; a follow-up's
+    # topic words less than its own.
+    weights = {w: (1.0 if w in own else W_CONTEXT) * math.log(1 + len(units) / (1 + sum(w in s for s in unit_stems)))
+               for w in wanted}
     total = sum(weights.values()) or 1.0
     lexical = [sum(weights[w] for w in wanted if w in s) / total for s in unit_stems]
     cosine = [0.0] * len(units)
@@ -417,10 +430,13 @@ def _score(question: str, units: list[_Unit], encode: Encoder | None) -> None:
         shortlist = sorted(range(len(units)), key=lambda i: -lexical[i])[:MAX_EMBEDDED]
         headed = [i for i in shortlist if units[i].heading]
         titles = list(dict.fromkeys(t for t in (_heading_of(units[i]) for i in shortlist) if t)) if W_HEADING else []
-        texts = [question, *(_embed_text(units[i]) for i in shortlist),
+        asked = [question, *([f"{context} {question}"] if context else [])]
+        texts = [*asked, *(_embed_text(units[i]) for i in shortlist),
                  *(f"{units[i].heading}: {units[i].text}"[:1000] for i in headed), *titles]
         vectors = np.asarray(encode(texts), dtype=np.float32)
-        scores = vectors[1:] @ vectors[0]
+        scores = vectors[len(asked):] @ vectors[0]
+        if context:  # a follow-up: close to what it asks, and to what it asks in the conversation's light
+            scores = (1 - W_CONTEXT) * scores + W_CONTEXT * (vectors[len(asked):] @ vectors[1])
         for i, score in zip(shortlist, scores[: len(shortlist)], strict=True):
             cosine[i] = float(score)
         # Read under its section's heading too ("Lost your phone?"): the better of the two counts.
