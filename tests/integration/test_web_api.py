@@ -164,6 +164,19 @@ def test_question_without_evidence_abstains(serve) -> None:
     assert events[-1][0] == "done" and done["abstained"] is True and done["sources"] == []
 
 
+def test_a_follow_up_in_the_widget_is_answered_from_the_conversations_article(serve) -> None:
+    """The default extractive backend has no model to condense "How long does it take?": searched
+    alone it was answered with how long ACH payments take to confirm. The conversation read from the
+    store gives it its topic (assistant/follow_up.py)."""
+    s = serve()
+    token = open_session(s.client)
+    _, first = chat(s.client, token, "How do I refund a card payment?")
+    _, second = chat(s.client, token, "How long does it take?", first[-1][1]["conversation_id"])
+    done = second[-1][1]
+    assert done["sources"][0]["title"] == "Refunds and partial refunds"
+    assert "Cards: 5–10 business days" in done["answer"].split("\n\n")[1], done["answer"]
+
+
 def test_follow_up_keeps_memory_and_only_the_owner_reads_the_conversation(serve) -> None:
     s = serve()
     token = open_session(s.client)
