@@ -157,6 +157,7 @@ def standalone_question(question: str, history: Sequence[HistoryTurn], *, shares
 def topic_of(question: str, standalone: str) -> str:
     """The conversation's part of :func:`standalone_question`'s text ("" when the question was
     searched on its own): an extractive answer weighs its words below the question's own."""
-    if standalone == question or not standalone.endswith(question):
+    asked = question.strip()
+    if standalone.strip() == asked or not standalone.endswith(asked):
         return ""
-    return standalone[: -len(question)].strip()
+    return standalone[: -len(asked)].strip()

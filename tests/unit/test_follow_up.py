@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.follow_up import reads_as_follow_up, standalone_question
+from assistant.follow_up import reads_as_follow_up, standalone_question, topic_of
 from assistant.schemas import HistoryTurn
 
 
@@ -89,3 +89,10 @@ def test_a_follow_up_that_refines_keeps_the_whole_topic() -> None:
         "How do I refund a card payment? And for ACH?")
     assert standalone_question("and how do I disconnect it?", _history("How do I connect Stripe?"),
                                shares=lookup) == "How do I connect Stripe? and how do I disconnect it?"
+
+
+def test_the_topic_part_of_a_follow_up_is_what_the_conversation_added() -> None:
+    history = _history("How do I refund a card payment?")
+    standalone = standalone_question(" How long does it take? ", history)
+    assert topic_of(" How long does it take? ", standalone) == "How do I refund a card payment?"
+    assert topic_of("How do I refund?", "How do I refund?") == ""
