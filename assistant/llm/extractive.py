@@ -74,7 +74,7 @@ W_HEADING = 0.4  # the heading's own similarity to the question, added to each s
 # together this much against its similarity to the follow-up alone. At 0 "How long does it take?" opened
 # with how long a card dispute takes; at 0.5 (and with the topic read as part of the question) "What if
 # I lose my phone?" opened with how to turn 2FA on. At 0.3 both open with what they ask; the follow-up
-# sets' facts are the same at 0, 0.3, 0.5 and 1 (examples 0.900, httpd 0.812, PostgreSQL 0.857).
+# sets' facts are the same at 0.3 and 0.5 (examples 0.900, httpd 0.812, PostgreSQL 0.857; at 0 httpd 0.750).
 W_CONTEXT = 0.3
 # "How long …?" and "When will …?" ask for a duration: a sentence that states one ("Cards: 5–10
 # business days") scores this much more, so it is not outranked by one that shares more of the
