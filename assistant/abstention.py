@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
@@ -129,6 +129,30 @@ def family_words(profile: QueryProfile, frequencies: Mapping[str, int]) -> list[
     lookup, made only when the first found a term unknown)."""
     return list(dict.fromkeys(r for t in key_terms(profile) if _frequency(t, frequencies) == 0
                               for r in relatives(t)))
+
+
+def unknown_terms(profile: QueryProfile, frequencies: Mapping[str, int]) -> list[str]:
+    """Key terms no chunk holds, in any form the lookups so far found."""
+    return [t for t in key_terms(profile) if _frequency(t, frequencies) == 0]
+
+
+_TYPO_MIN_CHARS = 5  # shorter words ("etcd", "indx") have too many real neighbours to respell
+
+
+def may_be_typo(word: str, dictionary: Container[str]) -> bool:
+    """Whether a word no chunk holds may be a misspelling: not a word of ``dictionary`` (the
+    embedding model's vocabulary: "office", "stain", "chokes" are words, "refnd" is not), in any
+    form of its family, and long enough to have few neighbours."""
+    w = word.lower()
+    if len(w) < _TYPO_MIN_CHARS or not w.isalpha() or w in dictionary:
+        return False
+    return not any(r in dictionary for r in relatives(w))
+
+
+def respelled(profile: QueryProfile, spellings: Mapping[str, str]) -> QueryProfile:
+    """``profile`` with each misspelt term replaced by the word the corpus writes ("refnd" →
+    "refund"): a customer's typo is not a word the documentation has never heard of."""
+    return replace(profile, terms=tuple(dict.fromkeys(spellings.get(t, t) for t in profile.terms)))
 
 
 def lookup_words(profile: QueryProfile) -> list[str]:

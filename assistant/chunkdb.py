@@ -27,7 +27,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -379,6 +379,29 @@ class Postings:
         return [(int(self.rows[i]), float(scores[i])) for i in hits[order]]
 
 
+SPELLING_MIN_CHARS = 4  # shorter stems have too many neighbours one edit away to correct
+SPELLING_TWO_EDITS_FROM = 8  # stems this long may be two edits away ("authentif" → "authent")
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (a swap of two neighbours is one edit), or ``limit + 1``
+    as soon as it must exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        before, previous = previous, current
+    return previous[-1]
+
+
 def _chunk_from_row(row: sqlite3.Row) -> Chunk:
     data = {c: row[c] for c in _CHUNK_COLUMNS}
     data["untrusted"] = bool(data["untrusted"])
@@ -465,7 +488,7 @@ class ChunkDB:
 
     def keyword_search(self, audience: Audience, query: str, k: int, *,
                        weights: tuple[float, float, float] = DEFAULT_FIELD_WEIGHTS,
-                       max_postings: int = 0) -> list[tuple[int, float]]:
+                       max_postings: int = 0, respell: Callable[[str], bool] | None = None) -> list[tuple[int, float]]:
         """BM25 over one audience's FTS table: (chunk row id, score) with higher = better.
 
         ``weights`` are ``bm25()``'s column weights for (title, section path, text): a word in a
@@ -473,8 +496,12 @@ class ChunkDB:
 
         FTS5 scores every chunk holding any query word, so one common word costs a pass over
         most of the table. With ``max_postings`` > 0 the query keeps its rarest words while the
-        chunks they match add up to at most that (see :meth:`bounded_terms`)."""
+        chunks they match add up to at most that (see :meth:`bounded_terms`). ``respell``: which of
+        the words this partition never holds may be typos, searched also as the word they most likely
+        meant (:meth:`near_spellings`); None respells nothing."""
         words = self._with_runs(audience, fts_words(query))
+        if respell is not None:
+            words = self._with_spellings(audience, words, respell)
         postings = self.postings(audience) if self.use_postings else None
         if postings is not None and words and all(w.isalnum() for w in words):
             # Exact BM25 at a bounded cost: no word needs dropping (``max_postings`` is FTS5's bound).
@@ -498,6 +525,16 @@ class ChunkDB:
         known = self.term_frequencies(audience, [*glued, *(r for runs in glued.values() for r in runs)])
         extra = [r for w, runs in glued.items() if not known.get(w) and all(known.get(r) for r in runs) for r in runs]
         return list(dict.fromkeys([*words, *extra]))
+
+    def _with_spellings(self, audience: Audience, words: list[str], respell: Callable[[str], bool]) -> list[str]:
+        """``words`` plus what each word this partition never holds, and ``respell`` takes for a typo,
+        was probably meant to be: "refnd a card paymnet" also searches "refund" and "payment"."""
+        candidates = [w for w in words if respell(w)]
+        if not candidates:
+            return words
+        known = self.term_frequencies(audience, candidates)
+        spellings = self.near_spellings(audience, [w for w in candidates if not known.get(w)])
+        return list(dict.fromkeys([*words, *spellings.values()])) if spellings else words
 
     def postings(self, audience: Audience) -> Postings | None:
         """The partition's in-process BM25 (cached: a generation never changes); None for an index
@@ -566,6 +603,43 @@ class ChunkDB:
             sql = f"SELECT term, doc FROM temp.vocab_{audience} WHERE term IN ({marks})"
         found = dict(self.db.execute(sql, wanted).fetchall())
         return {t: int(found.get(st, 0)) for t, st in stems.items()}
+
+    def near_spellings(self, audience: Audience, words: Sequence[str]) -> dict[str, str]:
+        """The partition's word (as FTS5 indexes it, stemmed) that each misspelt word most likely
+        meant: one edit away ("refnd" → "refund", "paymnet" → "payment", a swap counts as one), two for
+        stems of eight letters or more ("authentification" → "authent"), the same first letter, the
+        word most chunks hold among equally close ones. Words of fewer than four letters are left
+        alone (too many neighbours), so is every word of an index without the terms table."""
+        if not words or not self._has_terms_table(audience):
+            return {}
+        buckets = self._spelling_buckets(audience)
+        out: dict[str, str] = {}
+        for word in words:
+            stem = fts_stem(word)
+            if len(stem) < SPELLING_MIN_CHARS or not stem.isalpha():
+                continue
+            limit = 2 if len(stem) >= SPELLING_TWO_EDITS_FROM else 1
+            best: tuple[int, int, str] | None = None
+            for term, docs in buckets.get(stem[0], ()):
+                if abs(len(term) - len(stem)) > limit or term == stem:
+                    continue
+                d = edit_distance(stem, term, limit)
+                if d <= limit and (best is None or (d, -docs) < best[:2]):
+                    best = (d, -docs, term)
+            if best is not None:
+                out[word] = best[2]
+        return out
+
+    def _spelling_buckets(self, audience: Audience) -> dict[str, list[tuple[str, int]]]:
+        """The partition's indexed words by first letter (cached: a generation never changes)."""
+        cache: dict[str, dict[str, list[tuple[str, int]]]] = self.__dict__.setdefault("_spellings", {})
+        if audience not in cache:
+            buckets: dict[str, list[tuple[str, int]]] = {}
+            for term, docs in self.db.execute(f"SELECT term, docs FROM {terms_table(audience)}"):
+                if term[:1].isalpha():
+                    buckets.setdefault(term[0], []).append((term, int(docs)))
+            cache[audience] = buckets
+        return cache[audience]
 
     def _has_terms_table(self, audience: Audience) -> bool:
         known: dict[str, bool] = self.__dict__.setdefault("_terms_tables", {})

@@ -96,6 +96,7 @@ class Embedder:
         self._runner: ThreadPoolExecutor | None = None  # the one thread that encodes for worker threads
         self._use = threading.Lock()  # the model and tokenizer: one caller at a time
         self._in_flight = 0  # encodes submitted to the model thread and not finished (under _lock)
+        self._known: frozenset[str] | None = None  # see known_words
 
     def _on_model_thread(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
         """``fn(*args, **kwargs)`` under the model lock, on the model's own thread (started on first
@@ -181,6 +182,21 @@ class Embedder:
     @property
     def max_tokens(self) -> int:
         return int(self.model.max_seq_length or 256)
+
+    def known_words(self) -> frozenset[str]:
+        """The lower-case whole words of the model's tokenizer vocabulary ("office", "stain", not
+        "##link"): a dictionary of common English that ships with every model, which tells a
+        customer's typo ("refnd") from a real word the documentation happens not to use. Empty
+        for a tokenizer that does not list its vocabulary."""
+        if self._known is None:
+            tokenizer: Any = self.model.tokenizer
+            try:
+                vocab = tokenizer.get_vocab()
+            except (AttributeError, NotImplementedError):
+                vocab = {}
+            words = (t.lstrip("▁Ġ").lower() for t in vocab if not t.startswith("##"))
+            self._known = frozenset(w for w in words if w.isalpha())
+        return self._known
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts in the model's own tokenizer (without special tokens)."""

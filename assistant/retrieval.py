@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -42,9 +42,12 @@ from assistant.abstention import (
     family_words,
     gather_evidence,
     lookup_words,
+    may_be_typo,
     missing_terms,
+    respelled,
+    unknown_terms,
 )
-from assistant.chunkdb import ChunkDB, StoredChunk
+from assistant.chunkdb import ChunkDB, StoredChunk, fts_stem, fts_words
 from assistant.ranking import (
     QueryProfile,
     aggregate_documents,
@@ -91,6 +94,7 @@ class _TermsAhead:
     total: int
     terms: list[str] = field(default_factory=list)  # encoding ahead
     pending: Future[np.ndarray] | None = None
+    spellings: dict[str, str] = field(default_factory=dict)  # possible typos → the corpus word they may mean
 
 
 class QueryEmbedder(Protocol):
@@ -346,7 +350,8 @@ class HybridRetriever:
         while True:
             dense = self._dense(generation, allowed, qvec, k) if mode != "keyword" else []
             timer.lap("dense")
-            keyword = (self._keyword(generation, allowed, question, k, weights, cfg.keyword_max_postings)
+            keyword = (self._keyword(generation, allowed, question, k, weights, cfg.keyword_max_postings,
+                                     self._typo_check())
                        if mode != "dense" else [])
             exact = self._exact(generation, allowed, phrases, k, weights) if phrases else []
             timer.lap("keyword")
@@ -414,6 +419,13 @@ class HybridRetriever:
                                abstain=abstain, confidence=None if confidence is None else round(confidence, 4),
                                evidence=present(evidence.as_dict()) if evidence else {})
 
+    def _typo_check(self) -> Callable[[str], bool] | None:
+        """Which words the corpus never uses may be a customer's typos (:func:`may_be_typo`, with the
+        embedding model's vocabulary as the dictionary); None, respelling nothing, without one."""
+        known = getattr(self.embedder, "known_words", None)
+        dictionary = known() if callable(known) else frozenset()
+        return partial(may_be_typo, dictionary=dictionary) if dictionary else None
+
     def term_shares(self, words: Sequence[str], *, audience: Audience) -> dict[str, float]:
         """The share of the audience's chunks holding each word the documents use (after FTS5's
         stemming); words they never use are left out, and so is everything for a generation
@@ -449,6 +461,14 @@ class HybridRetriever:
             words = [w for w in family_words(profile, frequencies) if w not in frequencies]
         total = sum(db.partition_size(a) for a in allowed)
         ahead = _TermsAhead(frequencies, total)
+        typo = self._typo_check()
+        typos = [t for t in unknown_terms(profile, frequencies) if typo(t)] if typo is not None else []
+        for audience in allowed if typos else ():  # words still unknown may be typos of the corpus's words
+            ahead.spellings.update(db.near_spellings(audience, [t for t in typos if t not in ahead.spellings]))
+        if ahead.spellings:
+            for audience in allowed:
+                for term, n in db.term_frequencies(audience, list(ahead.spellings.values())).items():
+                    frequencies[term] = frequencies.get(term, 0) + n
         soon = getattr(self.embedder, "encode_soon", None)
         if self.settings.abstain_salience == "never" or not callable(soon):
             return ahead
@@ -502,6 +522,9 @@ class HybridRetriever:
         scores = sorted(doc_best.values(), reverse=True)
         margin = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
         texts = [f"{c.chunk.title}\n{c.chunk.section}\n{c.chunk.text}" for c in chosen[:EVIDENCE_PASSAGES]]
+        if ahead.spellings:  # a typo counts as the word it meant where the best passages use that word
+            held = {fts_stem(w) for text in texts for w in fts_words(text)}
+            profile = respelled(profile, {w: c for w, c in ahead.spellings.items() if c in held})
         gather = partial(gather_evidence, profile, best_cosine=best_dense, passage_texts=texts,
                          frequencies=frequencies, total=total, agreement=agreement, margin=margin,
                          top_agree=top_agree, keyword_rank=keyword_rank, rerank=chosen[0].rerank)
@@ -562,12 +585,13 @@ class HybridRetriever:
 
     @staticmethod
     def _keyword(generation: LoadedGeneration, allowed: Sequence[Audience], question: str, k: int,
-                 weights: tuple[float, float, float], max_postings: int = 0) -> list[tuple[int, float]]:
+                 weights: tuple[float, float, float], max_postings: int = 0,
+                 respell: Callable[[str], bool] | None = None) -> list[tuple[int, float]]:
         query = keyword_query(question)
         db = getattr(generation, "db", None)
         if isinstance(db, ChunkDB):
-            return merge_by_score((db.keyword_search(a, query, k, weights=weights, max_postings=max_postings)
-                                   for a in allowed), k)
+            return merge_by_score((db.keyword_search(a, query, k, weights=weights, max_postings=max_postings,
+                                                     respell=respell) for a in allowed), k)
         return merge_by_score((generation.keyword_search(a, query, k) for a in allowed), k)
 
     @staticmethod

@@ -101,3 +101,23 @@ def test_an_american_spelling_over_the_british_help_centre_is_answered(retriever
     result = retriever.search("How do I customize the color of my invoices?", audience="public")
     assert result.passages[0].chunk.title == "Customising your invoice design"
     assert not result.abstain and result.evidence["unknown"] == 0.0
+
+
+def test_a_question_with_typos_is_answered_from_the_page_it_meant(retriever) -> None:
+    """"refnd" and "paymnet" read as words the corpus never uses: the question was declined (confidence
+    0.05) and the refunds article ranked third. They are respelled against the index's own words."""
+    result = retriever.search("How do I refnd a card paymnet?", audience="public")
+    assert result.passages[0].chunk.title == "Refunds and partial refunds"
+    assert not result.abstain and result.evidence["unknown"] == 0.0
+
+
+def test_only_a_typo_is_respelled_and_a_real_word_the_corpus_lacks_still_counts_unknown(retriever) -> None:
+    """The index's nearest words: "refnd" → "refund"; "bitcoin", "toddler" and "pay" have none. A real
+    English word (the embedding model's vocabulary) is never taken for a typo: "wine" is one edit from
+    "wide" but a question about wine stains is still declined for it."""
+    db = retriever.index.current().db
+    spellings = db.near_spellings("public", ["refnd", "paymnet", "authentification", "bitcoin", "toddler", "pay"])
+    assert spellings == {"refnd": "refund", "paymnet": "payment", "authentification": "authent"}
+    typo = retriever._typo_check()
+    assert typo is not None and typo("refnd") and not typo("wine") and not typo("chokes")
+    assert retriever.search("Can I acept payments in bitcoin?", audience="public").abstain
