@@ -381,6 +381,7 @@ class Postings:
 
 SPELLING_MIN_CHARS = 4  # shorter stems have too many neighbours one edit away to correct
 SPELLING_TWO_EDITS_FROM = 8  # stems this long may be two edits away ("authentif" → "authent")
+SPELLING_CACHE = 4096  # words whose nearest spelling is remembered (a scan of the vocabulary costs 5-15 ms)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
@@ -613,8 +614,16 @@ class ChunkDB:
         if not words or not self._has_terms_table(audience):
             return {}
         buckets = self._spelling_buckets(audience)
+        seen: dict[tuple[str, str], str | None] = self.__dict__.setdefault("_respelt", {})
         out: dict[str, str] = {}
         for word in words:
+            if (audience, word) in seen:  # the keyword search and the abstention signals both ask
+                if (found := seen[audience, word]) is not None:
+                    out[word] = found
+                continue
+            if len(seen) >= SPELLING_CACHE:
+                seen.clear()
+            seen[audience, word] = None
             stem = fts_stem(word)
             if len(stem) < SPELLING_MIN_CHARS or not stem.isalpha():
                 continue
@@ -627,7 +636,7 @@ class ChunkDB:
                 if d <= limit and (best is None or (d, -docs) < best[:2]):
                     best = (d, -docs, term)
             if best is not None:
-                out[word] = best[2]
+                out[word] = seen[audience, word] = best[2]
         return out
 
     def _spelling_buckets(self, audience: Audience) -> dict[str, list[tuple[str, int]]]:
