@@ -97,6 +97,15 @@ class _TermsAhead:
     spellings: dict[str, str] = field(default_factory=dict)  # possible typos → the corpus word they may mean
 
 
+def _chunk_counts(db: ChunkDB, allowed: Sequence[Audience], words: Sequence[str]) -> dict[str, int]:
+    """Chunks holding each word, over every partition the audience reads."""
+    counts: dict[str, int] = {}
+    for audience in allowed:
+        for term, n in db.term_frequencies(audience, words).items():
+            counts[term] = counts.get(term, 0) + n
+    return counts
+
+
 class QueryEmbedder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
@@ -336,7 +345,8 @@ class HybridRetriever:
         timer.lap("embed")
 
         profile = analyse_query(question)
-        ahead = self._terms_ahead(generation, allowed, profile) if cfg.abstention == "evidence" else None
+        typo = self._typo_check()  # which unknown words may be typos: the keyword search and the signals ask
+        ahead = self._terms_ahead(generation, allowed, profile, typo) if cfg.abstention == "evidence" else None
         timer.lap("terms")
         exact_query = has_exact_token(question) or profile.kind == "exact"
         keyword_weight = cfg.exact_keyword_weight if exact_query else length_scaled_keyword_weight(question, cfg)
@@ -350,8 +360,7 @@ class HybridRetriever:
         while True:
             dense = self._dense(generation, allowed, qvec, k) if mode != "keyword" else []
             timer.lap("dense")
-            keyword = (self._keyword(generation, allowed, question, k, weights, cfg.keyword_max_postings,
-                                     self._typo_check())
+            keyword = (self._keyword(generation, allowed, question, k, weights, cfg.keyword_max_postings, typo)
                        if mode != "dense" else [])
             exact = self._exact(generation, allowed, phrases, k, weights) if phrases else []
             timer.lap("keyword")
@@ -436,14 +445,11 @@ class HybridRetriever:
             return {}
         allowed = partitions_for(audience)
         total = sum(db.partition_size(a) for a in allowed)
-        counts: dict[str, int] = {}
-        for a in allowed:
-            for term, n in db.term_frequencies(a, words).items():
-                counts[term] = counts.get(term, 0) + n
+        counts = _chunk_counts(db, allowed, words)
         return {w: counts[w] / total for w in words if counts.get(w) and total}
 
     def _terms_ahead(self, generation: LoadedGeneration, allowed: Sequence[Audience],
-                     profile: QueryProfile) -> _TermsAhead | None:
+                     profile: QueryProfile, typo: Callable[[str], bool] | None = None) -> _TermsAhead | None:
         """The corpus statistics of the question's words, and, when the embedder can work in the
         background, the vectors of its rarest words started now: the salience signal needs the
         ones the best passages lack, and they are nearly always among these. Encoding them while
@@ -455,20 +461,16 @@ class HybridRetriever:
         frequencies: dict[str, int] = {}
         words = lookup_words(profile)
         while words:  # the question's words, then the families of those no chunk holds as written
-            for audience in allowed:
-                for term, n in db.term_frequencies(audience, words).items():
-                    frequencies[term] = frequencies.get(term, 0) + n
+            frequencies.update(_chunk_counts(db, allowed, words))
             words = [w for w in family_words(profile, frequencies) if w not in frequencies]
         total = sum(db.partition_size(a) for a in allowed)
         ahead = _TermsAhead(frequencies, total)
-        typo = self._typo_check()
         typos = [t for t in unknown_terms(profile, frequencies) if typo(t)] if typo is not None else []
         for audience in allowed if typos else ():  # words still unknown may be typos of the corpus's words
             ahead.spellings.update(db.near_spellings(audience, [t for t in typos if t not in ahead.spellings]))
-        if ahead.spellings:
-            for audience in allowed:
-                for term, n in db.term_frequencies(audience, list(ahead.spellings.values())).items():
-                    frequencies[term] = frequencies.get(term, 0) + n
+        meant = [w for w in dict.fromkeys(ahead.spellings.values()) if w not in frequencies]
+        if meant:  # a word the question also spells right is counted once
+            frequencies.update(_chunk_counts(db, allowed, meant))
         soon = getattr(self.embedder, "encode_soon", None)
         if self.settings.abstain_salience == "never" or not callable(soon):
             return ahead
