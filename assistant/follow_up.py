@@ -64,8 +64,8 @@ _OPENERS = ("and", "also", "plus", "but", "what about", "how about", "what if", 
 # Words that ask something new rather than name a new subject ("and how …", "and can I …").
 _ASKING = _vocabulary("how what why when where which who can could do does did is are was were will would should if")
 # Openers that ask the same thing of something else ("and Xero?", "what about PayPal?").
-_SWAPS = ("and", "also", "plus", "what about", "how about", "and what about", "and how about", "same for",
-          "same with", "ok and", "okay and")
+_SWAPS = tuple(sorted(("and", "also", "plus", "what about", "how about", "and what about", "and how about",
+                       "same for", "same with", "ok and", "okay and"), key=len, reverse=True))  # longest first
 _POINTERS = _vocabulary("it its it's itself that this these those they them their theirs there one ones same")
 # An "it" or "that" that points at nothing: "is it possible to …", "it's possible", "that is all".
 _EMPTY_POINTER = re.compile(
@@ -118,14 +118,14 @@ def _without_old_subject(topic: str, question: str, shares: Shares) -> str:
     """``topic`` less the name it asked about when ``question`` swaps in another name (see the
     module docstring); ``topic`` as it is otherwise."""
     words = _WORD.findall(question.lower().replace("’", "'"))
-    opener = next((o for o in sorted(_SWAPS, key=len, reverse=True) if _opens_with(words, [o])), None)
+    opener = next((o for o in _SWAPS if _opens_with(words, [o])), None)
     rest = words[len(opener.split()):] if opener else []
     if opener is None or any(w in _POINTERS or w in _ASKING for w in rest):
         return topic  # "and how do I disconnect it?", "and drop one?": the same subject, something else asked
-    new = [n for n in _names(question) if n not in _names(topic)]
+    old = _names(topic)
+    new = [n for n in _names(question) if n not in old]
     if not new or len(rest) > MAX_SWAP_WORDS:
         return topic
-    old = _names(topic)
     known = shares([*old, *new])
     rarest = sorted((known[n], n) for n in old if n in known)
     if not rarest or not any(n in known for n in new):
