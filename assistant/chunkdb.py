@@ -116,6 +116,9 @@ def blob_to_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float32)
 
 
+NAME_SAMPLE = 8  # chunks read per word by ChunkDB.capitalised_shares
+
+
 def fts_words(text: str) -> list[str]:
     """Distinct lower-cased words of more than one character, in order."""
     return list(dict.fromkeys(w for w in _FTS_TOKEN.findall(text.lower()) if len(w) > 1))
@@ -604,6 +607,35 @@ class ChunkDB:
             sql = f"SELECT term, doc FROM temp.vocab_{audience} WHERE term IN ({marks})"
         found = dict(self.db.execute(sql, wanted).fetchall())
         return {t: int(found.get(st, 0)) for t, st in stems.items()}
+
+    def capitalised_counts(self, audience: Audience, words: Sequence[str], *, sample: int = NAME_SAMPLE
+                           ) -> dict[str, tuple[int, int]]:
+        """For each word, how many of its uses inside a sentence the partition writes with a capital,
+        and how many there are ("Xero", "QuickBooks", "PayPal" nearly always; "connect" or "refund"
+        only as a button label now and then), over the first ``sample`` chunks that hold it. A customer types
+        "and xero?" in lower case; the documents tell that it names something. Words the partition
+        never uses inside a sentence are left out. FTS5 lower-cases what it indexes, so this reads
+        the chunks' own text: one small query per word."""
+        table = fts_table(audience)
+        out: dict[str, tuple[int, int]] = {}
+        for word in dict.fromkeys(w.lower() for w in words if _FTS_TOKEN.fullmatch(w.lower())):
+            rows = self.db.execute(
+                f"SELECT c.title, c.section, c.text FROM {table} f JOIN chunks c ON c.id = f.rowid"
+                f" WHERE {table} MATCH ? LIMIT ?", (f'"{word}"', sample)).fetchall()
+            capital = total = 0
+            pattern = re.compile(rf"(?<![\w-])({re.escape(word)})(?![\w-])", re.IGNORECASE)
+            for row in rows:
+                for text in row:
+                    for match in pattern.finditer(text or ""):
+                        line = text[: match.start()].rstrip(" \t")
+                        before = line.rstrip()
+                        if not before or line.endswith("\n") or before[-1] in ".?!:*#>|-_`[(\"'":
+                            continue  # where a sentence, a heading, a list item or a label starts
+                        total += 1
+                        capital += match.group(1)[0].isupper()
+            if total:
+                out[word] = (capital, total)
+        return out
 
     def near_spellings(self, audience: Audience, words: Sequence[str]) -> dict[str, str]:
         """The partition's word (as FTS5 indexes it, stemmed) that each misspelt word most likely

@@ -35,7 +35,6 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -43,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.answer_quality import aggregate, score_answer
 from assistant.errors import AssistantError, ConfigError
-from assistant.follow_up import standalone_question
+from assistant.follow_up import searched_text
 from assistant.schemas import (
     AnswerEvent,
     AnswerRequest,
@@ -370,9 +369,7 @@ def evaluate_case(case: EvalCase, *, retriever: HybridRetriever, documents: dict
     t0 = time.perf_counter()
     history = [HistoryTurn(role="user", text=text) for text in case.history]
     # What the pipeline searches for a follow-up when no model condenses it (assistant/follow_up.py).
-    searched = (standalone_question(case.question, history,
-                                    shares=partial(retriever.term_shares, audience=case.audience))
-                if history else case.question)
+    searched = searched_text(case.question, history, retriever, case.audience) if history else case.question
     found = retriever.search(searched, audience=case.audience, top_k=DEPTH * cap)
     result.retrieval_ms = round((time.perf_counter() - t0) * 1000, 3)
     ranked = rank_documents(found.passages)

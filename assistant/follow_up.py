@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 from assistant.ranking import content_terms
 from assistant.schemas import HistoryTurn
@@ -49,6 +50,9 @@ MAX_SWAP_WORDS = 4  # "and Xero?", "what about PayPal payouts?": a swapped-in su
 
 # Chunk share (0..1) of each word that the documents hold; words they never use are left out.
 Shares = Callable[[Sequence[str]], Mapping[str, float]]
+# Share (0..1) of each word's uses inside a sentence that the documents write with a capital.
+Capitalised = Callable[[Sequence[str]], Mapping[str, float]]
+NAME_SHARE = 0.8  # written with a capital this often inside a sentence: a name ("xero", "paypal", "ssl")
 
 
 def _vocabulary(words: str) -> frozenset[str]:
@@ -114,17 +118,28 @@ def _names(text: str) -> list[str]:
     return out
 
 
-def _without_old_subject(topic: str, question: str, shares: Shares) -> str:
+def _written_names(text: str, capitalised: Capitalised | None) -> list[str]:
+    """:func:`_names`, plus the words typed in lower case that the documents write as names ("how
+    do i connect to quickbooks", "and xero?": customers in a chat often skip capitals)."""
+    names = _names(text)
+    if capitalised is None:
+        return names
+    lower = [w for w in content_terms(text) if w not in names and not w.isdigit()]
+    shares = capitalised(lower) if lower else {}
+    return names + [w for w in lower if shares.get(w, 0.0) >= NAME_SHARE]
+
+
+def _without_old_subject(topic: str, question: str, shares: Shares, capitalised: Capitalised | None = None) -> str:
     """``topic`` less the name it asked about when ``question`` swaps in another name (see the
     module docstring); ``topic`` as it is otherwise."""
     words = _WORD.findall(question.lower().replace("’", "'"))
     opener = next((o for o in _SWAPS if _opens_with(words, [o])), None)
     rest = words[len(opener.split()):] if opener else []
-    if opener is None or any(w in _POINTERS or w in _ASKING for w in rest):
+    if opener is None or any(w in _POINTERS or w in _ASKING for w in rest) or len(rest) > MAX_SWAP_WORDS:
         return topic  # "and how do I disconnect it?", "and drop one?": the same subject, something else asked
-    old = _names(topic)
-    new = [n for n in _names(question) if n not in old]
-    if not new or len(rest) > MAX_SWAP_WORDS:
+    old = _written_names(topic, capitalised)
+    new = [n for n in _written_names(question, capitalised) if n not in old]
+    if not new:
         return topic
     known = shares([*old, *new])
     rarest = sorted((known[n], n) for n in old if n in known)
@@ -133,10 +148,13 @@ def _without_old_subject(topic: str, question: str, shares: Shares) -> str:
     return re.sub(rf"\b{re.escape(rarest[0][1])}\b", " ", topic, flags=re.IGNORECASE).replace("  ", " ").strip()
 
 
-def standalone_question(question: str, history: Sequence[HistoryTurn], *, shares: Shares | None = None) -> str:
+def standalone_question(question: str, history: Sequence[HistoryTurn], *, shares: Shares | None = None,
+                        capitalised: Capitalised | None = None) -> str:
     """The text to search for ``question`` asked after ``history`` (oldest turn first): the
     question itself, or, for a follow-up, the conversation's topic followed by it. ``shares``:
-    the documents' word frequencies (see :data:`Shares`); without it no subject is swapped."""
+    the documents' word frequencies (see :data:`Shares`); without it no subject is swapped.
+    ``capitalised``: how the documents write words (see :data:`Capitalised`); without it only
+    words the customer capitalised count as names."""
     topic: str | None = None
     previous: str | None = None  # the follow-up just before, while it continues the same topic
     for turn in history:
@@ -149,9 +167,20 @@ def standalone_question(question: str, history: Sequence[HistoryTurn], *, shares
     if topic is None or not reads_as_follow_up(question):
         return question
     if shares is not None and previous is None:
-        topic = _without_old_subject(topic, question, shares)
+        topic = _without_old_subject(topic, question, shares, capitalised)
     parts = [_topic_text(topic), *([_topic_text(previous)] if previous else []), question.strip()]
     return " ".join(parts)
+
+
+def searched_text(question: str, history: Sequence[HistoryTurn], retriever: object, audience: str) -> str:
+    """:func:`standalone_question` with what the retriever knows of the documents the audience
+    reads (``term_shares``, ``capitalised_shares``; a retriever without them swaps nothing): what
+    the pipeline and ``assistant eval`` search for a follow-up when no model condenses it."""
+    shares = getattr(retriever, "term_shares", None)
+    capitalised = getattr(retriever, "capitalised_shares", None)
+    return standalone_question(question, history,
+                               shares=partial(shares, audience=audience) if callable(shares) else None,
+                               capitalised=partial(capitalised, audience=audience) if callable(capitalised) else None)
 
 
 def topic_of(question: str, standalone: str) -> str:

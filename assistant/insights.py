@@ -159,7 +159,9 @@ def compute_insights(store: Store, period: Period, *, channel: str | None = None
     question_where = f"{where} AND a.backend <> ?"
     question_params = (*params, SMALL_TALK_BACKEND)
     with _reading(store) as db:
-        audit = _rows(db, "SELECT a.turn_id, a.conversation_id, a.channel, a.question, a.chunk_ids, a.abstained,"
+        # A follow-up is grouped by what it was searched as: "How long does it take?" alone says nothing.
+        audit = _rows(db, "SELECT a.turn_id, a.conversation_id, a.channel, COALESCE(a.searched, a.question),"
+                          " a.chunk_ids, a.abstained,"
                           f" a.fallback, a.timings_ms, a.created_at FROM audit a WHERE {question_where}",
                       question_params)
         ratings = _rows(db, "SELECT f.turn_id, f.rating, f.comment FROM feedback f JOIN audit a"
@@ -382,7 +384,7 @@ def conversation_detail(store: Store, conversation_id: str, *, generation: Loade
         if not conv:
             return None
         turns = _rows(db, "SELECT t.id, t.role, t.text, t.created_at, a.chunk_ids, a.abstained, a.fallback,"
-                          " a.backend, a.timings_ms FROM turns t LEFT JOIN audit a ON a.turn_id = t.id"
+                          " a.backend, a.timings_ms, a.searched FROM turns t LEFT JOIN audit a ON a.turn_id = t.id"
                           " WHERE t.conversation_id = ? ORDER BY t.created_at, t.id", (conversation_id,))
         ratings = _rows(db, "SELECT f.turn_id, f.rating, f.comment, f.created_at FROM feedback f JOIN audit a"
                             " ON a.turn_id = f.turn_id WHERE a.conversation_id = ? ORDER BY f.id", (conversation_id,))
@@ -408,6 +410,7 @@ def conversation_detail(store: Store, conversation_id: str, *, generation: Loade
             "abstained": bool(abst) if abst is not None else None, "fallback": bool(fb) if fb is not None else None,
             "backend": backend, "latency_ms": (json.loads(timings) or {}).get("total") if timings else None,
             "feedback": feedback.get(turn_id, []),
-        } for turn_id, role, text, created, chunk_json, abst, fb, backend, timings in turns],
+            "searched": redactor.redact(searched)[0] if searched else None,  # a follow-up read with its topic
+        } for turn_id, role, text, created, chunk_json, abst, fb, backend, timings, searched in turns],
         "handoffs": [{"destination": d, "status": s, "created_at": c} for d, s, c in handoffs],
     }

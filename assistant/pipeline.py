@@ -33,7 +33,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,7 @@ from langchain_core.output_parsers import StrOutputParser
 from assistant.citations import CitationRewriter
 from assistant.config import Settings
 from assistant.errors import AssistantError, public_error
-from assistant.follow_up import standalone_question, topic_of
+from assistant.follow_up import searched_text, topic_of
 from assistant.grounding import GroundingGuard, evidence_for
 from assistant.llm import EXTRACTIVE, check_backend
 from assistant.llm.extractive import best_excerpt, extractive_answer
@@ -213,6 +212,7 @@ class _Run:
         self.grounding = GroundingResult()
         self.asked_at = time.time()
         self.unrecorded: Conversation | None = None  # a conversation whose user turn is not stored yet
+        self.searched: str | None = None  # what retrieval was given, when a follow-up was read with its topic
 
     def events(self) -> Iterator[AnswerEvent]:
         """The answer's events. The user's turn is stored with the answer at the end, in one
@@ -270,6 +270,7 @@ class _Run:
             standalone = self._follow_up(question, request)
             focus, context = question, topic_of(question, standalone)
         self.timings["condense"] = _ms(started)
+        self.searched = standalone
 
         started = time.perf_counter()
         result = p.retriever.search(standalone, audience=request.audience, filters=request.filters)
@@ -361,10 +362,8 @@ class _Run:
 
     def _follow_up(self, question: str, request: AnswerRequest) -> str:
         """``question`` with the conversation's topic when it reads as a follow-up (assistant/follow_up.py)."""
-        shares = getattr(self.p.retriever, "term_shares", None)
         try:
-            standalone = standalone_question(question, request.history,
-                                             shares=partial(shares, audience=request.audience) if shares else None)
+            standalone = searched_text(question, request.history, self.p.retriever, request.audience)
         except AssistantError:
             raise
         except Exception:  # the rule is a help, never a reason to fail an answer
@@ -481,6 +480,7 @@ class _Run:
             answer_id = self.p.store.record_answer(
                 conversation=conversation, question=self.request.question.strip(), done=done,
                 retrieved_chunk_ids=[passage.chunk.chunk_id for passage in passages], asked_at=self.asked_at,
+                searched=self.searched,
             )
             self.unrecorded = None
             return answer_id

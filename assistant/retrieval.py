@@ -448,6 +448,21 @@ class HybridRetriever:
         counts = _chunk_counts(db, allowed, words)
         return {w: counts[w] / total for w in words if counts.get(w) and total}
 
+    def capitalised_shares(self, words: Sequence[str], *, audience: Audience) -> dict[str, float]:
+        """Share of each word's uses inside a sentence that the documents the audience reads write
+        with a capital (:meth:`ChunkDB.capitalised_counts`): follow-ups tell a name typed in lower
+        case ("and xero?") from a word. Words they never use are left out, and so is everything
+        for a generation without a chunk database (in-memory test ones)."""
+        db = getattr(self.index.current(), "db", None)
+        if not isinstance(db, ChunkDB) or not words:
+            return {}
+        counts: dict[str, tuple[int, int]] = {}
+        for part in partitions_for(audience):
+            for word, (capital, total) in db.capitalised_counts(part, words).items():
+                seen = counts.get(word, (0, 0))
+                counts[word] = (seen[0] + capital, seen[1] + total)
+        return {w: capital / total for w, (capital, total) in counts.items() if total}
+
     def _terms_ahead(self, generation: LoadedGeneration, allowed: Sequence[Audience],
                      profile: QueryProfile, typo: Callable[[str], bool] | None = None) -> _TermsAhead | None:
         """The corpus statistics of the question's words, and, when the embedder can work in the

@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS audit (
     timings_ms TEXT NOT NULL,
     usage TEXT NOT NULL DEFAULT '{}',
     created_at REAL NOT NULL,
-    grounding TEXT NOT NULL DEFAULT '{}'  -- JSON: checked, dropped, fell_back, dropped_units (text, reason)
+    grounding TEXT NOT NULL DEFAULT '{}',  -- JSON: checked, dropped, fell_back, dropped_units (text, reason)
+    searched TEXT                   -- what was searched when it differs from question (a follow-up read with its topic)
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -227,6 +228,8 @@ class Store:
             columns = {row["name"] for row in db.execute("PRAGMA table_info(audit)")}
             if "grounding" not in columns:  # a store written before the grounding guard
                 db.execute("ALTER TABLE audit ADD COLUMN grounding TEXT NOT NULL DEFAULT '{}'")
+            if "searched" not in columns:  # a store written before follow-ups were recorded as searched
+                db.execute("ALTER TABLE audit ADD COLUMN searched TEXT")
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -353,8 +356,13 @@ class Store:
     # ------------------------------------------------------------------ audit
 
     def record_answer(self, *, conversation: Conversation, question: str, done: DoneEvent,
-                      retrieved_chunk_ids: list[str] | None = None, asked_at: float | None = None) -> str:
+                      retrieved_chunk_ids: list[str] | None = None, asked_at: float | None = None,
+                      searched: str | None = None) -> str:
         """Store the assistant turn and its audit row in one transaction; returns the turn id.
+
+        ``searched``: the text retrieval was given when it was not ``question`` itself: a follow-up
+        ("How long does it take?") read with its conversation's topic, by rule or by the model's
+        condense step. A reviewer, and the knowledge-gap report, need what was meant.
 
         With ``asked_at``, the user's turn (``question``, at that time) goes into the same
         transaction: the answer pipeline writes both at the end, so no store write stands
@@ -368,7 +376,8 @@ class Store:
             db.execute(
                 "INSERT INTO audit (turn_id, conversation_id, channel, audience, question, chunk_ids,"
                 " chunk_audiences, retrieved_chunk_ids, generation, prompt_version, backend, model, abstained,"
-                " fallback, timings_ms, usage, created_at, grounding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " fallback, timings_ms, usage, created_at, grounding, searched)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     turn_id, conversation.id, conversation.channel, conversation.audience, question,
                     json.dumps([s.chunk_id for s in done.sources]),
@@ -378,6 +387,7 @@ class Store:
                     int(done.abstained), int(done.fallback), json.dumps(done.timings_ms),
                     json.dumps(done.usage), now,
                     json.dumps({**done.grounding.model_dump(), "dropped_units": done.grounding.dropped_units}),
+                    searched if searched and searched.strip() != question.strip() else None,
                 ),
             )
         return turn_id

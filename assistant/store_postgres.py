@@ -97,6 +97,9 @@ CREATE TABLE handoffs (
 );
 CREATE INDEX handoffs_conversation ON handoffs(conversation_id, created_at);
 """),
+    (2, """
+ALTER TABLE audit ADD COLUMN searched TEXT;
+"""),
 ]
 
 _MIGRATION_LOCK = 0x61737369  # pg_advisory_xact_lock key: "assi"

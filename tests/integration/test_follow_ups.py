@@ -59,6 +59,15 @@ def test_and_xero_after_quickbooks_is_answered_about_xero(conversation) -> None:
     assert "Connect to Xero" in done.answer
 
 
+def test_and_xero_typed_in_lower_case_is_answered_about_xero(conversation, retriever) -> None:
+    """Customers in a chat skip capitals; the help centre writes "Xero" and "QuickBooks" with them."""
+    shares = retriever.capitalised_shares(["xero", "quickbooks", "connect", "refund"], audience="public")
+    assert shares["xero"] == 1.0 and shares["quickbooks"] == 1.0
+    assert shares["connect"] < 0.5 and shares["refund"] < 0.5
+    done = conversation("and xero?", "how do i connect ledgerly to quickbooks")
+    assert done.sources[0].title == "Xero integration"
+
+
 def test_a_new_question_in_the_same_conversation_is_answered_on_its_own(conversation) -> None:
     done = conversation("How do I add a sales tax rate to my invoices?", "How do I refund a card payment?")
     assert "Refund" not in done.sources[0].title
@@ -75,3 +84,27 @@ def test_the_follow_up_set_is_answered_far_better_with_its_history_than_without(
                            abstain_threshold=0.5, warmup=False)
     assert with_history["recall@1"] >= 0.85 and with_history["answer_correct"] >= 0.85, with_history["recall@1"]
     assert alone["recall@1"] <= 0.7  # what the same lines scored before the history was read (0.58)
+
+
+def test_the_audit_row_keeps_what_a_follow_up_was_searched_as(example_index, retriever, tmp_path) -> None:
+    """A reviewer, and the knowledge-gap report, need what "How long does it take?" meant."""
+    from assistant.store import Store
+
+    store = Store(tmp_path / "store.sqlite")
+    pipeline = build_pipeline(example_index, backend="extractive", retriever=retriever, store=store)
+    conv = store.create_conversation(channel="web", audience="public")
+
+    def ask(question: str, *earlier: str) -> DoneEvent:
+        history = [HistoryTurn(role="user", text=text) for text in earlier]
+        request = AnswerRequest(question=question, audience="public", channel="web", history=history,
+                                conversation_id=conv.id)
+        return next(e for e in pipeline.stream(request) if isinstance(e, DoneEvent))
+
+    first = ask("How do I refund a card payment?")
+    follow_up = ask("How long does it take?", "How do I refund a card payment?")
+    assert first.answer_id and follow_up.answer_id
+    first_row, follow_up_row = store.audit(first.answer_id), store.audit(follow_up.answer_id)
+    store.close()
+    assert first_row is not None and first_row["searched"] is None  # searched as asked
+    assert follow_up_row is not None and follow_up_row["question"] == "How long does it take?"
+    assert follow_up_row["searched"] == "How do I refund a card payment? How long does it take?"

@@ -55,3 +55,22 @@ def test_drafts_and_their_decisions_on_both_backends(store: Store, tmp_path: Pat
     assert approved.status == "approved" and [e["action"] for e in approved.events] == ["created", "approved"]
     assert approved.decided_at is not None and abs(approved.decided_at - time.time()) < 60  # a double, not a float4
     assert [d.id for d in drafts.drafts("approved")] == ["pg000001"] and drafts.ticket_ids() == [{"1"}]
+
+
+def test_a_declined_follow_up_is_a_gap_by_what_it_was_searched_as(store: Store, embedder) -> None:
+    """"Does it work in Canada?" alone says nothing to whoever reads the gap report."""
+    from tests.integration.test_store_backends import done_event
+
+    conv = store.create_conversation(channel="web", audience="public")
+    declined = done_event("I don't know.").model_copy(update={"abstained": True, "sources": []})
+    turn_id = store.record_answer(conversation=conv, question="Does it work in Canada?", done=declined,
+                                  searched="How do I set up payroll? Does it work in Canada?", asked_at=time.time())
+    now = time.time()
+    report = compute_insights(store, Period(now - 3600, now + 1), embedder=embedder)
+    assert [g["examples"] for g in report.gaps] == [["How do I set up payroll? Does it work in Canada?"]]
+    detail = conversation_detail(store, conv.id)
+    assert detail is not None
+    answer = next(t for t in detail["turns"] if t["id"] == turn_id)
+    question = next(t for t in detail["turns"] if t["role"] == "user")
+    assert answer["searched"] == "How do I set up payroll? Does it work in Canada?"
+    assert question["text"] == "Does it work in Canada?" and question["searched"] is None

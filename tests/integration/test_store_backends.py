@@ -7,6 +7,7 @@ Each Postgres case gets a fresh database in one server started for the module (D
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -105,6 +106,38 @@ def test_an_answer_and_its_audit_row_round_trip(store: Store) -> None:
     assert [t["role"] for t in turns] == ["user", "assistant"]
     assert turns[1]["id"] == turn_id and turns[1]["chunk_ids"] == '["c1"]'
     assert store.audit("missing") is None
+
+
+def test_the_searched_text_of_a_follow_up_is_kept_beside_the_customers_words(store: Store) -> None:
+    conv = store.create_conversation(channel="web", audience="public")
+    follow_up = store.record_answer(conversation=conv, question="How long does it take?", done=done_event(),
+                                    searched="How do I refund a card payment? How long does it take?")
+    plain = store.record_answer(conversation=conv, question="How do I refund?", done=done_event(),
+                                searched="How do I refund?")
+    first, second = store.audit(follow_up), store.audit(plain)
+    assert first is not None and second is not None
+    assert first["question"] == "How long does it take?"
+    assert first["searched"] == "How do I refund a card payment? How long does it take?"
+    assert second["searched"] is None  # searched as asked: nothing more to say
+
+
+def test_a_store_written_before_searched_was_recorded_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from assistant.store import SCHEMA
+
+    path = tmp_path / "store.sqlite"
+    earlier = re.sub(r",(\s*--[^\n]*)?\n\s*searched TEXT[^\n]*", r"\1", SCHEMA)  # as an earlier release wrote it
+    assert "searched" not in earlier
+    with sqlite3.connect(path) as db:
+        db.executescript(earlier)
+    store = Store(path)
+    conv = store.create_conversation(channel="web", audience="public")
+    turn_id = store.record_answer(conversation=conv, question="And Xero?", done=done_event(),
+                                  searched="How do I connect to ? And Xero?")
+    audit = store.audit(turn_id)
+    store.close()
+    assert audit is not None and audit["searched"] == "How do I connect to ? And Xero?"
 
 
 def test_feedback_ids_increase_and_ratings_are_normalised(store: Store) -> None:

@@ -80,6 +80,33 @@ def test_a_follow_up_that_swaps_one_name_for_another_leaves_the_old_name_out() -
     assert "QuickBooks" in standalone_question("And Sage?", history, shares=lookup)
 
 
+def test_a_name_typed_in_lower_case_is_swapped_when_the_documents_write_it_as_a_name() -> None:
+    """Chat is typed in lower case: "and xero?" after "how do i connect ledgerly to quickbooks" is the
+    same swap as "And Xero?"; the documents' capitals tell a name from a word."""
+    shares = {"ledgerly": 0.4, "quickbooks": 0.02, "xero": 0.02, "connect": 0.05, "refund": 0.05, "ach": 0.03}
+    capitals = {"ledgerly": 0.85, "quickbooks": 1.0, "xero": 1.0, "connect": 0.33, "refund": 0.0, "ach": 1.0}
+    asked: list[str] = []
+
+    def lookup(words):  # noqa: ANN001, ANN202 - the corpus's word shares
+        return {w: shares[w] for w in words if w in shares}
+
+    def capitalised(words):  # noqa: ANN001, ANN202 - how the corpus writes each word
+        asked.extend(words)
+        return {w: capitals[w] for w in words if w in capitals}
+
+    history = _history("how do i connect ledgerly to quickbooks")
+    assert standalone_question("and xero?", history, shares=lookup, capitalised=capitalised) == (
+        "how do i connect ledgerly to and xero?")
+    # without the documents' capitals only capitals typed by the customer count, and there are none
+    assert "quickbooks" in standalone_question("and xero?", history, shares=lookup)
+    # a word the documents write in lower case is not a name: "and for ach?" refines a refund question
+    assert standalone_question("and for ach?", _history("how do i refund a card payment"), shares=lookup,
+                               capitalised=capitalised) == "how do i refund a card payment and for ach?"
+    asked.clear()  # a follow-up that asks something new of the same subject reads no capitals at all
+    standalone_question("and how do i disconnect it?", history, shares=lookup, capitalised=capitalised)
+    assert asked == []
+
+
 def test_a_follow_up_that_refines_keeps_the_whole_topic() -> None:
     """"And for ACH?" after a card refund asks about ACH refunds: "refund" is not a name, so it stays;
     "and how do I disconnect it?" asks something new of the same subject."""
