@@ -608,6 +608,15 @@ class ChunkDB:
         found = dict(self.db.execute(sql, wanted).fetchall())
         return {t: int(found.get(st, 0)) for t, st in stems.items()}
 
+    def holds_together(self, audience: Audience, words: Sequence[str]) -> bool:
+        """Whether one chunk of the partition holds every word (as FTS5 matches them, stemmed)."""
+        terms = [t for w in words for t in fts_words(w)]
+        if not terms:
+            return False
+        table = fts_table(audience)
+        match = " AND ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        return self.db.execute(f"SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT 1", (match,)).fetchone() is not None
+
     def capitalised_counts(self, audience: Audience, words: Sequence[str], *, sample: int = NAME_SAMPLE
                            ) -> dict[str, tuple[int, int]]:
         """For each word, how many of its uses inside a sentence the partition writes with a capital,

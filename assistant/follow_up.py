@@ -17,7 +17,12 @@ there was one, so a chain keeps its thread). What reads as a follow-up, delibera
   possible to export all my data before closing my account?" is a question in its own right
   (an "it" that points nowhere, as in "is it possible", does not count).
 
-A short message without either ("How do I refund?", "Fees?") is taken as a question of its own:
+- or it asks about "the" something in at most :data:`MAX_DEFINITE_TERMS` words and names no subject
+  of its own ("What are the fees?", "What's the rate limit?"), after a topic that names one
+  ("PayPal", "the API", "pg_dump"), and the documents hold the two in one passage: asked after a
+  QuickBooks question, "What is the late fee?" is a question of its own.
+
+A short message without any of these ("How do I refund?", "Fees?") is taken as a question of its own:
 read wrongly as a follow-up, a new subject is searched beside the old one and loses to it, which is
 worse than a follow-up answered in general terms.
 
@@ -39,8 +44,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from typing import Any
 
-from assistant.ranking import content_terms
+from assistant.ranking import content_terms, identifier_tokens
 from assistant.schemas import HistoryTurn
 from assistant.small_talk import small_talk
 
@@ -52,6 +58,14 @@ MAX_SWAP_WORDS = 4  # "and Xero?", "what about PayPal payouts?": a swapped-in su
 Shares = Callable[[Sequence[str]], Mapping[str, float]]
 # Share (0..1) of each word's uses inside a sentence that the documents write with a capital.
 Capitalised = Callable[[Sequence[str]], Mapping[str, float]]
+# Whether one passage of the documents holds all these words.
+Together = Callable[[Sequence[str]], bool]
+MAX_DEFINITE_TERMS = 2  # "what are the fees?", "what's the limit?": a short question about "the" something
+_DEFINITE = re.compile(r"\bthe\b", re.IGNORECASE)
+_ASKING_CONTRACTIONS = frozenset(("whats", "hows", "wheres", "whens", "whos"))
+# A question about an attribute of something ("what are the fees?", "how long is the trial?"), not an action.
+_ATTRIBUTE = re.compile(r"\s*(?:whats?|which|how\s+(?:much|many|long|often|soon|big|fast)|when|where|is\s+there|"
+                        r"are\s+there|any)\b", re.IGNORECASE)
 NAME_SHARE = 0.8  # written with a capital this often inside a sentence: a name ("xero", "paypal", "ssl")
 
 
@@ -97,6 +111,31 @@ def reads_as_follow_up(message: str) -> bool:
     terms = content_terms(message)
     pointing = any(w in _POINTERS for w in _WORD.findall(_EMPTY_POINTER.sub(" ", text)))
     return pointing and len(terms) <= MAX_TERMS
+
+
+def _asks_of_the_topic(message: str, topic: str, shares: Shares | None, capitalised: Capitalised | None,
+                       together: Together | None) -> bool:
+    """A short question about "the" something that names no subject of its own ("What are the
+    fees?", "What's the rate limit?"), asked after a topic that names one ("How do I accept PayPal
+    payments?", "How do I use the API?"), when the documents discuss the two in one passage: then it
+    asks about that subject's fees. Asked after a topic the documents never discuss it with ("What
+    is the late fee?" after a QuickBooks question), after a topic without a name ("How do I create
+    an index?": in a large manual every common word meets every other somewhere), or as an action
+    of its own ("How do I delete the account?"), it is a question of its own."""
+    if shares is None or together is None or not _ATTRIBUTE.match(message) or not _DEFINITE.search(message):
+        return False
+    if _names(message) or identifier_tokens(message):
+        return False
+    terms = [t for t in content_terms(message) if not t.isdigit() and t not in _ASKING_CONTRACTIONS]
+    if not terms or len(terms) > MAX_DEFINITE_TERMS:
+        return False
+    # The subject: an identifier the topic names ("pg_dump", "mod_proxy"), else its rarest name.
+    subject = next((t for t in identifier_tokens(topic) if t.lower() not in terms), None)
+    if subject is None:
+        names = [n for n in _written_names(topic, capitalised) if n not in terms]
+        known = shares(names) if names else {}
+        subject = min(((known[n], n) for n in names if n in known), default=(0.0, None))[1]
+    return subject is not None and together([*terms, subject])
 
 
 def _topic_text(message: str) -> str:
@@ -149,22 +188,25 @@ def _without_old_subject(topic: str, question: str, shares: Shares, capitalised:
 
 
 def standalone_question(question: str, history: Sequence[HistoryTurn], *, shares: Shares | None = None,
-                        capitalised: Capitalised | None = None) -> str:
+                        capitalised: Capitalised | None = None, together: Together | None = None) -> str:
     """The text to search for ``question`` asked after ``history`` (oldest turn first): the
     question itself, or, for a follow-up, the conversation's topic followed by it. ``shares``:
     the documents' word frequencies (see :data:`Shares`); without it no subject is swapped.
     ``capitalised``: how the documents write words (see :data:`Capitalised`); without it only
-    words the customer capitalised count as names."""
+    words the customer capitalised count as names. ``together``: whether the documents hold words
+    in one passage (see :data:`Together`); without it a question about "the fees" is its own."""
     topic: str | None = None
     previous: str | None = None  # the follow-up just before, while it continues the same topic
     for turn in history:
         if turn.role != "user" or not turn.text.strip() or small_talk(turn.text) is not None:
             continue
-        if topic is not None and reads_as_follow_up(turn.text):
+        if topic is not None and (reads_as_follow_up(turn.text)
+                                  or _asks_of_the_topic(turn.text, topic, shares, capitalised, together)):
             previous = turn.text
         else:
             topic, previous = turn.text, None
-    if topic is None or not reads_as_follow_up(question):
+    if topic is None or not (reads_as_follow_up(question)
+                             or _asks_of_the_topic(question, topic, shares, capitalised, together)):
         return question
     if shares is not None and previous is None:
         topic = _without_old_subject(topic, question, shares, capitalised)
@@ -174,13 +216,15 @@ def standalone_question(question: str, history: Sequence[HistoryTurn], *, shares
 
 def searched_text(question: str, history: Sequence[HistoryTurn], retriever: object, audience: str) -> str:
     """:func:`standalone_question` with what the retriever knows of the documents the audience
-    reads (``term_shares``, ``capitalised_shares``; a retriever without them swaps nothing): what
+    reads (``term_shares``, ``capitalised_shares``, ``holds_together``; a retriever without them
+    reads only what the message itself shows): what
     the pipeline and ``assistant eval`` search for a follow-up when no model condenses it."""
-    shares = getattr(retriever, "term_shares", None)
-    capitalised = getattr(retriever, "capitalised_shares", None)
-    return standalone_question(question, history,
-                               shares=partial(shares, audience=audience) if callable(shares) else None,
-                               capitalised=partial(capitalised, audience=audience) if callable(capitalised) else None)
+    def bound(name: str) -> Any:
+        method = getattr(retriever, name, None)
+        return partial(method, audience=audience) if callable(method) else None
+
+    return standalone_question(question, history, shares=bound("term_shares"),
+                               capitalised=bound("capitalised_shares"), together=bound("holds_together"))
 
 
 def topic_of(question: str, standalone: str) -> str:

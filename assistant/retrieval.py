@@ -448,6 +448,15 @@ class HybridRetriever:
         counts = _chunk_counts(db, allowed, words)
         return {w: counts[w] / total for w in words if counts.get(w) and total}
 
+    def holds_together(self, words: Sequence[str], *, audience: Audience) -> bool:
+        """Whether one chunk the audience reads holds all ``words``: follow-ups ask it whether the
+        documents discuss "the fees" with the conversation's subject ("PayPal"). False for a
+        generation without a chunk database (in-memory test ones)."""
+        db = getattr(self.index.current(), "db", None)
+        if not isinstance(db, ChunkDB) or not words:
+            return False
+        return any(db.holds_together(part, words) for part in partitions_for(audience))
+
     def capitalised_shares(self, words: Sequence[str], *, audience: Audience) -> dict[str, float]:
         """Share of each word's uses inside a sentence that the documents the audience reads write
         with a capital (:meth:`ChunkDB.capitalised_counts`): follow-ups tell a name typed in lower

@@ -68,6 +68,18 @@ def test_and_xero_typed_in_lower_case_is_answered_about_xero(conversation, retri
     assert done.sources[0].title == "Xero integration"
 
 
+def test_what_are_the_fees_after_a_paypal_question_is_answered_about_paypal(conversation, retriever) -> None:
+    """Neither points back nor opens like a follow-up, yet it asks about PayPal's fees: the help centre
+    discusses fees and PayPal in one passage."""
+    assert retriever.holds_together(["fees", "paypal"], audience="public")
+    assert not retriever.holds_together(["late", "fee", "quickbooks"], audience="public")
+    done = conversation("What are the fees?", "How do I accept PayPal payments?")
+    assert done.sources[0].title == "Accepting PayPal payments"
+    assert "Ledgerly adds no fee for PayPal payments" in done.answer
+    done = conversation("How do I delete the account?", "How do I set up recurring invoices?")
+    assert "recurring" not in done.sources[0].title.lower()  # an action of its own, not one of the topic
+
+
 def test_a_new_question_in_the_same_conversation_is_answered_on_its_own(conversation) -> None:
     done = conversation("How do I add a sales tax rate to my invoices?", "How do I refund a card payment?")
     assert "Refund" not in done.sources[0].title

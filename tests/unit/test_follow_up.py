@@ -107,6 +107,50 @@ def test_a_name_typed_in_lower_case_is_swapped_when_the_documents_write_it_as_a_
     assert asked == []
 
 
+def test_a_short_question_about_the_something_is_asked_of_the_topic_the_documents_discuss_it_with() -> None:
+    """"What are the fees?" after a PayPal question asks about PayPal's fees; the documents say whether
+    the two go together, and an action ("How do I delete the account?") or a topic that names nothing
+    ("How do I create an index?") keeps the question its own."""
+    shares = {"paypal": 0.02, "quickbooks": 0.02, "accept": 0.1, "payments": 0.3}
+    capitals = {"paypal": 1.0, "quickbooks": 1.0, "accept": 0.0, "payments": 0.0, "index": 0.0}
+    passages = [{"paypal", "fees", "fee"}, {"paypal", "supported", "currencies"}, {"pg_dump", "output", "formats"},
+                {"index", "default", "port"}, {"recurring", "delete", "account"}]
+    asked: list[list[str]] = []
+
+    def lookup(words):  # noqa: ANN001, ANN202
+        return {w: shares[w] for w in words if w in shares}
+
+    def capitalised(words):  # noqa: ANN001, ANN202
+        return {w: capitals[w] for w in words if w in capitals}
+
+    def together(words):  # noqa: ANN001, ANN202 - whether one passage holds every word
+        asked.append(list(words))
+        return any({w.lower() for w in words} <= p for p in passages)
+
+    def read(question: str, topic: str) -> str:
+        return standalone_question(question, _history(topic), shares=lookup, capitalised=capitalised,
+                                   together=together)
+
+    assert read("What are the fees?", "How do I accept PayPal payments?") == (
+        "How do I accept PayPal payments? What are the fees?")
+    assert read("whats the fee", "how do i accept paypal payments") == "how do i accept paypal payments whats the fee"
+    assert read("What are the supported currencies?", "How do I accept PayPal payments?").endswith("currencies?")
+    # an identifier is the topic's subject: the output formats of pg_dump
+    assert read("What are the output formats?", "How do I back up a database with pg_dump?").startswith("How do I")
+    # the documents never discuss the late fee with QuickBooks: a question of its own
+    assert read("What is the late fee?", "How do I connect Ledgerly to QuickBooks?") == "What is the late fee?"
+    # a topic without a name: in a large manual every common word meets every other somewhere
+    assert read("What is the default port?", "How do I create an index?") == "What is the default port?"
+    asked.clear()
+    # an action, a question that names its own subject, a longer question: no passage is even looked up
+    assert read("How do I delete the account?", "How do I set up recurring invoices?") == (
+        "How do I delete the account?")
+    assert read("What are the PayPal fees?", "How do I connect Ledgerly to QuickBooks?") == "What are the PayPal fees?"
+    assert read("What is the limit on the size of an upload?", "How do I accept PayPal payments?").startswith("What")
+    assert read("What are fees?", "How do I accept PayPal payments?") == "What are fees?"  # no "the"
+    assert asked == []
+
+
 def test_a_follow_up_that_refines_keeps_the_whole_topic() -> None:
     """"And for ACH?" after a card refund asks about ACH refunds: "refund" is not a name, so it stays;
     "and how do I disconnect it?" asks something new of the same subject."""
