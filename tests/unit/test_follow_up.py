@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from assistant.follow_up import reads_as_follow_up, standalone_question, topic_of
@@ -87,10 +89,10 @@ def test_a_name_typed_in_lower_case_is_swapped_when_the_documents_write_it_as_a_
     capitals = {"ledgerly": 0.85, "quickbooks": 1.0, "xero": 1.0, "connect": 0.33, "refund": 0.0, "ach": 1.0}
     asked: list[str] = []
 
-    def lookup(words):  # noqa: ANN001, ANN202 - the corpus's word shares
+    def lookup(words: Sequence[str]) -> dict[str, float]:  # the corpus's word shares
         return {w: shares[w] for w in words if w in shares}
 
-    def capitalised(words):  # noqa: ANN001, ANN202 - how the corpus writes each word
+    def capitalised(words: Sequence[str]) -> dict[str, float]:  # how it writes each word
         asked.extend(words)
         return {w: capitals[w] for w in words if w in capitals}
 
@@ -117,13 +119,13 @@ def test_a_short_question_about_the_something_is_asked_of_the_topic_the_document
                 {"index", "default", "port"}, {"recurring", "delete", "account"}]
     asked: list[list[str]] = []
 
-    def lookup(words):  # noqa: ANN001, ANN202
+    def lookup(words: Sequence[str]) -> dict[str, float]:  # the corpus's word shares
         return {w: shares[w] for w in words if w in shares}
 
-    def capitalised(words):  # noqa: ANN001, ANN202
+    def capitalised(words: Sequence[str]) -> dict[str, float]:  # how it writes each word
         return {w: capitals[w] for w in words if w in capitals}
 
-    def together(words):  # noqa: ANN001, ANN202 - whether one passage holds every word
+    def together(words: Sequence[str]) -> bool:  # whether one passage holds every word
         asked.append(list(words))
         return any({w.lower() for w in words} <= p for p in passages)
 
