@@ -72,7 +72,8 @@ CREATE TABLE chunks (
     untrusted INTEGER NOT NULL,
     metadata TEXT NOT NULL,
     faiss_id INTEGER,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    question_vector BLOB  -- the heading's question alone, for a chunk whose heading asks one (an FAQ entry)
 );
 CREATE INDEX chunks_doc ON chunks(doc_key);
 CREATE INDEX chunks_hash ON chunks(content_hash);
@@ -117,6 +118,15 @@ def blob_to_vector(blob: bytes) -> np.ndarray:
 
 
 NAME_SAMPLE = 8  # chunks read per word by ChunkDB.capitalised_shares
+
+
+def heading_question(title: str, section: str) -> str | None:
+    """The question a chunk's own heading asks, if it asks one: an FAQ entry ("How do I verify
+    that a private key matches its Certificate?"), or a page titled as a question for its opening
+    chunk. A customer's question is compared with it alone as well as with the whole chunk (see
+    ``RetrievalSettings.question_heading_weight``): FAQ answers rarely repeat their question's words."""
+    last = section.rsplit(" > ", 1)[-1].strip() if section.strip() else title.strip()
+    return last if last.endswith("?") and len(last) > 3 else None
 
 
 def fts_words(text: str) -> list[str]:
@@ -210,18 +220,35 @@ class ChunkDBWriter:
         """Copy documents and their chunks (vectors included) from the attached previous generation."""
         assert self._attached is not None, "attach_previous() first"
         keys = list(doc_keys)
+        previous = {row[1] for row in self.db.execute("PRAGMA prev.table_info(chunks)")}
+        # A generation written before heading-question vectors: fill_question_vectors embeds them.
+        columns = ", ".join((*_CHUNK_COLUMNS, "vector", *(("question_vector",) if "question_vector" in previous
+                                                          else ())))
         copied = 0
         for start in range(0, len(keys), 500):
             part = keys[start:start + 500]
             marks = ",".join("?" * len(part))
             self.db.execute(f"INSERT INTO documents SELECT * FROM prev.documents WHERE doc_key IN ({marks})", part)
             cur = self.db.execute(
-                f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}, vector) SELECT {', '.join(_CHUNK_COLUMNS)}, vector"
-                f" FROM prev.chunks WHERE doc_key IN ({marks}) ORDER BY id",
+                f"INSERT INTO chunks ({columns}) SELECT {columns} FROM prev.chunks WHERE doc_key IN ({marks})"
+                " ORDER BY id",
                 part,
             )
             copied += cur.rowcount
         return copied
+
+    def fill_question_vectors(self, encode: Callable[[list[str]], np.ndarray]) -> int:
+        """Embed the question of every chunk whose heading asks one (:func:`heading_question`) and
+        that has no vector for it yet (new chunks, and chunks copied from a generation written before
+        these vectors existed); returns how many were embedded."""
+        rows = self.db.execute("SELECT id, title, section FROM chunks WHERE question_vector IS NULL").fetchall()
+        asked = [(row[0], question) for row in rows if (question := heading_question(row[1], row[2]))]
+        if not asked:
+            return 0
+        matrix = encode([question for _, question in asked])
+        self.db.executemany("UPDATE chunks SET question_vector = ? WHERE id = ?",
+                            [(vector_to_blob(v), row) for (row, _), v in zip(asked, matrix, strict=True)])
+        return len(asked)
 
     def finalize(self, *, boilerplate_docs: int = 0) -> dict[Audience, np.ndarray]:
         """Number chunks per audience, fill the FTS tables, and return the vectors in faiss order.
@@ -607,6 +634,26 @@ class ChunkDB:
             sql = f"SELECT term, doc FROM temp.vocab_{audience} WHERE term IN ({marks})"
         found = dict(self.db.execute(sql, wanted).fetchall())
         return {t: int(found.get(st, 0)) for t, st in stems.items()}
+
+    def heading_questions(self, audience: Audience) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row ids, chunk vectors and heading-question vectors of the partition's searchable chunks
+        whose heading asks a question (empty for an index written before these vectors existed)."""
+        dimension = 0
+        ids: list[int] = []
+        chunk_vectors: list[np.ndarray] = []
+        question_vectors: list[np.ndarray] = []
+        if "question_vector" in {row[1] for row in self.db.execute("PRAGMA table_info(chunks)")}:
+            for row, vector, question in self.db.execute(
+                    "SELECT id, vector, question_vector FROM chunks WHERE audience = ? AND faiss_id IS NOT NULL"
+                    " AND question_vector IS NOT NULL ORDER BY id", (audience,)):
+                ids.append(int(row))
+                chunk_vectors.append(blob_to_vector(vector))
+                question_vectors.append(blob_to_vector(question))
+            dimension = len(chunk_vectors[0]) if chunk_vectors else 0
+        if not ids:
+            empty = np.zeros((0, dimension), dtype=np.float32)
+            return np.zeros(0, dtype=np.int64), empty, empty
+        return np.array(ids, dtype=np.int64), np.stack(chunk_vectors), np.stack(question_vectors)
 
     def holds_together(self, audience: Audience, words: Sequence[str]) -> bool:
         """Whether one chunk of the partition holds every word (as FTS5 matches them, stemmed)."""

@@ -78,6 +78,8 @@ class LoadedGeneration:
                 if self.devices[audience] != "cpu":
                     self._gpu_locks[audience] = threading.Lock()
             self._check_counts()
+            # Chunks whose heading asks a question (FAQ entries): few, searched exhaustively.
+            self._questions = {audience: self.db.heading_questions(audience) for audience in AUDIENCES}
         except Exception:
             self.close()
             raise
@@ -99,8 +101,35 @@ class LoadedGeneration:
     def size(self, audience: Audience) -> int:
         return int(self._indexes[audience].ntotal)
 
-    def dense_search(self, audience: Audience, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(chunk row id, cosine) from one partition's FAISS index, best first."""
+    def dense_search(self, audience: Audience, query: np.ndarray, k: int,
+                     question_weight: float = 0.0) -> list[tuple[int, float]]:
+        """(chunk row id, cosine) from one partition's FAISS index, best first.
+
+        ``question_weight`` w > 0: a chunk whose heading asks a question scores
+        ``max(cosine, (1 - w) × cosine + w × the question's cosine)``: a customer's question is
+        compared with the FAQ entry's question as well as with its answer, which rarely repeats
+        the question's words ("some phones and curl complain they can't verify our certificate"
+        ↔ "Why do browsers complain that they cannot verify my server certificate?")."""
+        pairs = self._faiss_search(audience, query, k)
+        if question_weight > 0:
+            pairs = self._with_heading_questions(audience, query, k, pairs, question_weight)
+        return pairs
+
+    def _with_heading_questions(self, audience: Audience, query: np.ndarray, k: int,
+                                pairs: list[tuple[int, float]], weight: float) -> list[tuple[int, float]]:
+        ids, chunk_vectors, question_vectors = self._questions.get(audience) or (np.zeros(0), None, None)
+        if not len(ids) or chunk_vectors is None or question_vectors is None:
+            return pairs
+        cosine = chunk_vectors @ query
+        boosted = np.maximum(cosine, (1 - weight) * cosine + weight * (question_vectors @ query))
+        scores = dict(pairs)
+        floor = pairs[-1][1] if len(pairs) >= k else -np.inf
+        for row, score in zip(ids.tolist(), boosted.tolist(), strict=True):
+            if row in scores or score > floor:
+                scores[row] = max(score, scores.get(row, score))
+        return sorted(scores.items(), key=lambda pair: -pair[1])[:k]
+
+    def _faiss_search(self, audience: Audience, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         index = self._indexes[audience]
         if index.ntotal == 0:
             return []

@@ -358,7 +358,7 @@ class HybridRetriever:
         seen: set[int] = set()
         survivors: list[Candidate] = []
         while True:
-            dense = self._dense(generation, allowed, qvec, k) if mode != "keyword" else []
+            dense = self._dense(generation, allowed, qvec, k, cfg.question_heading_weight) if mode != "keyword" else []
             timer.lap("dense")
             keyword = (self._keyword(generation, allowed, question, k, weights, cfg.keyword_max_postings, typo)
                        if mode != "dense" else [])
@@ -605,9 +605,10 @@ class HybridRetriever:
     # ------------------------------------------------------------------ steps with I/O
 
     @staticmethod
-    def _dense(generation: LoadedGeneration, allowed: Sequence[Audience], qvec: np.ndarray,
-               k: int) -> list[tuple[int, float]]:
-        return merge_by_score((generation.dense_search(a, qvec, k) for a in allowed), k)
+    def _dense(generation: LoadedGeneration, allowed: Sequence[Audience], qvec: np.ndarray, k: int,
+               question_weight: float = 0.0) -> list[tuple[int, float]]:
+        return merge_by_score((generation.dense_search(a, qvec, k, question_weight=question_weight)
+                               for a in allowed), k)
 
     @staticmethod
     def _keyword(generation: LoadedGeneration, allowed: Sequence[Audience], question: str, k: int,

@@ -123,7 +123,7 @@ def ingest_index(sources: Path, data_dir: Path, embedder: Any, *, label: str) ->
     from ingest.jobs import run_ingest
 
     stamp = _fingerprint([sources, sources.parent, REPO / "ingest" / "chunking.py"], embedder.model_id,
-                         f"ingest format {FORMAT_VERSION}")
+                         f"ingest format {FORMAT_VERSION}, heading questions")  # re-ingest: it fills them in
     if _fresh(data_dir, stamp):
         say(f"[{label}] reusing index in {data_dir}")
         return

@@ -212,6 +212,7 @@ class IngestJob:
         new_chunks = [c for item in pending for c in item.chunks]
         matrix = self._vectors_for(new_chunks, previous)
         writer.add_chunks(new_chunks, matrix)
+        writer.fill_question_vectors(self.embedder.encode)  # FAQ entries: their heading's question alone
         report.chunks.reused += copied
         report.timings["embed"] = round(time.perf_counter() - t0, 3)
 

@@ -30,7 +30,8 @@ class MemoryGeneration:
     def _rows(self, audience: Audience) -> list[int]:
         return [r for r, c in self.rows.items() if self.leak or c.audience == audience]
 
-    def dense_search(self, audience: Audience, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def dense_search(self, audience: Audience, query: np.ndarray, k: int,
+                     question_weight: float = 0.0) -> list[tuple[int, float]]:
         self.dense_calls.append((audience, k))
         scored = sorted(((r, float(self.vecs[r] @ query)) for r in self._rows(audience)), key=lambda p: -p[1])
         return scored[:k]
