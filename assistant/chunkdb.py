@@ -77,6 +77,7 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_doc ON chunks(doc_key);
 CREATE INDEX chunks_hash ON chunks(content_hash);
+CREATE INDEX chunks_question ON chunks(audience) WHERE question_vector IS NOT NULL;
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 

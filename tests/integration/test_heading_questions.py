@@ -104,6 +104,7 @@ def test_an_index_written_before_heading_questions_loads_and_the_next_run_fills_
     path = old.db.path
     old.close()
     with sqlite3.connect(path) as db:  # as an earlier release wrote it
+        db.execute("DROP INDEX chunks_question")
         db.execute("ALTER TABLE chunks DROP COLUMN question_vector")
     earlier = LoadedGeneration(settings.data_dir)
     query = embedder.encode_query(QUESTION)
