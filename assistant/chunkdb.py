@@ -118,7 +118,7 @@ def blob_to_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float32)
 
 
-NAME_SAMPLE = 8  # chunks read per word by ChunkDB.capitalised_shares
+NAME_SAMPLE = 8  # chunks read per word by ChunkDB.capitalised_counts
 
 
 def heading_question(title: str, section: str) -> str | None:

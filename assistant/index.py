@@ -117,16 +117,16 @@ class LoadedGeneration:
 
     def _with_heading_questions(self, audience: Audience, query: np.ndarray, k: int,
                                 pairs: list[tuple[int, float]], weight: float) -> list[tuple[int, float]]:
-        ids, chunk_vectors, question_vectors = self._questions.get(audience) or (np.zeros(0), None, None)
-        if not len(ids) or chunk_vectors is None or question_vectors is None:
+        ids, chunk_vectors, question_vectors = self._questions[audience]
+        if not len(ids):
             return pairs
         cosine = chunk_vectors @ query
         boosted = np.maximum(cosine, (1 - weight) * cosine + weight * (question_vectors @ query))
         scores = dict(pairs)
         floor = pairs[-1][1] if len(pairs) >= k else -np.inf
         for row, score in zip(ids.tolist(), boosted.tolist(), strict=True):
-            if row in scores or score > floor:
-                scores[row] = max(score, scores.get(row, score))
+            if row in scores or score > floor:  # never below its FAISS cosine: boosted >= cosine
+                scores[row] = score
         return sorted(scores.items(), key=lambda pair: -pair[1])[:k]
 
     def _faiss_search(self, audience: Audience, query: np.ndarray, k: int) -> list[tuple[int, float]]:

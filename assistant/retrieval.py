@@ -97,6 +97,13 @@ class _TermsAhead:
     spellings: dict[str, str] = field(default_factory=dict)  # possible typos → the corpus word they may mean
 
 
+def _chunk_db(generation: object) -> ChunkDB | None:
+    """The generation's chunk database (FTS5, statistics, chunk texts); None for a generation
+    without one (tests' in-memory ones)."""
+    db = getattr(generation, "db", None)
+    return db if isinstance(db, ChunkDB) else None
+
+
 def _chunk_counts(db: ChunkDB, allowed: Sequence[Audience], words: Sequence[str]) -> dict[str, int]:
     """Chunks holding each word, over every partition the audience reads."""
     counts: dict[str, int] = {}
@@ -440,8 +447,8 @@ class HybridRetriever:
         stemming); words they never use are left out, and so is everything for a generation
         without FTS5 statistics (in-memory test ones). Follow-up questions use it to tell a
         subject ("QuickBooks") from an action ("connect")."""
-        db = getattr(self.index.current(), "db", None)
-        if not isinstance(db, ChunkDB) or not words:
+        db = _chunk_db(self.index.current())
+        if db is None or not words:
             return {}
         allowed = partitions_for(audience)
         total = sum(db.partition_size(a) for a in allowed)
@@ -452,8 +459,8 @@ class HybridRetriever:
         """Whether one chunk the audience reads holds all ``words``: follow-ups ask it whether the
         documents discuss "the fees" with the conversation's subject ("PayPal"). False for a
         generation without a chunk database (in-memory test ones)."""
-        db = getattr(self.index.current(), "db", None)
-        if not isinstance(db, ChunkDB) or not words:
+        db = _chunk_db(self.index.current())
+        if db is None or not words:
             return False
         return any(db.holds_together(part, words) for part in partitions_for(audience))
 
@@ -462,8 +469,8 @@ class HybridRetriever:
         with a capital (:meth:`ChunkDB.capitalised_counts`): follow-ups tell a name typed in lower
         case ("and xero?") from a word. Words they never use are left out, and so is everything
         for a generation without a chunk database (in-memory test ones)."""
-        db = getattr(self.index.current(), "db", None)
-        if not isinstance(db, ChunkDB) or not words:
+        db = _chunk_db(self.index.current())
+        if db is None or not words:
             return {}
         counts: dict[str, tuple[int, int]] = {}
         for part in partitions_for(audience):
@@ -479,8 +486,8 @@ class HybridRetriever:
         ones the best passages lack, and they are nearly always among these. Encoding them while
         the searches run takes the encode off the critical path. None for a generation without
         FTS5 statistics (in-memory test ones)."""
-        db = getattr(generation, "db", None)
-        if not isinstance(db, ChunkDB):
+        db = _chunk_db(generation)
+        if db is None:
             return None
         frequencies: dict[str, int] = {}
         words = lookup_words(profile)
@@ -615,8 +622,8 @@ class HybridRetriever:
                  weights: tuple[float, float, float], max_postings: int = 0,
                  respell: Callable[[str], bool] | None = None) -> list[tuple[int, float]]:
         query = keyword_query(question)
-        db = getattr(generation, "db", None)
-        if isinstance(db, ChunkDB):
+        db = _chunk_db(generation)
+        if db is not None:
             return merge_by_score((db.keyword_search(a, query, k, weights=weights, max_postings=max_postings,
                                                      respell=respell) for a in allowed), k)
         return merge_by_score((generation.keyword_search(a, query, k) for a in allowed), k)
@@ -625,8 +632,8 @@ class HybridRetriever:
     def _exact(generation: LoadedGeneration, allowed: Sequence[Audience], phrases: Sequence[tuple[str, ...]],
                k: int, weights: tuple[float, float, float]) -> list[tuple[int, float]]:
         """Chunks holding the question's codes, identifiers or quoted fragments verbatim."""
-        db = getattr(generation, "db", None)
-        if not isinstance(db, ChunkDB):
+        db = _chunk_db(generation)
+        if db is None:
             return []  # a generation without FTS5 (tests' in-memory ones): nothing to add
         return merge_by_score((db.phrase_search(a, phrases, k, weights=weights) for a in allowed), k)
 
