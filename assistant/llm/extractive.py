@@ -10,9 +10,11 @@ How an answer is built (query-focused sentence selection):
 1. the top passages (``max_passages`` distinct documents) are cut into units: sentences,
    numbered procedures kept whole as one unit ("1. Open … 2. Click …"; a numbered list of remarks,
    "1. The server must be shut down …", is sentences), and fenced code blocks
-   (ingest keeps ``<pre>`` and Markdown code fenced) with the sentence that introduces them
-   ("To select a dbm file, for example:"): on a server manual the configuration example is
-   the answer, and glued into a sentence it could be neither read nor copied;
+   (ingest keeps ``<pre>`` and Markdown code fenced) with the sentence right before them, which
+   introduces them ("To select a dbm file, for example:") or says what they do: on a server
+   manual the configuration example is the answer, and glued into a sentence it could be
+   neither read nor copied. When the answer has no room left for a block, its lead-in sentence
+   may still be quoted alone;
 2. each unit is scored against the question: cosine of sentence embeddings when an encoder is
    given (the retriever's; the better of the unit alone and the unit read under its section's
    heading, "Lost your phone or security key?"), plus a share (``W_HEADING``) of its heading's
@@ -209,7 +211,13 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
         for index, (text, steps, context, code) in enumerate(parts):
             if code is not None:
                 if len(code[1]) > MAX_CODE_CHARS or is_unsafe(text):
-                    continue  # a long listing is a reference to read on the page, not an answer
+                    # A long listing is a reference to read on the page, not an answer; a sentence
+                    # that led into it is still one.
+                    if code[0] and _ENDS_SENTENCE.search(code[0]) and not is_unsafe(code[0]):
+                        units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=code[0], context=context,
+                                           heading="" if context else heading, section=label,
+                                           in_order=passage.chunk.kind == "ticket"))
+                    continue
             elif steps is None and (len(text) < MIN_UNIT_CHARS or _LONE_WORD.fullmatch(text) or is_unsafe(text)):
                 continue
             if steps is not None:
@@ -231,13 +239,18 @@ _ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]]*$")
 
 def _introduces(part: _Part, from_prose: bool) -> bool:
     """Whether the part before a code block is its lead-in: a sentence ending with a colon ("For
-    example:"), or a prose sentence the page ends without a stop because the block completes it
-    ("To enable status reports … add this code to your configuration file"). Quoted apart from its
-    block, the second read as a sentence cut off, and the block got the section's name as its label."""
+    example:"), a prose sentence the page ends without a stop because the block completes it ("To
+    enable status reports … add this code to your configuration file"), or any other prose sentence
+    right before it: a manual's example follows the sentence that says what it does ("… you may need
+    to explicitly permit access to the target directory." before the ``<Directory>`` block that does).
+    Quoted apart, the sentence lost the configuration it describes, or the block was shown under the
+    bare section name with the sentence that explains it left out (httpd: answers holding every fact
+    45 → 46 of 70, fact recall 0.701 → 0.711; PostgreSQL and the example sets lost no fact). A table
+    row is never a lead-in."""
     text, steps, _, code = part
     if steps is not None or code is not None:
         return False
-    return text.endswith(":") or (from_prose and _ENDS_SENTENCE.search(text) is None)
+    return text.endswith(":") or from_prose
 
 def _split_passage(text: str) -> list[_Part]:
     """Sentences, with each numbered procedure as one unit (its steps cleaned, in order), each
@@ -495,10 +508,22 @@ def _select(units: list[_Unit], max_chars: int) -> list[_Unit]:
         if unit.steps and unit.score < best.score * PROCEDURE_MIN_RATIO:
             continue
         if not _fits(unit, chosen, used, max_chars):
-            continue
+            alone = _lead_alone(unit)  # no room for the example: its lead-in sentence may still fit
+            if alone is None or _same_text(alone, chosen) or not _fits(alone, chosen, used, max_chars):
+                continue
+            unit = alone
         chosen.append(unit)
         used += _cost(unit)
     return _complete_lead_ins(chosen, units, used, max_chars)
+
+
+def _lead_alone(unit: _Unit) -> _Unit | None:
+    """A code block's lead-in sentence without its block, when the lead is a sentence of its own
+    (not "For example:"): what is still worth quoting when the answer has no room for another block."""
+    if unit.code is None or not unit.lead or _ENDS_SENTENCE.search(unit.lead) is None:
+        return None
+    return _Unit(n=unit.n, rank=unit.rank, index=unit.index, text=unit.lead, context=unit.context,
+                 heading=unit.heading, section=unit.section, in_order=unit.in_order, score=unit.score)
 
 
 def _fits(unit: _Unit, chosen: list[_Unit], used: int, max_chars: int) -> bool:
@@ -544,8 +569,15 @@ def _by_doc(units: list[_Unit]) -> list[list[_Unit]]:
 
 
 def _same_text(unit: _Unit, chosen: list[_Unit]) -> bool:
-    key = " ".join(_WORD.findall(unit.text.lower()))
-    return any(" ".join(_WORD.findall(c.text.lower())) == key for c in chosen)
+    """Whether ``unit`` says what a chosen unit says: the same sentence, or a code block or lead-in
+    sentence already quoted (overlapping chunks of one page hold the same example)."""
+    said = {piece for c in chosen for piece in _pieces(c)}
+    return any(piece in said for piece in _pieces(unit))
+
+
+def _pieces(unit: _Unit) -> list[str]:
+    parts = (unit.lead, unit.code) if unit.code is not None else (unit.text,)
+    return [key for key in (" ".join(_WORD.findall(p.lower())) for p in parts if p) if key]
 
 
 def _place(unit: _Unit) -> tuple[int, str, str]:

@@ -478,3 +478,57 @@ def test_a_lone_word_left_of_a_see_also_list_is_not_quoted_as_a_sentence() -> No
                                intro="Docs:")
     assert "ServerAlias. [1]" not in answer
     assert "startup warning. [1]" in answer
+
+
+def test_the_sentence_before_an_example_is_quoted_with_it() -> None:
+    """A manual's example follows the sentence that says what it does, ending in a full stop: the
+    httpd manual's Alias entry says "you may need to explicitly permit access to the target
+    directory." and the next block holds the ``Require all granted`` that does it."""
+    text = ("Note that you may need to specify additional <Directory> sections. In particular, if you are "
+            "creating an Alias to a directory outside of your DocumentRoot, you may need to explicitly permit "
+            "access to the target directory.\n\n```\nAlias \"/image\" \"/ftp/pub/image\"\n"
+            "<Directory \"/ftp/pub/image\">\n    Require all granted\n</Directory>\n```")
+    answer = extractive_answer("My Alias to a directory outside the DocumentRoot is denied. How do I permit access?",
+                               [make_passage(text, title="mod_alias", section="Alias Directive")], intro="Docs:")
+    assert ("you may need to explicitly permit access to the target directory. [1]\n```\n"
+            "Alias \"/image\" \"/ftp/pub/image\"") in answer
+    assert "Require all granted" in answer
+    assert answer.count("permit access to the target directory") == 1
+
+
+def test_a_lead_in_sentence_is_quoted_alone_when_its_example_does_not_fit() -> None:
+    """An answer with no room left for another block (its length budget, or MAX_CODE blocks) leaves
+    the example to the page, but the sentence that led into it still answers."""
+    first = make_passage("Permit access to the target directory of an alias with a Directory section.",
+                         title="Aliases")
+    lead = "You may need to permit access to the target directory of an alias outside the document root."
+    block = "\n".join(["<Directory \"/srv/files\">", *(f"    Require ip 10.0.{i}.0/24" for i in range(8)),
+                       "</Directory>"])
+    second = make_passage(f"{lead}\n\n```\n{block}\n```", title="mod_alias")
+    question = "Do I need to permit access to the target directory of an alias?"
+    roomy = extractive_answer(question, [first, second], intro="Docs:", max_chars=1200)
+    tight = extractive_answer(question, [first, second], intro="Docs:",
+                              max_chars=len(first.chunk.text) + len(lead) + 20)
+    assert f"{lead} [2]\n```" in roomy
+    assert f"{lead} [2]" in tight and "```" not in tight
+
+
+def test_a_sentence_that_led_into_a_long_listing_is_still_quoted() -> None:
+    listing = "\n".join(f"LoadModule module_{i} modules/mod_{i}.so" for i in range(60))
+    text = f"Every module the server loads at start-up is named with LoadModule.\n\n```\n{listing}\n```"
+    answer = extractive_answer("How does the server load a module at start-up?",
+                               [make_passage(text, title="Modules")], intro="Docs:")
+    assert "```" not in answer
+    assert "Every module the server loads at start-up is named with LoadModule. [1]" in answer
+
+
+def test_an_example_two_overlapping_chunks_hold_is_quoted_once() -> None:
+    """Overlapping chunks of one page hold the same example; its lead-in sentence is not repeated
+    beside it either."""
+    text = ("psql can show the column lists for each table.\n\n```\ntest=# \\d t1\n```\n\n"
+            "psql can show the column lists for each publication.")
+    answer = extractive_answer("How do I show the column lists for each table in psql?",
+                               [make_passage(text, title="Examples"), make_passage(text, title="Examples")],
+                               intro="Docs:")
+    assert answer.count("test=# \\d t1") == 1
+    assert answer.count("psql can show the column lists for each table.") == 1
