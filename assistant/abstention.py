@@ -193,6 +193,55 @@ def missing_terms(profile: QueryProfile, passage_texts: Sequence[str], frequenci
     return sorted(out, key=lambda pair: -pair[1])
 
 
+# A question that asks what something costs is answered by a price ("$79 a month", "2.9% + $0.30 per
+# payment", "no fee"). Passages that state none cannot answer it, however close they are: a software
+# manual asked "How much does managed PostgreSQL hosting cost per month?" offered kernel memory settings
+# at confidence 0.87. Both questions and passages are read for the money words below.
+_MONEY = (r"(?:cost|costs|costing|price|prices|priced|pricing|fee|fees|charge|charges|charged|pay|pays|paid|"
+          r"paying|spend|billed|subscription)")
+_ASKS_PRICE = re.compile(
+    rf"\bhow\s+much\b[^?.!]*\b{_MONEY}\b"  # "how much does X cost", "how much is the fee", "how much do I pay"
+    rf"|\b{_MONEY}\b[^?.!]*\bhow\s+much\b"  # "the fee: how much is it?"
+    r"|\bwhat\b[^?.!]*\b(?:does\s+(?:it|this|that)|do\s+(?:you|they)|will\s+(?:it|you))\s+(?:cost|charge)\b"
+    r"|\bwhat(?:'s|\s+is|\s+are)\s+(?:the|your)\s+(?:price|prices|pricing|cost|costs|fees?)\b",
+    re.IGNORECASE)
+# An amount of money: a currency sign before digits, or a currency after them. "$1" alone is also a
+# query parameter (PostgreSQL) or a regex group (Apache): a one-digit "$" amount counts only in a sentence
+# that speaks of money.
+_CURRENCIES = ("USD|EUR|GBP|SEK|NOK|DKK|ISK|CHF|PLN|CZK|HUF|JPY|CNY|INR|CAD|AUD|NZD|SGD|HKD|ZAR|BRL|MXN|kr|"
+               "dollars?|euros?|pounds?|cents?|kronor|kroner|francs?|yen|rupees?")
+_AMOUNT = re.compile(rf"[$€£¥]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,.]*\s?(?:{_CURRENCIES})\b", re.IGNORECASE)
+_CLEAR_AMOUNT = re.compile(r"[$€£¥]\s?(?:\d[\d,]*\.\d|\d{2,})")
+_PERCENT = re.compile(r"\d(?:[\d.]*)\s?%")
+_FREE = re.compile(r"\b(?:free\s+of\s+charge|for\s+free|(?:is|are)\s+free|at\s+no\s+(?:extra\s+)?cost|costs?\s+nothing|"
+                   r"no\s+(?:extra\s+|additional\s+)?(?:fee|fees|charge|charges|cost))\b", re.IGNORECASE)
+_FREE_WORD = re.compile(r"\bfree\b", re.IGNORECASE)  # "2 months free": a price where the sentence speaks of money
+# In a passage, "cost" alone does not speak of money: a query planner's "cost" is a number of pages.
+_SPEAKS_OF_MONEY = re.compile(r"\b(?:price|prices|priced|pricing|fee|fees|charge|charges|charged|pay|pays|paid|"
+                              r"paying|billed|subscription|refund|refunds|refunded|quote|quoted|budget)\b",
+                              re.IGNORECASE)
+_FENCED = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+_TEXT_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def asks_price(question: str) -> bool:
+    """Whether the question asks what something costs ("How much does the Pro plan cost?", "what do you
+    charge for ACH payments?"), not how much of something else ("How much memory should I give …?")."""
+    return _ASKS_PRICE.search(question) is not None
+
+
+def states_price(text: str) -> bool:
+    """Whether a passage states a price: a sentence (code left out) with an amount of money, or with a
+    percentage or "free" / "no fee" where it speaks of money."""
+    for sentence in _TEXT_SENTENCE.split(_FENCED.sub(" ", text)):
+        if _CLEAR_AMOUNT.search(sentence) or _FREE.search(sentence):
+            return True
+        if _SPEAKS_OF_MONEY.search(sentence) and (_AMOUNT.search(sentence) or _PERCENT.search(sentence)
+                                                  or _FREE_WORD.search(sentence)):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Evidence:
     best_cosine: float

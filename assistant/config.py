@@ -127,6 +127,9 @@ class RetrievalSettings(_Section):
     # question (fitting, evaluation: benchmarks/quality.py --fit-abstention); "never": no term
     # encodes at all, the signal takes the fit's mean (cheaper, less accurate; README).
     abstain_salience: Literal["when-needed", "always", "never"] = "when-needed"
+    # A question that asks what something costs is declined when none of its passages states a price
+    # (an amount of money, a fee in percent, "free", "no fee"): assistant/abstention.py asks_price.
+    abstain_unstated_price: bool = True
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
     # Domain tuning (assistant/domain_tuning.py): `assistant ingest` trains a query adapter from the

@@ -39,12 +39,14 @@ from assistant.abstention import (
     SALIENCE_TERMS,
     SHIPPED_MODEL,
     Evidence,
+    asks_price,
     family_words,
     gather_evidence,
     lookup_words,
     may_be_typo,
     missing_terms,
     respelled,
+    states_price,
     unknown_terms,
 )
 from assistant.chunkdb import ChunkDB, StoredChunk, fts_stem, fts_words
@@ -428,12 +430,17 @@ class HybridRetriever:
             abstain = not passages or confidence < cfg.abstain_confidence
         elif cfg.abstention == "cosine" or not passages:
             abstain = not passages or best_dense < cfg.abstain_threshold
+        price_unstated = (cfg.abstain_unstated_price and abstain is False and asks_price(question)
+                          and not any(states_price(p.chunk.text) for p in passages))
+        if price_unstated:  # close to the question, and not one amount to answer it with
+            abstain = True
         timings = timer.timings
         timings["total"] = sum(timings.values())
         return RetrievalResult(passages=passages, generation=generation.id, best_dense=best_dense,
                                timings_ms={name: round(ms, 3) for name, ms in timings.items()},
                                abstain=abstain, confidence=None if confidence is None else round(confidence, 4),
-                               evidence=present(evidence.as_dict()) if evidence else {})
+                               evidence={**(present(evidence.as_dict()) if evidence else {}),
+                                         **({"price_unstated": 1.0} if price_unstated else {})})
 
     def _typo_check(self) -> Callable[[str], bool] | None:
         """Which words the corpus never uses may be a customer's typos (:func:`may_be_typo`, with the

@@ -149,3 +149,19 @@ def test_speculative_encodes_wait_for_an_idle_model_thread(embedder) -> None:
         worker.join(10)
     later = embedder.encode_soon(["crawler"], only_if_idle=True)
     assert later is not None and later.result().shape == (1, embedder.dimension)
+
+
+def test_a_price_question_is_declined_when_no_passage_states_a_price(example_index, embedder) -> None:
+    """The two-factor page is found, and it says nothing of what two-factor costs: quoting its set-up
+    steps does not answer "how much". The pricing page states the plans' prices, so that question is
+    answered; with the check off, the two-factor one is answered from the steps."""
+    retriever = build_retriever(example_index, embedder=embedder)
+    unpriced = retriever.search("How much does two-factor authentication cost?", audience="public")
+    priced = retriever.search("How much does the Pro plan cost?", audience="public")
+    assert "two-factor" in unpriced.passages[0].chunk.path and "pricing" in priced.passages[0].chunk.path
+    assert unpriced.abstain is True and unpriced.evidence["price_unstated"] == 1.0
+    assert priced.abstain is False and "price_unstated" not in priced.evidence
+    off = example_index.model_copy(
+        update={"retrieval": example_index.retrieval.model_copy(update={"abstain_unstated_price": False})})
+    assert build_retriever(off, embedder=embedder).search("How much does two-factor authentication cost?",
+                                                          audience="public").abstain is False

@@ -12,6 +12,7 @@ from assistant.abstention import (
     SHIPPED_MODEL,
     AbstentionModel,
     Evidence,
+    asks_price,
     family_words,
     fit_logistic,
     gather_evidence,
@@ -19,6 +20,7 @@ from assistant.abstention import (
     missing_terms,
     other_spellings,
     relatives,
+    states_price,
     term_parts,
 )
 from assistant.config import RetrievalSettings
@@ -167,3 +169,48 @@ def test_a_word_spelled_the_other_side_of_the_atlantic_is_known() -> None:
     freq = {**first, **dict.fromkeys(family_words(analyse_query(question), first), 0), "customize": 12, "colors": 9}
     ev = evidence(question, "Customize the invoice color under Settings > Invoice design.", freq)
     assert ev.unknown == 0.0 and ev.coverage == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("question", [
+    "How much does managed PostgreSQL hosting cost per month?",
+    "what do you charge for bank transfer ACH payments?",
+    "How much does PayPal keep when a customer pays my PayPal Business account?",
+    "What are the fees?",
+    "What's the price of the Pro plan?",
+    "A client opened a chargeback. How much is the fee and how long do I have to respond?",
+])
+def test_a_question_about_what_something_costs_asks_a_price(question: str) -> None:
+    assert asks_price(question)
+
+
+@pytest.mark.parametrize("question", [
+    "How much memory should I give shared_buffers on a dedicated server?",
+    "How do I find out how much disk space a table takes?",
+    "Do I get the fee back?",  # a yes or a no, not an amount
+    "How do I refund a card payment?",
+])
+def test_how_much_of_something_else_is_not_a_price_question(question: str) -> None:
+    assert not asks_price(question)
+
+
+@pytest.mark.parametrize("text", [
+    "| Monthly price | $15 | $39 | $79 |",
+    "Cards (US-issued): 2.9% + $0.30 per successful payment.",
+    "Ledgerly adds no fee for PayPal payments on any plan.",
+    "Viewers are free and don't count towards your plan's user limit.",
+    "Filing fee: 900-2,800 SEK. Lawyer: 2,500-4,000 SEK per hour.",
+    "On average 10–25% over the original quote. Budget a 15–20% margin.",
+])
+def test_a_passage_with_an_amount_a_fee_or_free_states_a_price(text: str) -> None:
+    assert states_price(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Use $1 to refer to the first parameter of the function.",  # a placeholder, not dollars
+    "A reasonable starting value for shared_buffers is 25% of the memory in your system.",
+    "The planner's cost estimate is 25% higher for a sequential scan.",  # a planner's cost is not money
+    "The free space map tracks the free space in each page.",
+    "The price of every item is stored like this:\n\n```\nUPDATE items SET price = $5;\n```",  # code is not a price
+])
+def test_a_manual_that_never_names_a_price_states_none(text: str) -> None:
+    assert not states_price(text)
