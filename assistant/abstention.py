@@ -242,6 +242,45 @@ def states_price(text: str) -> bool:
     return False
 
 
+# "In nginx, what's the difference between …", "Where in cPanel do I find …", "In FreshBooks, how do I …":
+# the question sets its own scope, another product. When the documentation barely knows that name and
+# the passages found never mention it, whatever they say is about something else (the Apache manual's
+# ProxyPass, the Ledgerly late fees), however close it reads.
+# The clause after "In X," must ask (how, what, where …): "In Safari, invoices don't print" describes
+# where something happens, and the documents may well answer it without naming the browser.
+_SCOPE = re.compile(r"^\s*(?i:in|inside|within|using|with|via|through)\s+(?P<name>[A-Za-z][\w.+-]*)\s*[,:]\s*"
+                    r"(?i:how|what|what's|whats|where|which|why|when|who|can|could|is|are|does|do|should|will|would)\b"
+                    r"|\b(?i:where\s+in)\s+(?P<where>[A-Za-z][\w.+-]*)\b")
+_NOT_NAMES = frozenset(("a", "an", "the", "my", "our", "your", "their", "his", "her", "its", "this", "that", "these",
+                        "those", "which", "what", "each", "every", "some", "any", "all", "general", "short",
+                        "addition", "particular", "practice", "theory", "fact", "case", "brief", "total", "order"))
+
+
+def scoped_name(question: str, dictionary: Container[str] = frozenset()) -> str | None:
+    """The name a question scopes itself to ("In nginx, …" → ``nginx``, "Where in cPanel do I …" →
+    ``cpanel``), lower-cased; None when it sets no scope or the word is not a name: it must be written
+    with a capital letter or be no word of ``dictionary`` (the embedding model's vocabulary: "In
+    practice, …", "Inside a transaction, …" name nothing)."""
+    match = _SCOPE.search(question)
+    if match is None:
+        return None
+    name = match.group("name") or match.group("where")
+    word = name.lower()
+    if word in _NOT_NAMES or not (any(c.isupper() for c in name) or (dictionary and word not in dictionary)):
+        return None
+    return word
+
+
+def scope_unknown(name: str, passage_texts: Sequence[str], frequencies: Mapping[str, int], total: int) -> bool:
+    """Whether the corpus knows the scoped name at most in passing (no chunk, or a rare few) and none
+    of ``passage_texts`` holds it: then they answer about something else."""
+    df = _frequency(name, frequencies)
+    if df and not is_rare(df, total):
+        return False
+    found = set().union(*(stems(text) for text in passage_texts)) if passage_texts else set()
+    return not _covered(name, found)
+
+
 @dataclass(frozen=True)
 class Evidence:
     best_cosine: float

@@ -130,6 +130,9 @@ class RetrievalSettings(_Section):
     # A question that asks what something costs is declined when none of its passages states a price
     # (an amount of money, a fee in percent, "free", "no fee"): assistant/abstention.py asks_price.
     abstain_unstated_price: bool = True
+    # A question scoped to another product ("In nginx, …", "Where in cPanel …") is declined when the
+    # corpus knows that name at most in passing and no passage names it: abstention.py scoped_name.
+    abstain_outside_scope: bool = True
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
     # Domain tuning (assistant/domain_tuning.py): `assistant ingest` trains a query adapter from the

@@ -56,7 +56,8 @@ def build_retriever(settings: Settings, *, embedder: Embedder | None = None,
     index = index or build_index_handle(settings, embedder)
     model = settings.retrieval.reranker_model
     reranker = CrossEncoderReranker(model, device=settings.embedding.device) if model else None
-    return HybridRetriever(index, embedder, settings.retrieval, reranker=reranker)
+    return HybridRetriever(index, embedder, settings.retrieval, reranker=reranker,
+                           own_names=(settings.brand.product_name, settings.brand.company_name))
 
 
 def build_llm(settings: Settings, backend: str | None = None) -> BaseChatModel | None:

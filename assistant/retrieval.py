@@ -46,7 +46,10 @@ from assistant.abstention import (
     may_be_typo,
     missing_terms,
     respelled,
+    scope_unknown,
+    scoped_name,
     states_price,
+    term_parts,
     unknown_terms,
 )
 from assistant.chunkdb import ChunkDB, StoredChunk, fts_stem, fts_words
@@ -327,11 +330,14 @@ class HybridRetriever:
     """Dense + BM25 retrieval, fused by reciprocal rank, scoped to an audience's partitions."""
 
     def __init__(self, index: GenerationSource, embedder: QueryEmbedder, settings: RetrievalSettings, *,
-                 reranker: Reranker | None = None) -> None:
+                 reranker: Reranker | None = None, own_names: Sequence[str] = ()) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
         self.reranker = reranker
+        # The product's and company's own names: "In Ledgerly, how do I …" is in scope, whether or
+        # not the documentation writes the name.
+        self.own_names = frozenset(w.lower() for name in own_names for w in re.findall(r"[\w.+-]+", name))
         self._term_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # salience: single-term vectors
         self._term_lock = threading.Lock()
 
@@ -432,7 +438,9 @@ class HybridRetriever:
             abstain = not passages or best_dense < cfg.abstain_threshold
         price_unstated = (cfg.abstain_unstated_price and abstain is False and asks_price(question)
                           and not any(states_price(p.chunk.text) for p in passages))
-        if price_unstated:  # close to the question, and not one amount to answer it with
+        outside = (cfg.abstain_outside_scope and abstain is False and not price_unstated
+                   and self._outside_scope(question, generation, allowed, ahead, chosen))
+        if price_unstated or outside:  # close to the question, and yet not about what it asks
             abstain = True
         timings = timer.timings
         timings["total"] = sum(timings.values())
@@ -440,7 +448,25 @@ class HybridRetriever:
                                timings_ms={name: round(ms, 3) for name, ms in timings.items()},
                                abstain=abstain, confidence=None if confidence is None else round(confidence, 4),
                                evidence={**(present(evidence.as_dict()) if evidence else {}),
-                                         **({"price_unstated": 1.0} if price_unstated else {})})
+                                         **({"price_unstated": 1.0} if price_unstated else {}),
+                                         **({"outside_scope": 1.0} if outside else {})})
+
+    def _outside_scope(self, question: str, generation: LoadedGeneration, allowed: Sequence[Audience],
+                       ahead: _TermsAhead | None, chosen: Sequence[Candidate]) -> bool:
+        """Whether the question scopes itself to a product the documents barely know and the passages
+        never name ("In nginx, …" over the Apache manual): :func:`scoped_name`, :func:`scope_unknown`."""
+        db = _chunk_db(generation)
+        if ahead is None or db is None:
+            return False
+        known = getattr(self.embedder, "known_words", None)
+        name = scoped_name(question, known() if callable(known) else frozenset())
+        if name is None or name in self.own_names:
+            return False
+        frequencies = ahead.frequencies
+        if name not in frequencies:
+            frequencies = {**frequencies, **_chunk_counts(db, allowed, term_parts(name))}
+        texts = [f"{c.chunk.title}\n{c.chunk.section}\n{c.chunk.text}" for c in chosen]
+        return scope_unknown(name, texts, frequencies, ahead.total)
 
     def _typo_check(self) -> Callable[[str], bool] | None:
         """Which words the corpus never uses may be a customer's typos (:func:`may_be_typo`, with the

@@ -165,3 +165,22 @@ def test_a_price_question_is_declined_when_no_passage_states_a_price(example_ind
         update={"retrieval": example_index.retrieval.model_copy(update={"abstain_unstated_price": False})})
     assert build_retriever(off, embedder=embedder).search("How much does two-factor authentication cost?",
                                                           audience="public").abstain is False
+
+
+def test_a_question_scoped_to_another_product_is_declined(example_index, embedder) -> None:
+    """"In FreshBooks, how do I …" asks about FreshBooks, which the help centre never names: its late
+    fee page is close, and about Ledgerly. Scoped to the product itself, or to an integration the
+    documents cover, the same kind of question is answered."""
+    retriever = build_retriever(example_index, embedder=embedder)
+    other = retriever.search("In FreshBooks, how do I make late fees get added automatically to overdue invoices?",
+                             audience="public")
+    assert other.abstain is True and other.evidence["outside_scope"] == 1.0
+    for question in ("In Ledgerly, how do I add a late fee to overdue invoices?",
+                     "In QuickBooks, where do synced invoices show up?"):
+        result = retriever.search(question, audience="public")
+        assert result.abstain is False and "outside_scope" not in result.evidence, question
+    off = example_index.model_copy(
+        update={"retrieval": example_index.retrieval.model_copy(update={"abstain_outside_scope": False})})
+    assert build_retriever(off, embedder=embedder).search(
+        "In FreshBooks, how do I make late fees get added automatically to overdue invoices?",
+        audience="public").abstain is False

@@ -20,6 +20,8 @@ from assistant.abstention import (
     missing_terms,
     other_spellings,
     relatives,
+    scope_unknown,
+    scoped_name,
     states_price,
     term_parts,
 )
@@ -214,3 +216,37 @@ def test_a_passage_with_an_amount_a_fee_or_free_states_a_price(text: str) -> Non
 ])
 def test_a_manual_that_never_names_a_price_states_none(text: str) -> None:
     assert not states_price(text)
+
+
+DICTIONARY = frozenset(("practice", "windows", "transaction", "general"))
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    ("In nginx, what's the difference between proxy_pass http://backend/ and http://backend?", "nginx"),
+    ("Where in cPanel do I find the option to reset an email password?", "cpanel"),
+    ("In FreshBooks, how do I make late fees get added automatically?", "freshbooks"),
+    ("Using NetSuite: how do I set up a saved search?", "netsuite"),
+    ("In Windows, how do I run the server as a service?", "windows"),  # a word, but written as a name
+])
+def test_a_question_scoped_to_a_name_names_it(question: str, name: str) -> None:
+    assert scoped_name(question, DICTIONARY) == name
+
+
+@pytest.mark.parametrize("question", [
+    "Inside a transaction, can I undo only the last few statements?",
+    "In practice, how often should I vacuum?",  # a word of the dictionary, not a name
+    "Where in the docs is the API described?",
+    "In Safari, invoices don't print correctly. What can I do?",  # where it happens, not what it asks about
+    "How do I reconcile a payment in Xero?",  # not a scope the question opens with
+    "In 2.4, how do I enable HTTP/2?",
+])
+def test_a_question_without_a_named_scope_has_none(question: str) -> None:
+    assert scoped_name(question, DICTIONARY) is None
+
+
+def test_a_scope_is_unknown_when_the_corpus_barely_knows_it_and_the_passages_never_name_it() -> None:
+    passages = ["ProxyPass maps remote servers into the local URL space.", "ProxyPassReverse adjusts headers."]
+    assert scope_unknown("nginx", passages, {"nginx": 1}, TOTAL)  # mentioned once in the whole manual
+    assert scope_unknown("freshbooks", passages, {}, TOTAL)  # never
+    assert not scope_unknown("nginx", [*passages, "Unlike nginx, httpd reads .htaccess files."], {"nginx": 1}, TOTAL)
+    assert not scope_unknown("windows", passages, {"windows": 120}, TOTAL)  # a platform the manual covers
