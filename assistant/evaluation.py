@@ -370,7 +370,7 @@ def evaluate_case(case: EvalCase, *, retriever: HybridRetriever, documents: dict
     history = [HistoryTurn(role="user", text=text) for text in case.history]
     # What the pipeline searches for a follow-up when no model condenses it (assistant/follow_up.py).
     searched = searched_text(case.question, history, retriever, case.audience) if history else case.question
-    found = retriever.search(searched, audience=case.audience, top_k=DEPTH * cap)
+    found = retriever.search(searched, audience=case.audience, top_k=DEPTH * cap, asked=case.question)
     result.retrieval_ms = round((time.perf_counter() - t0) * 1000, 3)
     ranked = rank_documents(found.passages)
     result.ranked = [d.doc_key for d in ranked]

@@ -273,7 +273,7 @@ class _Run:
         self.searched = standalone
 
         started = time.perf_counter()
-        result = p.retriever.search(standalone, audience=request.audience, filters=request.filters)
+        result = p.retriever.search(standalone, audience=request.audience, filters=request.filters, asked=question)
         self.timings["retrieve"] = _ms(started)
         passages = _audience_guard(result.passages, request.audience)
 

@@ -343,11 +343,14 @@ class HybridRetriever:
 
     def search(self, question: str, *, audience: Audience, filters: RetrievalFilters | None = None,
                top_k: int | None = None, mode: RetrievalMode | None = None,
-               rerank: bool | None = None) -> RetrievalResult:
+               rerank: bool | None = None, asked: str | None = None) -> RetrievalResult:
         """The passages for one question; ``best_dense`` is the abstention signal (docs/architecture.md §7).
 
         ``top_k``, ``mode`` and ``rerank`` override the settings for one call (evaluation and
-        benchmarks use them); the audience boundary has no override.
+        benchmarks use them); the audience boundary has no override. ``asked``: the customer's own
+        message when ``question`` is a follow-up read with its topic; what it asks for (a price, a
+        product's scope) is read from it alone ("How much is the Pro plan?" then "and does it include
+        2FA?" asks no price).
         """
         cfg = self.settings
         mode = mode or cfg.mode
@@ -436,10 +439,11 @@ class HybridRetriever:
             abstain = not passages or confidence < cfg.abstain_confidence
         elif cfg.abstention == "cosine" or not passages:
             abstain = not passages or best_dense < cfg.abstain_threshold
-        price_unstated = (cfg.abstain_unstated_price and abstain is False and asks_price(question)
+        own = asked if asked is not None else question
+        price_unstated = (cfg.abstain_unstated_price and abstain is False and asks_price(own)
                           and not any(states_price(p.chunk.text) for p in passages))
         outside = (cfg.abstain_outside_scope and abstain is False and not price_unstated
-                   and self._outside_scope(question, generation, allowed, ahead, chosen))
+                   and self._outside_scope(own, generation, allowed, ahead, chosen))
         if price_unstated or outside:  # close to the question, and yet not about what it asks
             abstain = True
         timings = timer.timings

@@ -186,7 +186,7 @@ class FakeRetriever:
         self.calls: list[tuple[str, Audience, RetrievalFilters | None]] = []
 
     def search(self, question: str, *, audience: Audience,
-               filters: RetrievalFilters | None = None) -> RetrievalResult:
+               filters: RetrievalFilters | None = None, asked: str | None = None) -> RetrievalResult:
         self.calls.append((question, audience, filters))
         allowed = set(partitions_for(audience))
         found = [p for p in self.passages if not self.enforce_audience or p.chunk.audience in allowed]

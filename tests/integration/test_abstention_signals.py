@@ -184,3 +184,13 @@ def test_a_question_scoped_to_another_product_is_declined(example_index, embedde
     assert build_retriever(off, embedder=embedder).search(
         "In FreshBooks, how do I make late fees get added automatically to overdue invoices?",
         audience="public").abstain is False
+
+
+def test_a_follow_up_is_checked_for_a_price_by_what_it_asks_itself(example_index, embedder) -> None:
+    """A follow-up is searched with its topic ("How much does two-factor authentication cost? And how do
+    I turn it on?"); the price check reads the customer's own message, which asks how, not how much."""
+    retriever = build_retriever(example_index, embedder=embedder)
+    searched = "How much does two-factor authentication cost? And how do I turn it on?"
+    assert retriever.search(searched, audience="public").abstain is True  # read as one question: a price
+    follow_up = retriever.search(searched, audience="public", asked="And how do I turn it on?")
+    assert follow_up.abstain is False and "price_unstated" not in follow_up.evidence

@@ -80,6 +80,13 @@ def test_what_are_the_fees_after_a_paypal_question_is_answered_about_paypal(conv
     assert "recurring" not in done.sources[0].title.lower()  # an action of its own, not one of the topic
 
 
+def test_a_follow_up_to_a_price_question_is_not_declined_for_the_price(conversation) -> None:
+    """The first question asks a price the help centre never states and is declined; "And how do I turn
+    it on?" is searched with it, and asks how, not how much."""
+    done = conversation("And how do I turn it on?", "How much does two-factor authentication cost?")
+    assert any(source.title == "Two-factor authentication (2FA)" for source in done.sources), done.sources
+
+
 def test_a_new_question_in_the_same_conversation_is_answered_on_its_own(conversation) -> None:
     done = conversation("How do I add a sales tax rate to my invoices?", "How do I refund a card payment?")
     assert "Refund" not in done.sources[0].title

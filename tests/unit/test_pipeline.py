@@ -332,7 +332,7 @@ class _BrokenRetriever:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def search(self, question, *, audience, filters=None):
+    def search(self, question, *, audience, filters=None, asked=None):
         raise self.error
 
 

@@ -22,7 +22,7 @@ class DecidingRetriever(FakeRetriever):
         self.abstain = abstain
 
     def search(self, question: str, *, audience: Audience,
-               filters: RetrievalFilters | None = None) -> RetrievalResult:
+               filters: RetrievalFilters | None = None, asked: str | None = None) -> RetrievalResult:
         found = super().search(question, audience=audience, filters=filters)
         return found.model_copy(update={"abstain": self.abstain, "confidence": 0.1 if self.abstain else 0.9})
 
