@@ -297,17 +297,24 @@ def procedures_within_cap(candidates: Sequence[Candidate], per_document_cap: int
     without the steps that answer. Pages keep their order; only which of a page's chunks reach the
     passages changes.
     """
+    return answers_within_cap(candidates, per_document_cap, holds_procedure)
+
+
+def answers_within_cap(candidates: Sequence[Candidate], per_document_cap: int,
+                       answers: Callable[[str], bool]) -> list[Candidate]:
+    """A page whose ``per_document_cap`` best chunks hold no text of the kind the question asks for
+    (``answers``: steps for "how do I", a price for "how much does … cost"), but a lower one does,
+    offers its best such chunk in place of its last one within the cap."""
     positions: dict[str, list[int]] = {}
     for i, cand in enumerate(candidates):
         positions.setdefault(cand.doc_key, []).append(i)
     key = [float(i) for i in range(len(candidates))]
     for rows in positions.values():
-        if len(rows) <= per_document_cap or any(holds_procedure(candidates[i].chunk.text)
-                                                for i in rows[:per_document_cap]):
+        if len(rows) <= per_document_cap or any(answers(candidates[i].chunk.text) for i in rows[:per_document_cap]):
             continue
-        steps = next((i for i in rows[per_document_cap:] if holds_procedure(candidates[i].chunk.text)), None)
-        if steps is not None:
-            key[steps] = rows[per_document_cap - 1] - 0.5
+        found = next((i for i in rows[per_document_cap:] if answers(candidates[i].chunk.text)), None)
+        if found is not None:
+            key[found] = rows[per_document_cap - 1] - 0.5
     order = sorted(range(len(candidates)), key=key.__getitem__)
     return [candidates[i] for i in order]
 
@@ -408,6 +415,10 @@ class HybridRetriever:
             timer.lap("domain")
         if profile.how_to:
             survivors = procedures_within_cap(survivors, cfg.per_document_cap)
+        own = asked if asked is not None else question
+        price_asked = asks_price(own)
+        if price_asked:  # "How much is the fee …?": the page's chunk that names the fee, not only its best three
+            survivors = answers_within_cap(survivors, cfg.per_document_cap, states_price)
         best_dense = max((c.cosine for c in survivors), default=0.0)
 
         pool = select_diverse(
@@ -439,8 +450,7 @@ class HybridRetriever:
             abstain = not passages or confidence < cfg.abstain_confidence
         elif cfg.abstention == "cosine" or not passages:
             abstain = not passages or best_dense < cfg.abstain_threshold
-        own = asked if asked is not None else question
-        price_unstated = (cfg.abstain_unstated_price and abstain is False and asks_price(own)
+        price_unstated = (cfg.abstain_unstated_price and abstain is False and price_asked
                           and not any(states_price(p.chunk.text) for p in passages))
         outside = (cfg.abstain_outside_scope and abstain is False and not price_unstated
                    and self._outside_scope(own, generation, allowed, ahead, chosen))

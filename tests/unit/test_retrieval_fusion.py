@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from assistant.abstention import states_price
 from assistant.chunkdb import StoredChunk
 from assistant.eval_datasets import document_chunk
 from assistant.retrieval import (
     Candidate,
+    answers_within_cap,
     has_exact_token,
     keyword_query,
     merge_by_score,
@@ -148,3 +150,17 @@ def test_a_how_to_question_gets_the_procedure_of_a_page_within_its_cap() -> None
     assert [c.row for c in procedures_within_cap(ranking, per_document_cap=5)] == list(range(8))
     one_numbered_line = cand(9, "faq", "1. One numbered line is not a procedure.")
     assert [c.row for c in procedures_within_cap([cand(8, "faq", "a"), one_numbered_line], 1)] == [8, 9]
+
+
+def test_a_price_question_gets_the_chunk_of_a_page_that_names_the_price() -> None:
+    """"How much is the fee …?" over a page whose three best chunks speak of disputes and fees but name
+    no amount: its chunk with "$15 dispute fee" replaces the third."""
+    def cand(row: int, doc: str, text: str) -> Candidate:
+        chunk = _chunk(doc, ordinal=row, text=text)
+        return Candidate(row=row, fused=1 - row / 100, stored=StoredChunk.of(chunk, _unit(1, 0, 0)))
+
+    ranking = [cand(0, "disputes", "The funds and fee are not returned."), cand(1, "disputes", "A dispute happens …"),
+               cand(2, "disputes", "Use a clear business name."), cand(3, "disputes", "Open the dispute."),
+               cand(4, "disputes", "The disputed amount plus a $15 dispute fee is deducted from your balance."),
+               cand(5, "refunds", "Cards: 2.9% + $0.30 per payment are not refunded."), cand(6, "refunds", "intro")]
+    assert [c.row for c in answers_within_cap(ranking, 3, states_price)] == [0, 1, 4, 2, 3, 5, 6]
