@@ -247,8 +247,9 @@ def states_price(text: str) -> bool:
 # the passages found never mention it, whatever they say is about something else (the Apache manual's
 # ProxyPass, the Ledgerly late fees), however close it reads.
 # The clause after "In X," must ask (how, what, where …): "In Safari, invoices don't print" describes
-# where something happens, and the documents may well answer it without naming the browser.
-_SCOPE = re.compile(r"^\s*(?i:in|inside|within|using|with|via|through)\s+(?P<name>[A-Za-z][\w.+-]*)\s*[,:]\s*"
+# where something happens, and the documents may well answer it without naming the browser. "Using X,"
+# and "With X," name a means ("Using curl, how do I create an invoice through the API?"), not a scope.
+_SCOPE = re.compile(r"^\s*(?i:in|inside|within)\s+(?P<name>[A-Za-z][\w.+-]*)\s*[,:]\s*"
                     r"(?i:how|what|what's|whats|where|which|why|when|who|can|could|is|are|does|do|should|will|would)\b"
                     r"|\b(?i:where\s+in)\s+(?P<where>[A-Za-z][\w.+-]*)\b")
 _NOT_NAMES = frozenset(("a", "an", "the", "my", "our", "your", "their", "his", "her", "its", "this", "that", "these",

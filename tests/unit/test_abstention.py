@@ -225,7 +225,7 @@ DICTIONARY = frozenset(("practice", "windows", "transaction", "general"))
     ("In nginx, what's the difference between proxy_pass http://backend/ and http://backend?", "nginx"),
     ("Where in cPanel do I find the option to reset an email password?", "cpanel"),
     ("In FreshBooks, how do I make late fees get added automatically?", "freshbooks"),
-    ("Using NetSuite: how do I set up a saved search?", "netsuite"),
+    ("In NetSuite: how do I set up a saved search?", "netsuite"),
     ("In Windows, how do I run the server as a service?", "windows"),  # a word, but written as a name
 ])
 def test_a_question_scoped_to_a_name_names_it(question: str, name: str) -> None:
@@ -239,6 +239,7 @@ def test_a_question_scoped_to_a_name_names_it(question: str, name: str) -> None:
     "In Safari, invoices don't print correctly. What can I do?",  # where it happens, not what it asks about
     "How do I reconcile a payment in Xero?",  # not a scope the question opens with
     "In 2.4, how do I enable HTTP/2?",
+    "Using curl, how do I create an invoice through the API?",  # a means, not where it happens
 ])
 def test_a_question_without_a_named_scope_has_none(question: str) -> None:
     assert scoped_name(question, DICTIONARY) is None
