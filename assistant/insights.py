@@ -384,7 +384,8 @@ def conversation_detail(store: Store, conversation_id: str, *, generation: Loade
         if not conv:
             return None
         turns = _rows(db, "SELECT t.id, t.role, t.text, t.created_at, a.chunk_ids, a.abstained, a.fallback,"
-                          " a.backend, a.timings_ms, a.searched FROM turns t LEFT JOIN audit a ON a.turn_id = t.id"
+                          " a.backend, a.timings_ms, a.searched, a.declined FROM turns t"
+                          " LEFT JOIN audit a ON a.turn_id = t.id"
                           " WHERE t.conversation_id = ? ORDER BY t.created_at, t.id", (conversation_id,))
         ratings = _rows(db, "SELECT f.turn_id, f.rating, f.comment, f.created_at FROM feedback f JOIN audit a"
                             " ON a.turn_id = f.turn_id WHERE a.conversation_id = ? ORDER BY f.id", (conversation_id,))
@@ -411,6 +412,7 @@ def conversation_detail(store: Store, conversation_id: str, *, generation: Loade
             "backend": backend, "latency_ms": (json.loads(timings) or {}).get("total") if timings else None,
             "feedback": feedback.get(turn_id, []),
             "searched": redactor.redact(searched)[0] if searched else None,  # a follow-up read with its topic
-        } for turn_id, role, text, created, chunk_json, abst, fb, backend, timings, searched in turns],
+            "declined": declined,  # why, when it was (pipeline.DECLINE_REASONS)
+        } for turn_id, role, text, created, chunk_json, abst, fb, backend, timings, searched, declined in turns],
         "handoffs": [{"destination": d, "status": s, "created_at": c} for d, s, c in handoffs],
     }

@@ -32,7 +32,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,7 @@ from assistant.schemas import (
     GroundingResult,
     HistoryTurn,
     Passage,
+    RetrievalResult,
     SourceRef,
     SourcesEvent,
     TokenEvent,
@@ -213,6 +214,7 @@ class _Run:
         self.asked_at = time.time()
         self.unrecorded: Conversation | None = None  # a conversation whose user turn is not stored yet
         self.searched: str | None = None  # what retrieval was given, when a follow-up was read with its topic
+        self.declined: str | None = None  # why the question was declined (:func:`decline_reason`), if it was
 
     def events(self) -> Iterator[AnswerEvent]:
         """The answer's events. The user's turn is stored with the answer at the end, in one
@@ -279,6 +281,7 @@ class _Run:
 
         abstained = not passages or (result.abstain if result.abstain is not None
                                      else result.best_dense < p.settings.retrieval.abstain_threshold)
+        self.declined = decline_reason(result, passages) if abstained else None
         # Answered, but on weak evidence: an extractive answer says it may not be a direct one.
         unsure = result.confidence is not None and result.confidence < p.settings.retrieval.abstain_unsure_confidence
         fallback = False
@@ -480,13 +483,25 @@ class _Run:
             answer_id = self.p.store.record_answer(
                 conversation=conversation, question=self.request.question.strip(), done=done,
                 retrieved_chunk_ids=[passage.chunk.chunk_id for passage in passages], asked_at=self.asked_at,
-                searched=self.searched,
+                searched=self.searched, declined=self.declined,
             )
             self.unrecorded = None
             return answer_id
         except Exception:  # the answer is still worth showing; the gap is in the logs
             log.exception("could not record the answer for conversation %s", conversation.id)
             return None
+
+
+# Why a question was declined, as the audit records it for a reviewer (/admin): nothing to offer; a
+# question about a price no passage states; one scoped to a product the documents barely know
+# (assistant/abstention.py); else a retrieval confidence under the cut-off.
+DECLINE_REASONS = ("no_passages", "price_unstated", "outside_scope", "low_confidence")
+
+
+def decline_reason(result: RetrievalResult, passages: Sequence[Passage]) -> str:
+    if not passages:
+        return "no_passages"
+    return next((flag for flag in ("price_unstated", "outside_scope") if result.evidence.get(flag)), "low_confidence")
 
 
 class _LLMOutcome:

@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS audit (
     usage TEXT NOT NULL DEFAULT '{}',
     created_at REAL NOT NULL,
     grounding TEXT NOT NULL DEFAULT '{}',  -- JSON: checked, dropped, fell_back, dropped_units (text, reason)
-    searched TEXT                   -- what was searched when it differs from question (a follow-up read with its topic)
+    searched TEXT,                  -- what was searched when it differs from question (a follow-up read with its topic)
+    declined TEXT                   -- why a declined question was (pipeline.DECLINE_REASONS); NULL when answered
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -230,6 +231,8 @@ class Store:
                 db.execute("ALTER TABLE audit ADD COLUMN grounding TEXT NOT NULL DEFAULT '{}'")
             if "searched" not in columns:  # a store written before follow-ups were recorded as searched
                 db.execute("ALTER TABLE audit ADD COLUMN searched TEXT")
+            if "declined" not in columns:  # a store written before declines recorded their reason
+                db.execute("ALTER TABLE audit ADD COLUMN declined TEXT")
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -357,12 +360,13 @@ class Store:
 
     def record_answer(self, *, conversation: Conversation, question: str, done: DoneEvent,
                       retrieved_chunk_ids: list[str] | None = None, asked_at: float | None = None,
-                      searched: str | None = None) -> str:
+                      searched: str | None = None, declined: str | None = None) -> str:
         """Store the assistant turn and its audit row in one transaction; returns the turn id.
 
         ``searched``: the text retrieval was given when it was not ``question`` itself: a follow-up
         ("How long does it take?") read with its conversation's topic, by rule or by the model's
-        condense step. A reviewer, and the knowledge-gap report, need what was meant.
+        condense step. A reviewer, and the knowledge-gap report, need what was meant. ``declined``:
+        why a declined question was declined (``pipeline.DECLINE_REASONS``).
 
         With ``asked_at``, the user's turn (``question``, at that time) goes into the same
         transaction: the answer pipeline writes both at the end, so no store write stands
@@ -376,8 +380,8 @@ class Store:
             db.execute(
                 "INSERT INTO audit (turn_id, conversation_id, channel, audience, question, chunk_ids,"
                 " chunk_audiences, retrieved_chunk_ids, generation, prompt_version, backend, model, abstained,"
-                " fallback, timings_ms, usage, created_at, grounding, searched)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " fallback, timings_ms, usage, created_at, grounding, searched, declined)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     turn_id, conversation.id, conversation.channel, conversation.audience, question,
                     json.dumps([s.chunk_id for s in done.sources]),
@@ -388,6 +392,7 @@ class Store:
                     json.dumps(done.usage), now,
                     json.dumps({**done.grounding.model_dump(), "dropped_units": done.grounding.dropped_units}),
                     searched if searched and searched.strip() != question.strip() else None,
+                    declined if done.abstained else None,
                 ),
             )
         return turn_id

@@ -100,6 +100,9 @@ CREATE INDEX handoffs_conversation ON handoffs(conversation_id, created_at);
     (2, """
 ALTER TABLE audit ADD COLUMN searched TEXT;
 """),
+    (3, """
+ALTER TABLE audit ADD COLUMN declined TEXT;
+"""),
 ]
 
 _MIGRATION_LOCK = 0x61737369  # pg_advisory_xact_lock key: "assi"

@@ -112,15 +112,16 @@ def test_sign_in_then_insights_gaps_and_a_conversation(page, admin_server: Admin
     page.get_by_label("Admin token").wait_for()
 
 
-def test_a_follow_up_shows_what_it_was_searched_as(page, admin_server: AdminServer) -> None:
-    """"Does it work in Canada?" alone does not tell a reviewer what the customer asked about."""
+def test_a_follow_up_shows_what_it_was_searched_as_and_why_it_was_declined(page, admin_server: AdminServer) -> None:
+    """"Does it work in Canada?" alone does not tell a reviewer what the customer asked about, nor
+    "declined" why."""
     from assistant.schemas import DoneEvent
 
     store = admin_server.store
     conv = store.create_conversation(channel="web", audience="public")
     asked = time.time() + 3600  # after the seeded month: the newest conversation, first in the list
     store.record_answer(conversation=conv, question="Does it work in Canada?", asked_at=asked,
-                        searched="How do I set up payroll? Does it work in Canada?",
+                        searched="How do I set up payroll? Does it work in Canada?", declined="low_confidence",
                         done=DoneEvent(answer="I couldn't find that.", sources=[], abstained=True, fallback=False,
                                        backend="extractive"))
     sign_in(page, admin_server)
@@ -129,6 +130,7 @@ def test_a_follow_up_shows_what_it_was_searched_as(page, admin_server: AdminServ
     question, answer = (page.locator(".turn").nth(i).text_content() for i in (0, 1))
     assert "searched as: “How do I set up payroll? Does it work in Canada?”" in answer
     assert "searched as" not in question  # the customer's own turn
+    assert "Declined because the retrieval confidence was under the cut-off." in answer
 
 
 def test_approve_and_reject_drafts_from_the_queue(page, admin_server: AdminServer, artifacts: Path) -> None:

@@ -194,3 +194,34 @@ def test_a_follow_up_is_checked_for_a_price_by_what_it_asks_itself(example_index
     assert retriever.search(searched, audience="public").abstain is True  # read as one question: a price
     follow_up = retriever.search(searched, audience="public", asked="And how do I turn it on?")
     assert follow_up.abstain is False and "price_unstated" not in follow_up.evidence
+
+
+def test_the_audit_says_why_a_question_was_declined(example_index, embedder, tmp_path) -> None:
+    """A reviewer in /admin sees "declined"; the audit row also says why."""
+    from assistant.factory import build_pipeline
+    from assistant.schemas import AnswerRequest, DoneEvent
+    from assistant.store import Store
+
+    store = Store(tmp_path / "store.sqlite")
+    pipeline = build_pipeline(example_index, backend="extractive", retriever=build_retriever(example_index,
+                                                                                             embedder=embedder),
+                              store=store)
+
+    def reason(question: str) -> str | None:
+        conv = store.create_conversation(channel="web", audience="public")
+        done = next(e for e in pipeline.stream(AnswerRequest(question=question, audience="public", channel="web",
+                                                             conversation_id=conv.id)) if isinstance(e, DoneEvent))
+        assert done.answer_id
+        row = store.audit(done.answer_id)
+        assert row is not None
+        return row["declined"]
+
+    try:
+        assert reason("How much does two-factor authentication cost?") == "price_unstated"
+        assert reason("In FreshBooks, how do I make late fees get added automatically to overdue invoices?") == \
+            "outside_scope"
+        assert reason("What Square Terminal setting turns on tipping when my clients pay in person?") == \
+            "low_confidence"
+        assert reason("How do I refund a card payment?") is None  # answered
+    finally:
+        store.close()

@@ -53,9 +53,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     built.close()
 
 
-def done_event(answer: str = "Open Invoices and choose Refund [1].") -> DoneEvent:
+def done_event(answer: str = "Open Invoices and choose Refund [1].", *, abstained: bool = False) -> DoneEvent:
     return DoneEvent(
-        answer=answer, abstained=False, fallback=False, backend="extractive", model="m", generation="g1",
+        answer=answer, abstained=abstained, fallback=False, backend="extractive", model="m", generation="g1",
         prompt_version="p1", timings_ms={"retrieve": 12.5}, usage={"prompt_tokens": 10},
         sources=[SourceRef(n=1, title="Refunds", url="https://help.example/refunds", source="help",
                            audience="public", chunk_id="c1", snippet="Refunds...")],
@@ -121,23 +121,38 @@ def test_the_searched_text_of_a_follow_up_is_kept_beside_the_customers_words(sto
     assert second["searched"] is None  # searched as asked: nothing more to say
 
 
-def test_a_store_written_before_searched_was_recorded_gains_the_column(tmp_path: Path) -> None:
+def test_why_a_question_was_declined_is_kept_and_only_for_a_declined_one(store: Store) -> None:
+    conv = store.create_conversation(channel="web", audience="public")
+    declined = store.record_answer(conversation=conv, question="How much does hosting cost?",
+                                   done=done_event(abstained=True), declined="price_unstated")
+    answered = store.record_answer(conversation=conv, question="How do I refund?", done=done_event(),
+                                   declined="low_confidence")  # a caller's slip: an answer was not declined
+    first, second = store.audit(declined), store.audit(answered)
+    assert first is not None and second is not None
+    assert first["declined"] == "price_unstated" and second["declined"] is None
+
+
+def test_a_store_written_before_searched_was_recorded_gains_the_columns(tmp_path: Path) -> None:
     import sqlite3
 
     from assistant.store import SCHEMA
 
     path = tmp_path / "store.sqlite"
-    earlier = re.sub(r",(\s*--[^\n]*)?\n\s*searched TEXT[^\n]*", r"\1", SCHEMA)  # as an earlier release wrote it
-    assert "searched" not in earlier
+    # as an earlier release wrote it: neither what a follow-up was searched as, nor why a question was declined
+    earlier = re.sub(r",(\s*--[^\n]*)?\n\s*searched TEXT[^\n]*\n\s*declined TEXT[^\n]*", r"\1", SCHEMA)
+    assert "searched" not in earlier and "declined TEXT" not in earlier
     with sqlite3.connect(path) as db:
         db.executescript(earlier)
     store = Store(path)
     conv = store.create_conversation(channel="web", audience="public")
     turn_id = store.record_answer(conversation=conv, question="And Xero?", done=done_event(),
                                   searched="How do I connect to ? And Xero?")
-    audit = store.audit(turn_id)
+    declined = store.record_answer(conversation=conv, question="In nginx, how?", done=done_event(abstained=True),
+                                   declined="outside_scope")
+    audit, refused = store.audit(turn_id), store.audit(declined)
     store.close()
     assert audit is not None and audit["searched"] == "How do I connect to ? And Xero?"
+    assert refused is not None and refused["declined"] == "outside_scope"
 
 
 def test_feedback_ids_increase_and_ratings_are_normalised(store: Store) -> None:
