@@ -64,7 +64,9 @@ _SINGLE_QUOTED_MIN_WORDS = 3
 _TOKEN = re.compile(r"[%$@]?[\w./\\:{}-]*\w[\w./\\:{}-]*")
 _CODE = re.compile(r"(?=[\w-]*[A-Za-z])(?=[\w-]*\d)[\w-]+")
 # "How do I …?" asks for steps; on a help center a numbered procedure is the answer to it.
-HOW_TO = re.compile(r"\s*(?:how\s+(?:do|can|should|would|to)\b|what\s+are\s+the\s+steps\b|steps\s+to\b)",
+# A follow-up may open with a word before it: "And how do I turn it on?", "OK, so how do I …".
+HOW_TO = re.compile(r"\s*(?:(?:and|also|so|ok|okay|then|but|now)\b[\s,]*)*"
+                    r"(?:how\s+(?:do|can|should|would|to)\b|what\s+are\s+the\s+steps\b|steps\s+to\b)",
                     re.IGNORECASE)
 # A numbered step at the start of a line ("1. Go to Settings", "2) Click Save").
 STEP = re.compile(r"^\s{0,3}(\d{1,2})[.)]\s+(.*)$")

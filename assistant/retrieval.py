@@ -413,9 +413,12 @@ class HybridRetriever:
                                               depth=cfg.rerank_candidates, per_page=cfg.per_document_cap,
                                               rrf_k=cfg.doc_rrf_k)
             timer.lap("domain")
-        if profile.how_to:
-            survivors = procedures_within_cap(survivors, cfg.per_document_cap)
         own = asked if asked is not None else question
+        # What the message asks for is read from the customer's own words too: "How much does 2FA cost? And
+        # how do I turn it on?" asks for steps, not a price (a follow-up to a how-to topic, "Can I refund only
+        # part of it?", still gets the topic's steps).
+        if profile.how_to or (asked is not None and analyse_query(own).how_to):
+            survivors = procedures_within_cap(survivors, cfg.per_document_cap)
         price_asked = asks_price(own)
         if price_asked:  # "How much is the fee …?": the page's chunk that names the fee, not only its best three
             survivors = answers_within_cap(survivors, cfg.per_document_cap, states_price)

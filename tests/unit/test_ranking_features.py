@@ -228,3 +228,15 @@ def test_the_pieces_of_a_contraction_are_not_terms_of_the_question() -> None:
     terms = analyse_query(question).terms
     assert not {"didn", "doesn", "ve", "ll"} & set(terms)
     assert {"payment", "charged", "twice", "show", "pay"} <= set(terms)
+
+
+@pytest.mark.parametrize(("question", "how_to"), [
+    ("How do I refund a card payment?", True),
+    ("And how do I turn it on?", True),  # a follow-up's opener before it
+    ("OK, so how do I add one?", True),
+    ("Also, what are the steps to export?", True),
+    ("Anyhow, how much is it?", False),
+    ("And does it work in Canada?", False),
+])
+def test_a_how_to_question_may_open_with_a_follow_ups_word(question: str, how_to: bool) -> None:
+    assert analyse_query(question).how_to is how_to
