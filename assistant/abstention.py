@@ -70,6 +70,11 @@ def stems(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text)}
 
 
+def held_stems(texts: Sequence[str]) -> set[str]:
+    """Every stem any of ``texts`` holds: what "the passages hold the term" is checked against."""
+    return set().union(*(stems(text) for text in texts))
+
+
 def term_parts(term: str) -> list[str]:
     """The words FTS5 indexes a term as: ``mod_rewrite`` → ``mod``, ``rewrite``; ``nginx`` → itself."""
     return [p.lower() for p in _WORD.findall(term)] or [term.lower()]
@@ -187,11 +192,17 @@ def missing_terms(profile: QueryProfile, passage_texts: Sequence[str], frequenci
                   total: int) -> list[tuple[str, float]]:
     """Key terms the passages lack, with their rarity (IDF over the IDF of an unseen term, 0..1),
     rarest first: the candidates for ``salient_missing``."""
-    found = set().union(*(stems(text) for text in passage_texts)) if passage_texts else set()
+    found = held_stems(passage_texts)
     top = idf(0, total) if total > 0 else 1.0
     out = [(t, idf(_frequency(t, frequencies), total) / top) for t in key_terms(profile) if not _covered(t, found)]
     return sorted(out, key=lambda pair: -pair[1])
 
+
+# The checks below decline a question whatever its confidence; each is named in the retrieval's
+# evidence (1.0) when it did, and the audit records that name as the reason.
+PRICE_UNSTATED = "price_unstated"
+OUTSIDE_SCOPE = "outside_scope"
+VETOES = (PRICE_UNSTATED, OUTSIDE_SCOPE)
 
 # A question that asks what something costs is answered by a price ("$79 a month", "2.9% + $0.30 per
 # payment", "no fee"). Passages that state none cannot answer it, however close they are: a software
@@ -278,7 +289,7 @@ def scope_unknown(name: str, passage_texts: Sequence[str], frequencies: Mapping[
     df = _frequency(name, frequencies)
     if df and not is_rare(df, total):
         return False
-    found = set().union(*(stems(text) for text in passage_texts)) if passage_texts else set()
+    found = held_stems(passage_texts)
     return not _covered(name, found)
 
 
@@ -322,7 +333,7 @@ def gather_evidence(profile: QueryProfile, *, best_cosine: float, passage_texts:
     weights = {t: idf(df[t], total) for t in terms}
     all_weight = sum(weights.values())
     best = stems(passage_texts[0]) if passage_texts else set()
-    found = set().union(*(stems(text) for text in passage_texts)) if passage_texts else set()
+    found = held_stems(passage_texts)
     covered = sum(w for t, w in weights.items() if _covered(t, best))
     unknown = sum(w for t, w in weights.items() if df[t] == 0)
     rare = sum(w for t, w in weights.items() if is_rare(df[t], total) and not _covered(t, found))

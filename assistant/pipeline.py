@@ -40,6 +40,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import StrOutputParser
 
+from assistant.abstention import VETOES
 from assistant.citations import CitationRewriter
 from assistant.config import Settings
 from assistant.errors import AssistantError, public_error
@@ -494,14 +495,14 @@ class _Run:
 
 # Why a question was declined, as the audit records it for a reviewer (/admin): nothing to offer; a
 # question about a price no passage states; one scoped to a product the documents barely know
-# (assistant/abstention.py); else a retrieval confidence under the cut-off.
-DECLINE_REASONS = ("no_passages", "price_unstated", "outside_scope", "low_confidence")
+# (assistant/abstention.py VETOES); else a retrieval confidence under the cut-off.
+DECLINE_REASONS = ("no_passages", *VETOES, "low_confidence")
 
 
 def decline_reason(result: RetrievalResult, passages: Sequence[Passage]) -> str:
     if not passages:
         return "no_passages"
-    return next((flag for flag in ("price_unstated", "outside_scope") if result.evidence.get(flag)), "low_confidence")
+    return next((veto for veto in VETOES if result.evidence.get(veto)), "low_confidence")
 
 
 class _LLMOutcome:

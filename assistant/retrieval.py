@@ -36,6 +36,8 @@ from langchain_core.retrievers import BaseRetriever
 
 from assistant import domain_tuning
 from assistant.abstention import (
+    OUTSIDE_SCOPE,
+    PRICE_UNSTATED,
     SALIENCE_TERMS,
     SHIPPED_MODEL,
     Evidence,
@@ -100,6 +102,11 @@ class _TermsAhead:
     terms: list[str] = field(default_factory=list)  # encoding ahead
     pending: Future[np.ndarray] | None = None
     spellings: dict[str, str] = field(default_factory=dict)  # possible typos → the corpus word they may mean
+
+
+def _evidence_text(cand: Candidate) -> str:
+    """What the abstention signals read of a passage: its title and heading path count as its words."""
+    return f"{cand.chunk.title}\n{cand.chunk.section}\n{cand.chunk.text}"
 
 
 def _chunk_db(generation: object) -> ChunkDB | None:
@@ -417,7 +424,7 @@ class HybridRetriever:
         # What the message asks for is read from the customer's own words too: "How much does 2FA cost? And
         # how do I turn it on?" asks for steps, not a price (a follow-up to a how-to topic, "Can I refund only
         # part of it?", still gets the topic's steps).
-        if profile.how_to or (asked is not None and analyse_query(own).how_to):
+        if profile.how_to or (own != question and analyse_query(own).how_to):
             survivors = procedures_within_cap(survivors, cfg.per_document_cap)
         price_asked = asks_price(own)
         if price_asked:  # "How much is the fee …?": the page's chunk that names the fee, not only its best three
@@ -465,8 +472,8 @@ class HybridRetriever:
                                timings_ms={name: round(ms, 3) for name, ms in timings.items()},
                                abstain=abstain, confidence=None if confidence is None else round(confidence, 4),
                                evidence={**(present(evidence.as_dict()) if evidence else {}),
-                                         **({"price_unstated": 1.0} if price_unstated else {}),
-                                         **({"outside_scope": 1.0} if outside else {})})
+                                         **({PRICE_UNSTATED: 1.0} if price_unstated else {}),
+                                         **({OUTSIDE_SCOPE: 1.0} if outside else {})})
 
     def _outside_scope(self, question: str, generation: LoadedGeneration, allowed: Sequence[Audience],
                        ahead: _TermsAhead | None, chosen: Sequence[Candidate]) -> bool:
@@ -482,8 +489,7 @@ class HybridRetriever:
         frequencies = ahead.frequencies
         if name not in frequencies:
             frequencies = {**frequencies, **_chunk_counts(db, allowed, term_parts(name))}
-        texts = [f"{c.chunk.title}\n{c.chunk.section}\n{c.chunk.text}" for c in chosen]
-        return scope_unknown(name, texts, frequencies, ahead.total)
+        return scope_unknown(name, [_evidence_text(c) for c in chosen], frequencies, ahead.total)
 
     def _typo_check(self) -> Callable[[str], bool] | None:
         """Which words the corpus never uses may be a customer's typos (:func:`may_be_typo`, with the
@@ -604,7 +610,7 @@ class HybridRetriever:
             doc_best.setdefault(cand.doc_key, cand.fused)
         scores = sorted(doc_best.values(), reverse=True)
         margin = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
-        texts = [f"{c.chunk.title}\n{c.chunk.section}\n{c.chunk.text}" for c in chosen[:EVIDENCE_PASSAGES]]
+        texts = [_evidence_text(c) for c in chosen[:EVIDENCE_PASSAGES]]
         if ahead.spellings:  # a typo counts as the word it meant where the best passages use that word
             held = {fts_stem(w) for text in texts for w in fts_words(text)}
             profile = respelled(profile, {w: c for w, c in ahead.spellings.items() if c in held})

@@ -209,25 +209,25 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
         if parts and parts[-1][1] is None and parts[-1][3] is None and parts[-1][0].endswith(":"):
             parts.pop()  # a lead-in whose example the chunk cut off: it introduces nothing here
         for index, (text, steps, context, code) in enumerate(parts):
-            if code is not None:
-                if len(code[1]) > MAX_CODE_CHARS or is_unsafe(text):
-                    # A long listing is a reference to read on the page, not an answer; a sentence
-                    # that led into it is still one.
-                    if code[0] and _ENDS_SENTENCE.search(code[0]) and not is_unsafe(code[0]):
-                        units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=code[0], context=context,
-                                           heading="" if context else heading, section=label,
-                                           in_order=passage.chunk.kind == "ticket"))
-                    continue
-            elif steps is None and (len(text) < MIN_UNIT_CHARS or _LONE_WORD.fullmatch(text) or is_unsafe(text)):
+            if code is None and steps is None and (len(text) < MIN_UNIT_CHARS or _LONE_WORD.fullmatch(text)
+                                                   or is_unsafe(text)):
                 continue
             if steps is not None:
                 steps = [s for s in steps if not is_unsafe(s)]
                 if not steps:
                     continue
-            units.append(_Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps, context=context,
-                               heading="" if context else heading, section=label,
-                               lead=code[0] if code else "", code=code[1] if code else None,
-                               in_order=passage.chunk.kind == "ticket"))
+            unit = _Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps, context=context,
+                         heading="" if context else heading, section=label,
+                         lead=code[0] if code else "", code=code[1] if code else None,
+                         in_order=passage.chunk.kind == "ticket")
+            if code is not None and (len(code[1]) > MAX_CODE_CHARS or is_unsafe(text)):
+                # A long listing is a reference to read on the page, not an answer; a sentence that
+                # led into it is still one.
+                alone = _lead_alone(unit)
+                if alone is not None and not is_unsafe(alone.text):
+                    units.append(alone)
+                continue
+            units.append(unit)
     return units
 
 
