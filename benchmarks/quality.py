@@ -88,6 +88,12 @@ class QueryCache:
             self.cache[text] = self.embedder.encode_query(text)
         return self.cache[text]
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else the retriever asks of an embedder (``known_words`` for the scope check,
+        ``encode`` and ``encode_soon`` for the salience signal) is the embedder's own: without it
+        the shipped row scored the retriever with those checks silently off."""
+        return getattr(self.embedder, name)
+
 
 # --------------------------------------------------------------------------- corpora
 
