@@ -133,6 +133,11 @@ class RetrievalSettings(_Section):
     # A question scoped to another product ("In nginx, …", "Where in cPanel …") is declined when the
     # corpus knows that name at most in passing and no passage names it: abstention.py scoped_name.
     abstain_outside_scope: bool = True
+    # `assistant ingest` stores the vectors of the model vocabulary's ordinary words in a generation of
+    # at least this many chunks (about 10 s of encoding once per model, linked from the last generation
+    # after that), so the salience signal reads them instead of encoding at query time
+    # (assistant/term_table.py); -1: never.
+    term_table_min_chunks: int = Field(2000, ge=-1)
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
     # Domain tuning (assistant/domain_tuning.py): `assistant ingest` trains a query adapter from the

@@ -106,6 +106,10 @@ def _download(url: str, gen: str, data_dir: Path) -> None:
         for name in names:
             fs.get_file(f"{source}/{name}", str(staging / name))
         expected = {"chunks.sqlite", generations.MANIFEST} | {f"{a}.faiss" for a in manifest.get("index", {})}
+        if manifest.get("term_vectors", {}).get("words"):
+            from assistant.term_table import VECTORS_FILE, WORDS_FILE
+
+            expected |= {VECTORS_FILE, WORDS_FILE}
         missing = sorted(expected - set(names))
         if missing:
             raise IndexError_(f"Generation {gen} at {url} lacks {', '.join(missing)}",

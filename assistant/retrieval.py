@@ -34,7 +34,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 
-from assistant import domain_tuning
+from assistant import domain_tuning, term_table
 from assistant.abstention import (
     OUTSIDE_SCOPE,
     PRICE_UNSTATED,
@@ -102,6 +102,7 @@ class _TermsAhead:
     terms: list[str] = field(default_factory=list)  # encoding ahead
     pending: Future[np.ndarray] | None = None
     spellings: dict[str, str] = field(default_factory=dict)  # possible typos → the corpus word they may mean
+    table: term_table.TermTable | None = None  # the generation's vectors of ordinary words
 
 
 def _evidence_text(cand: Candidate) -> str:
@@ -551,7 +552,7 @@ class HybridRetriever:
             frequencies.update(_chunk_counts(db, allowed, words))
             words = [w for w in family_words(profile, frequencies) if w not in frequencies]
         total = sum(db.partition_size(a) for a in allowed)
-        ahead = _TermsAhead(frequencies, total)
+        ahead = _TermsAhead(frequencies, total, table=term_table.table_for(generation))
         typos = [t for t in unknown_terms(profile, frequencies) if typo(t)] if typo is not None else []
         for audience in allowed if typos else ():  # words still unknown may be typos of the corpus's words
             ahead.spellings.update(db.near_spellings(audience, [t for t in typos if t not in ahead.spellings]))
@@ -561,8 +562,10 @@ class HybridRetriever:
         soon = getattr(self.embedder, "encode_soon", None)
         if self.settings.abstain_salience == "never" or not callable(soon):
             return ahead
+        table = ahead.table
         with self._term_lock:
-            rarest = [t for t, _ in missing_terms(profile, [], frequencies, total) if t not in self._term_vectors]
+            rarest = [t for t, _ in missing_terms(profile, [], frequencies, total)
+                      if t not in self._term_vectors and (table is None or t not in table)]
         ahead.terms = rarest[:SALIENCE_TERMS]
         if ahead.terms:
             try:  # on an idle model thread only: a busy server measures them later, when needed
@@ -625,17 +628,21 @@ class HybridRetriever:
             return unmeasured
         missing = [t for t, _ in missing_terms(profile, texts, frequencies, total)][:SALIENCE_TERMS]
         timer.lap("evidence")
-        salience = self._salience(missing, qvec, ahead)
+        salience = self._salience(missing, qvec, ahead, ahead.table)
         timer.lap("embed_terms")  # an encode (or the wait for one), like "embed": benchmarks tell the two apart
         return gather(salience=salience)
 
-    def _salience(self, terms: Sequence[str], qvec: np.ndarray,
-                  ahead: _TermsAhead | None = None) -> dict[str, float] | None:
-        """Cosine of each term alone to the question. Term vectors are kept (LRU, TERM_CACHE):
-        the same words recur across questions, and a new one costs one short encode (started
-        ahead by :meth:`_terms_ahead` for the question's rarest words)."""
+    def _salience(self, terms: Sequence[str], qvec: np.ndarray, ahead: _TermsAhead | None = None,
+                  table: term_table.TermTable | None = None) -> dict[str, float] | None:
+        """Cosine of each term alone to the question. An ordinary word's vector is read from the
+        generation's term table (assistant/term_table.py); others are kept once encoded (LRU,
+        TERM_CACHE): the same words recur across questions, and a new one costs one short encode
+        (started ahead by :meth:`_terms_ahead` for the question's rarest words)."""
         if not terms:
             return {}
+        known = table.lookup(terms) if table is not None else {}
+        if len(known) == len(terms):
+            return self._cosines(qvec, known)
         if ahead is not None and ahead.pending is not None and set(terms) & set(ahead.terms):
             try:
                 ahead.pending.result()  # its callback has put the vectors in the cache
@@ -643,9 +650,10 @@ class HybridRetriever:
                 log.warning("abstention: could not embed terms %s", ahead.terms, exc_info=True)
             self._remember(ahead.terms, ahead.pending)  # the callback may not have run yet
         with self._term_lock:
-            vectors = {t: self._term_vectors[t] for t in terms if t in self._term_vectors}
+            vectors = {t: self._term_vectors[t] for t in terms if t in self._term_vectors and t not in known}
             for t in vectors:
                 self._term_vectors.move_to_end(t)
+        vectors.update(known)
         new = [t for t in terms if t not in vectors]
         if new:
             try:
@@ -662,6 +670,10 @@ class HybridRetriever:
                     self._term_vectors[t] = vector
                 while len(self._term_vectors) > TERM_CACHE:
                     self._term_vectors.popitem(last=False)
+        return self._cosines(qvec, vectors)
+
+    @staticmethod
+    def _cosines(qvec: np.ndarray, vectors: dict[str, np.ndarray]) -> dict[str, float]:
         q = qvec / (float(np.linalg.norm(qvec)) or 1.0)
         return {t: float(q @ (v / (float(np.linalg.norm(v)) or 1.0))) for t, v in vectors.items()}
 

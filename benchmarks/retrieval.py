@@ -121,6 +121,16 @@ def build_corpus(data_dir: Path, n: int, *, model_id: str, dim: int, internal_sh
     return time.perf_counter() - t0
 
 
+def ensure_term_table(data_dir: Path, embedder: Any) -> None:
+    """The vocabulary's word vectors in the benchmark generation, as `assistant ingest` writes them
+    for a corpus this size (ASSISTANT_RETRIEVAL_TERM_TABLE_MIN_CHUNKS); added to a cached one."""
+    from assistant import generations, term_table
+
+    _, path = generations.resolve(data_dir)
+    if not (path / term_table.VECTORS_FILE).exists():
+        term_table.build(path, embedder)
+
+
 def _pct(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
     return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -145,7 +155,10 @@ def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs:
     retriever.search(questions[0], audience="public")  # warm-up: model load, page cache
     gc.collect()
     gc.freeze()  # as the web server does after its warm-up (bots/web/app.py)
-    out: dict[str, Any] = {"index": kind, "keyword": keyword}
+    from assistant import term_table
+
+    out: dict[str, Any] = {"index": kind, "keyword": keyword,
+                           "term_table": term_table.table_for(handle.current()) is not None}
     for audience in ("public", "internal"):
         totals, embeds, rest, faiss_ms, seen = [], [], [], [], []
         for i in range(runs):
@@ -167,6 +180,37 @@ def measure_retrieval(data_dir: Path, embedder: Any, questions: list[str], runs:
         out[audience] = {"total": _pct(totals), "embed": _pct(embeds), "search": _pct(rest), "faiss": _pct(faiss_ms),
                          "seen": _pct(seen)}
     gc.unfreeze()
+    return out
+
+
+def measure_term_table(data_dir: Path, embedder: Any, questions: list[str], settings: Any) -> dict[str, Any]:
+    """Search time with the generation's term table and without it (every new word encoded at query
+    time, as on a generation that has none), question by question in a shuffled order, each
+    question on first sight for both retrievers (each keeps its own term-vector cache): the two
+    share the machine's state of the moment, which sequential runs on this machine do not."""
+    from assistant.index import IndexHandle
+    from assistant.retrieval import HybridRetriever
+
+    rng = random.Random(0)
+    out: dict[str, Any] = {}
+    for audience in ("public", "internal"):
+        retrievers = {}
+        for name in ("table", "encode"):
+            handle = IndexHandle(data_dir, model_id=embedder.model_id, device="cpu")
+            if name == "encode":
+                handle.current()._term_table = None  # read by assistant.term_table.table_for
+            retrievers[name] = HybridRetriever(handle, embedder, settings)
+            retrievers[name].search("How do I send an invoice?", audience=audience)  # warm-up
+        laps: dict[str, list[float]] = {"table": [], "encode": []}
+        terms: dict[str, list[float]] = {"table": [], "encode": []}
+        for question in dict.fromkeys(questions):
+            order = list(retrievers)
+            rng.shuffle(order)
+            for name in order:
+                result = retrievers[name].search(question, audience=audience)
+                laps[name].append(result.timings_ms["total"] - result.timings_ms["embed"])
+                terms[name].append(result.timings_ms.get("embed_terms", 0.0))
+        out[audience] = {name: {"search": _pct(laps[name]), "embed_terms": _pct(terms[name])} for name in laps}
     return out
 
 
@@ -268,13 +312,18 @@ def main() -> None:
     torch.set_num_threads(serving_threads())
     questions = _questions()
     table = Table(title="Retrieval latency (ms): query embedding + hybrid search + record fetch vs plain FAISS")
-    for column in ("chunks", "index", "BM25", "budget", "audience", "retrieval p50", "p95", "embed p50",
+    for column in ("chunks", "index", "BM25", "budget", "terms", "audience", "retrieval p50", "p95", "embed p50",
                    "search p50", "p95", "seen p95", "FAISS p50", "p95", "search/FAISS p95", "build s"):
-        table.add_column(column, justify="left" if column in ("index", "BM25", "audience") else "right")
+        table.add_column(column, justify="left" if column in ("index", "BM25", "terms", "audience") else "right")
     domain = Table(title="Domain adapter (ASSISTANT_RETRIEVAL_DOMAIN_TUNING): retrieval ms without / with it, "
                          "and its reorder step over the first rerank_candidates passages")
     for column in ("chunks", "audience", "without p50", "p95", "with p50", "p95", "step p50", "p95"):
         domain.add_column(column, justify="left" if column == "audience" else "right")
+    terms_table = Table(title="Term table (assistant/term_table.py): search ms on first sight of each question, "
+                              "encoding its words at query time vs reading them from the table, interleaved")
+    for column in ("chunks", "audience", "encode p50", "p95", "embed_terms p95", "table p50", "p95",
+                   "embed_terms p95", "p95 ratio"):
+        terms_table.add_column(column, justify="left" if column == "audience" else "right")
     ttft: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
@@ -288,6 +337,8 @@ def main() -> None:
             from assistant.config import RetrievalSettings
 
             shipped = RetrievalSettings()
+            if 0 <= shipped.term_table_min_chunks <= n:
+                ensure_term_table(data_dir, embedder)
             # The shipped path (postings tables when the generation has them), then FTS5 scoring
             # with and without the postings budget (what generations written before them use).
             for postings, budget in ((True, shipped.keyword_max_postings), (False, shipped.keyword_max_postings),
@@ -301,10 +352,20 @@ def main() -> None:
                     r = m[audience]
                     table.add_row(f"{n:,}", m["index"], m["keyword"],
                                   "-" if m["keyword"] == "postings" else f"{budget:,}" if budget else "none",
+                                  "table" if m["term_table"] else "encode",
                                   audience, f"{r['total'][0]:.1f}", f"{r['total'][1]:.1f}",
                                   f"{r['embed'][0]:.1f}", f"{r['search'][0]:.1f}", f"{r['search'][1]:.1f}",
                                   f"{r['seen'][1]:.1f}", f"{r['faiss'][0]:.2f}", f"{r['faiss'][1]:.2f}",
                                   f"{r['search'][1] / max(r['faiss'][1], 1e-3):.0f}×", f"{build_s:.0f}")
+            if 0 <= shipped.term_table_min_chunks <= n:
+                t = measure_term_table(data_dir, embedder, questions, shipped)
+                for audience in ("public", "internal"):
+                    with_table, encoding = t[audience]["table"], t[audience]["encode"]
+                    terms_table.add_row(f"{n:,}", audience, f"{encoding['search'][0]:.1f}",
+                                        f"{encoding['search'][1]:.1f}", f"{encoding['embed_terms'][1]:.1f}",
+                                        f"{with_table['search'][0]:.1f}", f"{with_table['search'][1]:.1f}",
+                                        f"{with_table['embed_terms'][1]:.1f}",
+                                        f"×{with_table['search'][1] / max(encoding['search'][1], 1e-3):.2f}")
             if args.domain_adapter:
                 d = measure_domain(data_dir, embedder, questions, args.queries, shipped)
                 for audience in ("public", "internal"):
@@ -319,8 +380,12 @@ def main() -> None:
                   "vectors are real (all-MiniLM-L6-v2, CPU). FAISS column: index.search on the same index file, "
                   "public partition, same candidate count. search = retrieval minus the query embedding. "
                   "seen p95: the search part of the same questions asked a second time (term vectors cached). "
+                  "terms: the salience signal's word vectors read from the generation's term table, or "
+                  "encoded at query time (a generation without one). "
                   "BM25 postings: the in-process scorer over the postings tables (same ranking as FTS5's "
                   "bm25()); FTS5: bm25() in SQLite, with or without the postings budget.", style="dim")
+    if terms_table.row_count:
+        console.print(terms_table)
     if args.domain_adapter:
         console.print(domain)
     if ttft:

@@ -229,6 +229,8 @@ class IngestJob:
         report.timings["index"] = round(time.perf_counter() - t0, 3)
         if previous:
             previous.close()
+        min_chunks = self.settings.retrieval.term_table_min_chunks
+        terms = self._term_table(staging, model_id) if 0 <= min_chunks <= report.chunks.total else None
         tuned = self._domain_tuning(staging) if self.settings.retrieval.domain_tuning else None
 
         report.generation = staging.id
@@ -249,10 +251,38 @@ class IngestJob:
         }
         if tuned is not None:
             manifest["domain_tuning"] = tuned
+        if terms is not None:
+            manifest["term_vectors"] = terms
         self._publish(staging, manifest)
         for old in generations.prune(self.data_dir, self.settings.index.keep_generations):
             log.info("pruned generation %s", old)
         report.message = f"published generation {staging.id}"
+
+    def _term_table(self, staging: generations.Staging, model_id: str) -> dict[str, Any]:
+        """The vectors of the model vocabulary's words (assistant/term_table.py), linked from the last
+        generation when it was built with the same model, encoded otherwise."""
+        from assistant import term_table
+
+        previous: Path | None = None
+        if self.report.previous_generation:
+            with contextlib.suppress(AssistantError):
+                _, path = generations.resolve(self.data_dir, self.report.previous_generation)
+                if generations.read_manifest(path).get("embedding", {}).get("model") == model_id:
+                    previous = path
+        t0 = time.perf_counter()
+        started = False
+
+        def progress(done: int, total: int) -> None:
+            nonlocal started
+            if not started:
+                self._start("term vectors", total)
+                started = True
+            self._advance(done)
+
+        meta = term_table.build(staging.path, self.embedder, previous=previous, progress=progress)
+        self.report.timings["term_vectors"] = round(time.perf_counter() - t0, 3)
+        log.info("term vectors: %d words, %s", meta["words"], "linked" if meta["reused"] else "encoded")
+        return meta
 
     def _domain_tuning(self, staging: generations.Staging) -> dict[str, Any]:
         """Optional step (ASSISTANT_RETRIEVAL_DOMAIN_TUNING): train the query adapter from this
