@@ -27,8 +27,9 @@ import re
 import sqlite3
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -369,36 +370,43 @@ def write_postings(db: sqlite3.Connection, audience: Audience) -> None:
 _COLUMNS = {"title": 0, "section": 1, "text": 2}
 
 
+IMPACT_CACHE_BYTES = 64 << 20  # per partition: the scored postings of the words questions keep using
+
+
 class Postings:
     """One partition's BM25, scored in numpy from ``postings_<audience>``: the same ranking as
     FTS5's ``bm25()`` (same tokens, counts, lengths and formula), at a cost bounded by the query
     terms' posting lengths rather than by FTS5's per-row work (at 100k chunks: a few ms where
-    FTS5 took 20-140 ms). Immutable, like the generation it reads."""
+    FTS5 took 20-140 ms). Immutable, like the generation it reads.
+
+    A word's contribution to each chunk's score depends only on the word, the chunk and the column
+    weights, never on the rest of the question, and the words that cost most (common ones, with the
+    longest postings) are the ones questions keep using. Each word's contributions are kept (LRU,
+    ``IMPACT_CACHE_BYTES``), so a question of known words reads no postings blob and computes no
+    length normalisation: only the sums. The scores are the same floats either way."""
 
     def __init__(self, rows: np.ndarray, lengths: np.ndarray, tokens: int) -> None:
         self.rows = rows  # chunk ids, by position
         self.lengths = lengths.astype(np.float64)
         self.avgdl = tokens / max(len(rows), 1)
+        self._impacts: OrderedDict[tuple[str, tuple[float, float, float]], tuple[np.ndarray, np.ndarray]] = (
+            OrderedDict())
+        self._impact_bytes = 0
+        self._lock = threading.Lock()
 
-    def search(self, found: dict[str, tuple[bytes, bytes]], terms: Sequence[str], k: int,
+    def search(self, fetch: Callable[[list[str]], dict[str, tuple[bytes, bytes]]], terms: Sequence[str], k: int,
                weights: tuple[float, float, float]) -> list[tuple[int, float]]:
         """``terms``: the query's stemmed words, one per quoted FTS5 phrase (repeats count again,
-        as they do in FTS5); ``found``: the postings blobs of those that exist."""
+        as they do in FTS5); ``fetch(words)``: the postings blobs of those of ``words`` that exist."""
+        impacts = self.impacts(fetch, terms, weights)
         n = len(self.rows)
         scores = np.zeros(n, dtype=np.float64)
         matched = np.zeros(n, dtype=bool)
-        w = np.asarray(weights, dtype=np.float64)
         for term in terms:
-            if term not in found:
+            if term not in impacts:
                 continue
-            blob_pos, blob_tf = found[term]
-            pos = np.frombuffer(blob_pos, dtype=np.int32)
-            tf = np.frombuffer(blob_tf, dtype=np.uint16).reshape(-1, 3)
-            idf = math.log((n - len(pos) + 0.5) / (len(pos) + 0.5))
-            idf = idf if idf > 0 else 1e-6
-            f = tf @ w
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[pos] / self.avgdl)
-            scores[pos] += idf * f * (BM25_K1 + 1) / (f + norm)
+            pos, contribution = impacts[term]
+            scores[pos] += contribution
             matched[pos] = True
         hits = np.flatnonzero(matched)
         if not len(hits):
@@ -408,6 +416,44 @@ class Postings:
             hits = hits[cut]
         order = np.lexsort((self.rows[hits], -scores[hits]))  # best first; ties: lower chunk id first
         return [(int(self.rows[i]), float(scores[i])) for i in hits[order]]
+
+    def impacts(self, fetch: Callable[[list[str]], dict[str, tuple[bytes, bytes]]], terms: Sequence[str],
+                weights: tuple[float, float, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each of ``terms`` the partition holds: its postings' positions and BM25 contributions."""
+        key_weights = (float(weights[0]), float(weights[1]), float(weights[2]))
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        with self._lock:
+            for term in dict.fromkeys(terms):
+                held = self._impacts.get((term, key_weights))
+                if held is not None:
+                    self._impacts.move_to_end((term, key_weights))
+                    out[term] = held
+        missing = [t for t in dict.fromkeys(terms) if t not in out]
+        if not missing:
+            return out
+        n = len(self.rows)
+        w = np.asarray(key_weights, dtype=np.float64)
+        computed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for term, (blob_pos, blob_tf) in fetch(missing).items():
+            pos = np.frombuffer(blob_pos, dtype=np.int32)
+            tf = np.frombuffer(blob_tf, dtype=np.uint16).reshape(-1, 3)
+            idf = math.log((n - len(pos) + 0.5) / (len(pos) + 0.5))
+            idf = idf if idf > 0 else 1e-6
+            f = tf @ w
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[pos] / self.avgdl)
+            computed[term] = (pos, idf * f * (BM25_K1 + 1) / (f + norm))
+        with self._lock:
+            for term, value in computed.items():
+                key = (term, key_weights)
+                if key in self._impacts:
+                    continue
+                self._impacts[key] = value
+                self._impact_bytes += value[0].nbytes + value[1].nbytes
+            while self._impact_bytes > IMPACT_CACHE_BYTES and len(self._impacts) > 1:
+                _, (pos, contribution) = self._impacts.popitem(last=False)
+                self._impact_bytes -= pos.nbytes + contribution.nbytes
+        out.update(computed)
+        return out
 
 
 SPELLING_MIN_CHARS = 4  # shorter stems have too many neighbours one edit away to correct
@@ -537,15 +583,16 @@ class ChunkDB:
         postings = self.postings(audience) if self.use_postings else None
         if postings is not None and words and all(w.isalnum() for w in words):
             # Exact BM25 at a bounded cost: no word needs dropping (``max_postings`` is FTS5's bound).
-            terms = [fts_stem(w) for w in words]
-            wanted = sorted(set(terms))
-            found = {r[0]: (r[1], r[2]) for r in self.db.execute(
-                f"SELECT term, positions, tf FROM {postings_table(audience)} WHERE term IN"
-                f" ({','.join('?' * len(wanted))})", wanted)}
-            return postings.search(found, terms, k, weights)
+            return postings.search(partial(self._postings_of, audience), [fts_stem(w) for w in words], k, weights)
         if max_postings > 0 and words:
             words = self.bounded_terms(audience, words, max_postings=max_postings)
         return self._match(audience, fts_query(" ".join(words)), k, weights)
+
+    def _postings_of(self, audience: Audience, terms: list[str]) -> dict[str, tuple[bytes, bytes]]:
+        """The postings blobs (positions, per-column counts) of those ``terms`` (stems) the partition holds."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute(
+            f"SELECT term, positions, tf FROM {postings_table(audience)} WHERE term IN"
+            f" ({','.join('?' * len(terms))})", sorted(terms))}
 
     def _with_runs(self, audience: Audience, words: list[str]) -> list[str]:
         """``words`` plus the letter and digit runs of a code this partition never writes as one word
@@ -604,7 +651,17 @@ class ChunkDB:
     def phrase_search(self, audience: Audience, phrases: Sequence[Sequence[str]], k: int, *,
                       weights: tuple[float, float, float] = DEFAULT_FIELD_WEIGHTS) -> list[tuple[int, float]]:
         """BM25 over chunks holding any of ``phrases`` (word sequences) verbatim: error codes,
-        identifiers, fragments of a quoted log line. Phrases are rare, so this stays cheap."""
+        identifiers, fragments of a quoted log line. Phrases of several words are rare, so FTS5
+        stays cheap on them. A phrase of one word is that word, and a product name ("QuickBooks",
+        "2FA") may stand in thousands of chunks, each of which FTS5 visits (15 ms at 100k chunks):
+        when every phrase is one word, the partition's postings score them, with the same BM25."""
+        postings = self.postings(audience) if self.use_postings else None
+        words = list(dict.fromkeys(
+            tuple(w for w in (t.lower() for t in phrase) if _FTS_TOKEN.fullmatch(w)) for phrase in phrases))
+        words = [ws for ws in words if ws]
+        if postings is not None and words and all(len(ws) == 1 and ws[0].isalnum() for ws in words):
+            return postings.search(partial(self._postings_of, audience), [fts_stem(ws[0]) for ws in words], k,
+                                   weights)
         return self._match(audience, fts_phrase_query(phrases), k, weights)
 
     def _match(self, audience: Audience, match: str, k: int,

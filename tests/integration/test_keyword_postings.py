@@ -16,6 +16,7 @@ from assistant.chunkdb import (
     DEFAULT_FIELD_WEIGHTS,
     POSTINGS_ROWS,
     ChunkDB,
+    fts_phrase_query,
     fts_query,
     postings_table,
 )
@@ -103,5 +104,44 @@ def test_a_word_fts5_splits_into_a_phrase_is_left_to_fts5(chunks_path: Path) -> 
         query = "invoice_number recurring"  # unicode61 reads "invoice number": a phrase, not one term
         _same_ranking(db._match("public", fts_query(query), 10, DEFAULT_FIELD_WEIGHTS),
                       db.keyword_search("public", query, 10))
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("weights", [DEFAULT_FIELD_WEIGHTS, (3.0, 0.5, 1.0)])
+def test_one_word_phrases_rank_exactly_as_the_fts5_phrase_query(chunks_path: Path,
+                                                                 weights: tuple[float, float, float]) -> None:
+    """A product name or code as a phrase ("QuickBooks", "2FA") is scored from the postings; phrases
+    of several words, and words FTS5 splits ("mod_rewrite"), still go to FTS5: same ranking either way."""
+    db = ChunkDB(chunks_path)
+    try:
+        for phrases in ([("quickbooks",)], [("2fa",), ("sso",)], [("Xero",), ("xero",)], [("stripe",), ("ach",)],
+                        [("quickbooks",), ("duplicate", "document", "number")], [("invoice_number",)],
+                        [("zzzunknownword",)]):
+            for audience in ("public", "internal"):
+                fts5 = db._match(audience, fts_phrase_query(phrases), 20, weights)
+                _same_ranking(fts5, db.phrase_search(audience, phrases, 20, weights=weights))
+    finally:
+        db.close()
+
+
+def test_a_word_s_scores_are_kept_and_give_the_same_floats_the_second_time(chunks_path: Path) -> None:
+    db = ChunkDB(chunks_path)
+    try:
+        first = db.keyword_search("public", "refund a card payment", 30)
+        postings = db.postings("public")
+        assert postings is not None and postings._impacts  # the words' contributions are kept
+        fetched: list[str] = []
+        real = db._postings_of
+
+        def counting(audience: str, terms: list[str]) -> dict[str, tuple[bytes, bytes]]:
+            fetched.extend(terms)
+            return real(audience, terms)  # type: ignore[arg-type]
+
+        db._postings_of = counting  # type: ignore[method-assign]
+        assert db.keyword_search("public", "refund a card payment", 30) == first
+        assert fetched == []  # no postings read again
+        db.keyword_search("public", "refund a card payment by ACH", 30)
+        assert sorted(fetched) == ["ach", "by"]  # only the new words'; "refund", "card", "payment" are kept
     finally:
         db.close()
