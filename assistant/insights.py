@@ -7,8 +7,11 @@ of each answer, feedback, hand-offs. Definitions, so the numbers mean the same e
 - ``answered``: not abstained (a ``fallback`` answer is answered, by the extractive backend).
 - ``deflection_rate``: answered, no 👎 on that answer, and no hand-off anywhere in its
   conversation, over ``questions`` — the share settled without a human.
-- ``gaps``: questions that were declined, got a 👎 or were followed by a hand-off, redacted,
-  embedded with the index's model and grouped (:mod:`assistant.gaps`).
+- ``unsure``: answered on weak evidence: a retrieval confidence under the "unsure" bound
+  (``ASSISTANT_RETRIEVAL_ABSTAIN_UNSURE_CONFIDENCE``), where an extractive answer opens by saying it
+  may not be a direct one. Answers recorded before confidences were stored count as sure.
+- ``gaps``: questions that were declined, answered unsure, got a 👎 or were followed by a hand-off,
+  redacted, embedded with the index's model and grouped (:mod:`assistant.gaps`).
 
 The reading is a few plain ``SELECT`` statements over the store's tables; aggregation happens
 in Python and numpy, so it does not depend on one database's date or JSON functions.
@@ -90,7 +93,7 @@ class FailedQuestion:
     question: str  # redacted
     channel: str
     created_at: float
-    reasons: set[str] = field(default_factory=set)  # abstained | down | handoff
+    reasons: set[str] = field(default_factory=set)  # abstained | unsure | down | handoff
 
 
 @dataclass
@@ -100,6 +103,7 @@ class Insights:
     questions: int
     answered: int
     abstained: int
+    unsure: int
     fallback: int
     feedback: dict[str, int]
     down_reasons: list[dict[str, Any]]
@@ -142,8 +146,11 @@ def compute_insights(store: Store, period: Period, *, channel: str | None = None
                      embedder: Embedder | None = None, generation: LoadedGeneration | None = None,
                      gap_distance: float = 0.55, max_gap_questions: int = 1000, max_gaps: int = 20,
                      vector_cache: VectorCache | None = None, redactor: Redactor | None = None,
-                     gap_members: bool = False) -> Insights:
+                     gap_members: bool = False, unsure_below: float | None = None) -> Insights:
     """The whole report for ``period`` (optionally one ``channel``).
+
+    ``unsure_below``: an answer whose retrieval confidence is under it was given on weak evidence
+    (``unsure``, and a gap); None counts none as such.
 
     ``embedder`` is needed for gaps (without it ``gaps`` is empty); ``generation`` (the published
     index) gives document titles, never-cited documents and each gap's nearest documents.
@@ -162,7 +169,7 @@ def compute_insights(store: Store, period: Period, *, channel: str | None = None
         # A follow-up is grouped by what it was searched as: "How long does it take?" alone says nothing.
         audit = _rows(db, "SELECT a.turn_id, a.conversation_id, a.channel, COALESCE(a.searched, a.question),"
                           " a.chunk_ids, a.abstained,"
-                          f" a.fallback, a.timings_ms, a.created_at FROM audit a WHERE {question_where}",
+                          f" a.fallback, a.timings_ms, a.created_at, a.confidence FROM audit a WHERE {question_where}",
                       question_params)
         ratings = _rows(db, "SELECT f.turn_id, f.rating, f.comment FROM feedback f JOIN audit a"
                             f" ON a.turn_id = f.turn_id WHERE {question_where} ORDER BY f.id", question_params)
@@ -178,7 +185,8 @@ def compute_insights(store: Store, period: Period, *, channel: str | None = None
     latencies: list[float] = []
     cited: Counter[str] = Counter()
     abstained = fallback = 0
-    for i, (turn_id, _conv, chan, _q, chunk_ids, abst, fb, timings, created) in enumerate(audit):
+    unsure: set[int] = set()  # positions in ``audit`` answered on weak evidence
+    for i, (turn_id, _conv, chan, _q, chunk_ids, abst, fb, timings, created, confidence) in enumerate(audit):
         by_turn[turn_id] = i
         day = per_day[_day(created)]
         day["questions"] += 1
@@ -188,6 +196,8 @@ def compute_insights(store: Store, period: Period, *, channel: str | None = None
             day["abstained"] += 1
         else:
             day["answered"] += 1
+            if unsure_below is not None and confidence is not None and confidence < unsure_below:
+                unsure.add(i)
         fallback += 1 if fb else 0
         total = json.loads(timings).get("total") if timings and timings != "{}" else None
         if isinstance(total, int | float):
@@ -219,16 +229,18 @@ def compute_insights(store: Store, period: Period, *, channel: str | None = None
     failed: dict[str, FailedQuestion] = {}
 
     def fail(i: int, reason: str) -> None:
-        turn_id, conv, chan, question, *_rest, created = audit[i]
+        turn_id, conv, chan, question, *_rest, created, _confidence = audit[i]
         item = failed.get(turn_id)
         if item is None:
             item = failed[turn_id] = FailedQuestion(turn_id, conv, question, chan, created)
         item.reasons.add(reason)
 
     last_question: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    for i, (turn_id, conv, _c, _q, _ch, abst, _f, _t, created) in enumerate(audit):
+    for i, (turn_id, conv, _c, _q, _ch, abst, _f, _t, created, _conf) in enumerate(audit):
         if abst:
             fail(i, "abstained")
+        if i in unsure:
+            fail(i, "unsure")
         if turn_id in downed:
             fail(i, "down")
         if conv in handed_conversations:
@@ -289,7 +301,7 @@ def compute_insights(store: Store, period: Period, *, channel: str | None = None
         period={"since": datetime.fromtimestamp(period.start, UTC).isoformat(),
                 "until": datetime.fromtimestamp(period.end, UTC).isoformat()},
         channel=channel, questions=questions, answered=questions - abstained, abstained=abstained,
-        fallback=fallback, feedback={"up": up, "down": down},
+        unsure=len(unsure), fallback=fallback, feedback={"up": up, "down": down},
         down_reasons=[{"reason": r, "count": n} for r, n in reasons.most_common(10)],
         handoffs=len(handoffs), deflected=deflected,
         deflection_rate=round(deflected / questions, 4) if questions else 0.0,
@@ -346,7 +358,8 @@ def insights_from_settings(settings: Settings, store: Store, period: Period, *, 
     return compute_insights(store, period, channel=channel, embedder=embedder if gaps else None,
                             generation=generation, gap_distance=settings.insights.gap_distance,
                             max_gap_questions=settings.insights.max_gap_questions,
-                            vector_cache=vector_cache_for(settings) if gaps else None, gap_members=gap_members)
+                            vector_cache=vector_cache_for(settings) if gaps else None, gap_members=gap_members,
+                            unsure_below=settings.retrieval.abstain_unsure_confidence)
 
 
 def recent_conversations(store: Store, *, limit: int = 25, channel: str | None = None,
@@ -384,7 +397,7 @@ def conversation_detail(store: Store, conversation_id: str, *, generation: Loade
         if not conv:
             return None
         turns = _rows(db, "SELECT t.id, t.role, t.text, t.created_at, a.chunk_ids, a.abstained, a.fallback,"
-                          " a.backend, a.timings_ms, a.searched, a.declined FROM turns t"
+                          " a.backend, a.timings_ms, a.searched, a.declined, a.confidence FROM turns t"
                           " LEFT JOIN audit a ON a.turn_id = t.id"
                           " WHERE t.conversation_id = ? ORDER BY t.created_at, t.id", (conversation_id,))
         ratings = _rows(db, "SELECT f.turn_id, f.rating, f.comment, f.created_at FROM feedback f JOIN audit a"
@@ -413,6 +426,8 @@ def conversation_detail(store: Store, conversation_id: str, *, generation: Loade
             "feedback": feedback.get(turn_id, []),
             "searched": redactor.redact(searched)[0] if searched else None,  # a follow-up read with its topic
             "declined": declined,  # why, when it was (pipeline.DECLINE_REASONS)
-        } for turn_id, role, text, created, chunk_json, abst, fb, backend, timings, searched, declined in turns],
+            "confidence": confidence,  # the retrieval's, when it was recorded
+        } for turn_id, role, text, created, chunk_json, abst, fb, backend, timings, searched, declined, confidence
+            in turns],
         "handoffs": [{"destination": d, "status": s, "created_at": c} for d, s, c in handoffs],
     }

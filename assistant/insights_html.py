@@ -149,6 +149,7 @@ def report_sections(data: dict[str, Any], *, max_gaps: int = 20) -> str:
     fb = data["feedback"]
     kpis = [("Questions", str(q)), ("Answered", f"{data['answered']} ({_pct(data['answered'], q)})"),
             ("Declined", f"{data['abstained']} ({_pct(data['abstained'], q)})"),
+            ("Answered unsure", f"{data.get('unsure', 0)} ({_pct(data.get('unsure', 0), q)})"),
             ("LLM fell back", str(data["fallback"])), ("Helpful / not helpful", f"{fb['up']} / {fb['down']}"),
             ("Hand-offs", str(data["handoffs"])), ("Deflection", f"{100 * data['deflection_rate']:.0f}%"),
             ("Latency p50 / p95", f"{_ms(lat.get('p50'))} / {_ms(lat.get('p95'))}")]

@@ -216,6 +216,7 @@ class _Run:
         self.unrecorded: Conversation | None = None  # a conversation whose user turn is not stored yet
         self.searched: str | None = None  # what retrieval was given, when a follow-up was read with its topic
         self.declined: str | None = None  # why the question was declined (:func:`decline_reason`), if it was
+        self.confidence: float | None = None  # the retrieval's confidence in its passages, when it has one
 
     def events(self) -> Iterator[AnswerEvent]:
         """The answer's events. The user's turn is stored with the answer at the end, in one
@@ -283,6 +284,7 @@ class _Run:
         abstained = not passages or (result.abstain if result.abstain is not None
                                      else result.best_dense < p.settings.retrieval.abstain_threshold)
         self.declined = decline_reason(result, passages) if abstained else None
+        self.confidence = result.confidence
         # Answered, but on weak evidence: an extractive answer says it may not be a direct one.
         unsure = result.confidence is not None and result.confidence < p.settings.retrieval.abstain_unsure_confidence
         fallback = False
@@ -484,7 +486,7 @@ class _Run:
             answer_id = self.p.store.record_answer(
                 conversation=conversation, question=self.request.question.strip(), done=done,
                 retrieved_chunk_ids=[passage.chunk.chunk_id for passage in passages], asked_at=self.asked_at,
-                searched=self.searched, declined=self.declined,
+                searched=self.searched, declined=self.declined, confidence=self.confidence,
             )
             self.unrecorded = None
             return answer_id

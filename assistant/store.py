@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS audit (
     created_at REAL NOT NULL,
     grounding TEXT NOT NULL DEFAULT '{}',  -- JSON: checked, dropped, fell_back, dropped_units (text, reason)
     searched TEXT,                  -- what was searched when it differs from question (a follow-up read with its topic)
-    declined TEXT                   -- why a declined question was (pipeline.DECLINE_REASONS); NULL when answered
+    declined TEXT,                  -- why a declined question was (pipeline.DECLINE_REASONS); NULL when answered
+    confidence REAL                 -- the retrieval's confidence in its passages (0..1); NULL where none was computed
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -233,6 +234,8 @@ class Store:
                 db.execute("ALTER TABLE audit ADD COLUMN searched TEXT")
             if "declined" not in columns:  # a store written before declines recorded their reason
                 db.execute("ALTER TABLE audit ADD COLUMN declined TEXT")
+            if "confidence" not in columns:  # a store written before answers recorded their confidence
+                db.execute("ALTER TABLE audit ADD COLUMN confidence REAL")
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -360,13 +363,16 @@ class Store:
 
     def record_answer(self, *, conversation: Conversation, question: str, done: DoneEvent,
                       retrieved_chunk_ids: list[str] | None = None, asked_at: float | None = None,
-                      searched: str | None = None, declined: str | None = None) -> str:
+                      searched: str | None = None, declined: str | None = None,
+                      confidence: float | None = None) -> str:
         """Store the assistant turn and its audit row in one transaction; returns the turn id.
 
         ``searched``: the text retrieval was given when it was not ``question`` itself: a follow-up
         ("How long does it take?") read with its conversation's topic, by rule or by the model's
         condense step. A reviewer, and the knowledge-gap report, need what was meant. ``declined``:
-        why a declined question was declined (``pipeline.DECLINE_REASONS``).
+        why a declined question was declined (``pipeline.DECLINE_REASONS``). ``confidence``: the
+        retrieval's confidence in its passages (0..1): an answer given on weak evidence is what a
+        reviewer reads first (``assistant insights`` counts those under the "unsure" bound as gaps).
 
         With ``asked_at``, the user's turn (``question``, at that time) goes into the same
         transaction: the answer pipeline writes both at the end, so no store write stands
@@ -380,8 +386,8 @@ class Store:
             db.execute(
                 "INSERT INTO audit (turn_id, conversation_id, channel, audience, question, chunk_ids,"
                 " chunk_audiences, retrieved_chunk_ids, generation, prompt_version, backend, model, abstained,"
-                " fallback, timings_ms, usage, created_at, grounding, searched, declined)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " fallback, timings_ms, usage, created_at, grounding, searched, declined, confidence)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     turn_id, conversation.id, conversation.channel, conversation.audience, question,
                     json.dumps([s.chunk_id for s in done.sources]),
@@ -393,6 +399,7 @@ class Store:
                     json.dumps({**done.grounding.model_dump(), "dropped_units": done.grounding.dropped_units}),
                     searched if searched and searched.strip() != question.strip() else None,
                     declined if done.abstained else None,
+                    None if confidence is None else round(float(confidence), 4),
                 ),
             )
         return turn_id

@@ -103,6 +103,9 @@ ALTER TABLE audit ADD COLUMN searched TEXT;
     (3, """
 ALTER TABLE audit ADD COLUMN declined TEXT;
 """),
+    (4, """
+ALTER TABLE audit ADD COLUMN confidence DOUBLE PRECISION;
+"""),
 ]
 
 _MIGRATION_LOCK = 0x61737369  # pg_advisory_xact_lock key: "assi"

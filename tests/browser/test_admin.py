@@ -133,6 +133,24 @@ def test_a_follow_up_shows_what_it_was_searched_as_and_why_it_was_declined(page,
     assert "Declined because the retrieval confidence was under the cut-off." in answer
 
 
+def test_an_answer_given_on_weak_evidence_says_so_with_its_confidence(page, admin_server: AdminServer) -> None:
+    from assistant.schemas import DoneEvent
+
+    store = admin_server.store
+    conv = store.create_conversation(channel="web", audience="public")
+    asked = time.time() + 7200
+    for n, confidence in enumerate((0.55, 0.93)):
+        store.record_answer(conversation=conv, question=f"Question {n}?", asked_at=asked + n, confidence=confidence,
+                            done=DoneEvent(answer=f"Answer {n}.", sources=[], abstained=False, fallback=False,
+                                           backend="extractive"))
+    sign_in(page, admin_server)
+    page.goto(f"{admin_server.url}/admin/conversations/{conv.id}")
+    page.get_by_role("heading", name="Conversation").wait_for()
+    weak, sure = (page.locator(".turn.assistant").nth(i).text_content() for i in (0, 1))
+    assert "confidence 0.55" in weak and "Answered on weak evidence" in weak
+    assert "confidence 0.93" in sure and "weak evidence" not in sure
+
+
 def test_approve_and_reject_drafts_from_the_queue(page, admin_server: AdminServer, artifacts: Path) -> None:
     sign_in(page, admin_server)
     first = page.get_by_role("form", name="Approve Export timesheets")

@@ -214,6 +214,8 @@ def test_the_audit_says_why_a_question_was_declined(example_index, embedder, tmp
         assert done.answer_id
         row = store.audit(done.answer_id)
         assert row is not None
+        search = pipeline.retriever.search(question, audience="public", asked=question)
+        assert row["confidence"] == pytest.approx(search.confidence, abs=1e-4)  # what the decision was made on
         return row["declined"]
 
     try:

@@ -132,15 +132,26 @@ def test_why_a_question_was_declined_is_kept_and_only_for_a_declined_one(store: 
     assert first["declined"] == "price_unstated" and second["declined"] is None
 
 
+def test_the_retrieval_confidence_is_kept_with_the_answer(store: Store) -> None:
+    conv = store.create_conversation(channel="web", audience="public")
+    weak = store.record_answer(conversation=conv, question="q", done=done_event(), confidence=0.5712345)
+    unknown = store.record_answer(conversation=conv, question="q", done=done_event())
+    first, second = store.audit(weak), store.audit(unknown)
+    assert first is not None and second is not None
+    assert first["confidence"] == pytest.approx(0.5712) and second["confidence"] is None
+
+
 def test_a_store_written_before_searched_was_recorded_gains_the_columns(tmp_path: Path) -> None:
     import sqlite3
 
     from assistant.store import SCHEMA
 
     path = tmp_path / "store.sqlite"
-    # as an earlier release wrote it: neither what a follow-up was searched as, nor why a question was declined
-    earlier = re.sub(r",(\s*--[^\n]*)?\n\s*searched TEXT[^\n]*\n\s*declined TEXT[^\n]*", r"\1", SCHEMA)
-    assert "searched" not in earlier and "declined TEXT" not in earlier
+    # as an earlier release wrote it: neither what a follow-up was searched as, nor why a question was
+    # declined, nor the retrieval's confidence
+    earlier = re.sub(r",(\s*--[^\n]*)?\n\s*searched TEXT[^\n]*\n\s*declined TEXT[^\n]*\n\s*confidence REAL[^\n]*",
+                     r"\1", SCHEMA)
+    assert "searched" not in earlier and "declined TEXT" not in earlier and "confidence REAL" not in earlier
     with sqlite3.connect(path) as db:
         db.executescript(earlier)
     store = Store(path)
@@ -148,11 +159,11 @@ def test_a_store_written_before_searched_was_recorded_gains_the_columns(tmp_path
     turn_id = store.record_answer(conversation=conv, question="And Xero?", done=done_event(),
                                   searched="How do I connect to ? And Xero?")
     declined = store.record_answer(conversation=conv, question="In nginx, how?", done=done_event(abstained=True),
-                                   declined="outside_scope")
+                                   declined="outside_scope", confidence=0.31)
     audit, refused = store.audit(turn_id), store.audit(declined)
     store.close()
     assert audit is not None and audit["searched"] == "How do I connect to ? And Xero?"
-    assert refused is not None and refused["declined"] == "outside_scope"
+    assert refused is not None and refused["declined"] == "outside_scope" and refused["confidence"] == 0.31
 
 
 def test_feedback_ids_increase_and_ratings_are_normalised(store: Store) -> None:

@@ -111,6 +111,21 @@ def test_failed_questions_are_the_declined_the_downvoted_and_the_handed_off(stor
     assert sum(gap["size"] for gap in report.gaps) == 4
 
 
+def test_an_answer_given_on_weak_evidence_is_counted_unsure_and_is_a_gap(store: Store, embedder) -> None:
+    web = store.create_conversation(channel="web", audience="public")
+    for question, confidence in (("Can I invoice in bitcoin?", 0.55), ("How do I add a logo?", 0.91)):
+        turn = store.record_answer(conversation=web, question=question, confidence=confidence, done=DoneEvent(
+            answer="…", sources=[], abstained=False, fallback=False, backend="extractive", timings_ms={"total": 90}))
+        _backdate(store, "audit", "turn_id", turn, NOW - 1 * DAY + 300)
+    report = compute_insights(store, Period(NOW - 7 * DAY, NOW), embedder=embedder, gap_members=True,
+                              unsure_below=0.6374)
+    assert (report.questions, report.answered, report.unsure) == (10, 8, 1)  # answers without one count as sure
+    unsure = [gap for gap in report.gaps if "unsure" in gap["reasons"]]
+    assert [q for gap in unsure for q in gap["questions"]] == ["Can I invoice in bitcoin?"]
+    assert report.deflected == 5  # an unsure answer nobody complained about still settled the question
+    assert compute_insights(store, Period(NOW - 7 * DAY, NOW)).unsure == 0  # no bound given: none
+
+
 def test_period_parsing() -> None:
     now = time.time()
     assert parse_when("7d", now=now) == pytest.approx(now - 7 * DAY)

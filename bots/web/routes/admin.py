@@ -318,7 +318,8 @@ async def conversation(request: Request, conversation_id: str, _auth: Auth) -> R
     detail = await run_in_threadpool(load)
     if detail is None:
         raise HTTPException(404)
-    return _page(request, "admin_conversation.html", conv=detail)
+    return _page(request, "admin_conversation.html", conv=detail,
+                 unsure_below=_settings(request).retrieval.abstain_unsure_confidence)
 
 
 @router.get("/drafts/{draft_id}", response_class=HTMLResponse)
