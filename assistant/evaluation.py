@@ -199,6 +199,7 @@ class QuestionResult:
     evidence: dict[str, float] = field(default_factory=dict)  # the signals behind it
     retrieval_ms: float = 0.0
     abstained: bool | None = None
+    declined: str | None = None  # why, when abstained (pipeline.DECLINE_REASONS)
     answer_ms: float | None = None
     first_token_ms: float | None = None
     cited: int = 0
@@ -381,6 +382,10 @@ def evaluate_case(case: EvalCase, *, retriever: HybridRetriever, documents: dict
     result.evidence = dict(found.evidence)
     if pipeline is None:
         result.abstained = found.abstain if found.abstain is not None else found.best_dense < abstain_threshold
+        if result.abstained:
+            from assistant.pipeline import decline_reason
+
+            result.declined = decline_reason(found, found.passages)
         return result
     request = AnswerRequest(question=case.question, audience=case.audience, channel="eval", backend=backend,
                             history=history)
@@ -394,6 +399,7 @@ def evaluate_case(case: EvalCase, *, retriever: HybridRetriever, documents: dict
                 result.first_token_ms = round((time.perf_counter() - t0) * 1000, 3)
             elif event.type == "done":
                 result.abstained = event.abstained
+                result.declined = event.declined
                 result.fallback = event.fallback
                 result.answer = event.answer
                 result.grounding = event.grounding.model_dump()

@@ -350,6 +350,7 @@ class _Run:
             timings_ms={k: round(v, 2) for k, v in self.timings.items()},
             usage=usage or {},
             grounding=self.grounding,
+            declined=self.declined if abstained else None,
         )
         if conversation is not None:
             done.answer_id = self._record(conversation, done, passages)

@@ -203,6 +203,9 @@ class DoneEvent(_Record):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     usage: dict[str, int] = Field(default_factory=dict)
     grounding: GroundingResult = Field(default_factory=GroundingResult)
+    # Why a declined question was declined (pipeline.DECLINE_REASONS), for operators (CLI, eval); the
+    # widget's answer object does not carry it.
+    declined: str | None = None
 
 
 class ErrorEvent(_Record):

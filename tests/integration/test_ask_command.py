@@ -57,6 +57,26 @@ def test_json_output_has_the_contract_keys_and_cited_public_sources(run_ask) -> 
     assert payload["generation"] and payload["timings_ms"]["retrieve"] > 0
 
 
+def test_a_declined_question_says_why_in_the_note_and_the_json(example_index, embedder,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(example_index.data_dir))
+    monkeypatch.setattr("assistant.factory.build_embedder", lambda settings: embedder)
+    app = typer.Typer()
+    ask_command.register(app)
+    app.command("noop", hidden=True)(lambda: None)
+
+    def ask(question: str, *args: str):
+        return CliRunner().invoke(app, ["ask", question, "--backend", "extractive", *args])
+
+    price = json.loads(ask("How much does two-factor authentication cost?", "--json").stdout)
+    assert price["abstained"] is True and price["declined"] == "price_unstated"
+    assert json.loads(ask("How do I refund a card payment?", "--json").stdout)["declined"] is None
+    streamed = ask("How much does two-factor authentication cost?")
+    assert "note: abstained: it asks a price and no passage found states one" in streamed.stderr
+    off_topic = ask("What is the best recipe for sourdough bread with rye flour?")
+    assert "note: abstained: the index has nothing close enough to this question" in off_topic.stderr
+
+
 def test_public_questions_never_see_internal_material_but_internal_ones_do(run_ask) -> None:
     question = "What discount can support agents grant without approval?"
     public = json.loads(run_ask(question, "--backend", "extractive", "--json").stdout)

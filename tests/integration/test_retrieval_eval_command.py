@@ -70,6 +70,9 @@ def test_eval_prints_one_json_report_and_writes_json_and_html(invoke, tmp_path: 
         assert key in report
     assert report["recall@5"] == 1.0
     assert report["abstention_recall"] == 1.0  # the Mars question is declined
+    declined = [q for q in report["per_question"] if q["abstained"]]
+    assert declined and all(q["declined"] == "low_confidence" for q in declined)  # and the row says why
+    assert all(q["declined"] is None for q in report["per_question"] if not q["abstained"])
     assert report["citation_validity"] == 1.0
     assert report["citations"]["total"] > 0
     assert set(report["latency_ms"]["retrieval"]) == {"p50", "p95", "p99"}
