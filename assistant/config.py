@@ -138,6 +138,9 @@ class RetrievalSettings(_Section):
     # after that), so the salience signal reads them instead of encoding at query time
     # (assistant/term_table.py); -1: never.
     term_table_min_chunks: int = Field(2000, ge=-1)
+    # A page offers the section whose heading names every word of a short question ("How do I turn on
+    # 2FA?" and "Turn on 2FA") even when its text ranks lower in the page (retrieval.headings_within_cap).
+    heading_sections: bool = True
     reranker_model: str | None = None  # a CrossEncoder name or path; none ships
     rerank_candidates: int = Field(20, ge=1)  # fused candidates the reranker re-scores
     # Domain tuning (assistant/domain_tuning.py): `assistant ingest` trains a query adapter from the

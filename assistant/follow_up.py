@@ -52,6 +52,7 @@ from assistant.small_talk import small_talk
 
 MAX_TERMS = 4  # a message pointing back with more content words than this names its own subject
 MAX_TOPIC_CHARS = 400  # a long first message (a story with a log excerpt) is cut to its opening
+REFERENT_MAX_TERMS = 1  # "and how do I turn it on?": the topic's name is what "it" adds
 MAX_SWAP_WORDS = 4  # "and Xero?", "what about PayPal payouts?": a swapped-in subject is a short noun phrase
 
 # Chunk share (0..1) of each word that the documents hold; words they never use are left out.
@@ -225,6 +226,30 @@ def searched_text(question: str, history: Sequence[HistoryTurn], retriever: obje
 
     return standalone_question(question, history, shares=bound("term_shares"),
                                capitalised=bound("capitalised_shares"), together=bound("holds_together"))
+
+
+def topic_names(topic: str) -> list[str]:
+    """What the topic names: its identifiers ("2FA", "pg_dump") and the words it writes as names
+    ("QuickBooks"), lower-cased."""
+    return list(dict.fromkeys([*(t.lower() for t in identifier_tokens(topic)), *_names(topic)]))
+
+
+def with_referent(question: str, topic: str) -> str:
+    """A follow-up that points back ("And how do I turn it on?") with the names its topic gave
+    ("How much does 2FA cost?"): "And how do I turn it on? 2fa". That is what it asks about, without
+    what the topic asked of it (a cost): the words an answer's sentences and a section's heading are
+    matched against. Only a follow-up whose own words are a single one (an action: "turn on",
+    "delete") leans on the name this way: "Can I dump just one table?" after a pg_dump question names
+    what it asks about, and weighing "pg_dump" as much as "table" drew every pg_dump sentence into its
+    answer. A follow-up that names its own subject ("What about PayPal?"), or a topic that names
+    nothing, leaves the question as it is."""
+    text = question.lower().replace("’", "'")
+    if not topic or len(content_terms(question)) > REFERENT_MAX_TERMS:
+        return question
+    if not any(w in _POINTERS for w in _WORD.findall(_EMPTY_POINTER.sub(" ", text))):
+        return question
+    names = [n for n in topic_names(topic) if n not in text]
+    return f"{question.strip()} {' '.join(names)}" if names else question
 
 
 def topic_of(question: str, standalone: str) -> str:

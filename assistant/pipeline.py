@@ -44,7 +44,7 @@ from assistant.abstention import VETOES
 from assistant.citations import CitationRewriter
 from assistant.config import Settings
 from assistant.errors import AssistantError, public_error
-from assistant.follow_up import searched_text, topic_of
+from assistant.follow_up import searched_text, topic_of, with_referent
 from assistant.grounding import GroundingGuard, evidence_for
 from assistant.llm import EXTRACTIVE, check_backend
 from assistant.llm.extractive import best_excerpt, extractive_answer
@@ -272,7 +272,8 @@ class _Run:
         focus, context = standalone, ""
         if request.history and llm is None:  # no model to condense with: read the follow-up by rule
             standalone = self._follow_up(question, request)
-            focus, context = question, topic_of(question, standalone)
+            context = topic_of(question, standalone)
+            focus = with_referent(question, context)  # "And how do I turn it on?" asks about the topic's 2FA
         self.timings["condense"] = _ms(started)
         self.searched = standalone
 

@@ -55,10 +55,12 @@ from assistant.abstention import (
     unknown_terms,
 )
 from assistant.chunkdb import ChunkDB, StoredChunk, fts_stem, fts_words
+from assistant.follow_up import topic_of, with_referent
 from assistant.ranking import (
     QueryProfile,
     aggregate_documents,
     analyse_query,
+    content_terms,
     document_scores,
     holds_procedure,
     min_max,
@@ -80,6 +82,7 @@ FILTER_OVERFETCH = 4  # first pass with filters fetches this many times more can
 MAX_CANDIDATES = 4096  # per retriever; filters matching less than this leaves results short
 AGREEMENT_DOCS = 3  # "dense and keyword agree": the top document is among each one's first documents
 EVIDENCE_PASSAGES = 3  # key-term coverage is read from the best passages
+HEADING_MAX_TERMS = 4  # a question of more words than this is never answered by one heading word for word
 TERM_CACHE = 4096  # single-term vectors kept for the salience signal
 DATE_KEYS = ("updated", "created", "date", "modified")
 # Function words dropped from the keyword query: BM25 gives them little weight, but OR-ing them
@@ -305,22 +308,44 @@ def procedures_within_cap(candidates: Sequence[Candidate], per_document_cap: int
     without the steps that answer. Pages keep their order; only which of a page's chunks reach the
     passages changes.
     """
-    return answers_within_cap(candidates, per_document_cap, holds_procedure)
+    return answers_within_cap(candidates, per_document_cap, lambda chunk: holds_procedure(chunk.text))
+
+
+def headings_within_cap(candidates: Sequence[Candidate], per_document_cap: int, question: str) -> list[Candidate]:
+    """A page whose ``per_document_cap`` best chunks include none whose heading names every word
+    the question asks about, but a lower one does, offers that section in place of its last chunk
+    within the cap.
+
+    A section's heading is its author's summary of it, and a question that a heading answers word
+    for word ("How do I turn on 2FA?" and "Turn on 2FA"; "How do I rename a column?" and "Renaming
+    a Column") is asking for that section. Its text may not say so: the 2FA steps list apps, keys
+    and SMS, and ranked fourth of their page, under "Trusted devices" ("… skip the 2FA step"). Only
+    questions of two to four such words are read this way: one word names a topic, not a section,
+    and a long question's words are never all in one heading."""
+    wanted = {fts_stem(w) for w in content_terms(question)}
+    if not 2 <= len(wanted) <= HEADING_MAX_TERMS:
+        return list(candidates)
+
+    def named(chunk: Chunk) -> bool:
+        return bool(chunk.section) and wanted <= {fts_stem(w) for w in fts_words(chunk.section)}
+
+    return answers_within_cap(candidates, per_document_cap, named)
 
 
 def answers_within_cap(candidates: Sequence[Candidate], per_document_cap: int,
-                       answers: Callable[[str], bool]) -> list[Candidate]:
+                       answers: Callable[[Chunk], bool]) -> list[Candidate]:
     """A page whose ``per_document_cap`` best chunks hold no text of the kind the question asks for
-    (``answers``: steps for "how do I", a price for "how much does … cost"), but a lower one does,
-    offers its best such chunk in place of its last one within the cap."""
+    (``answers``: steps for "how do I", a price for "how much does … cost", a heading that names
+    the question), but a lower one does, offers its best such chunk in place of its last one within
+    the cap."""
     positions: dict[str, list[int]] = {}
     for i, cand in enumerate(candidates):
         positions.setdefault(cand.doc_key, []).append(i)
     key = [float(i) for i in range(len(candidates))]
     for rows in positions.values():
-        if len(rows) <= per_document_cap or any(answers(candidates[i].chunk.text) for i in rows[:per_document_cap]):
+        if len(rows) <= per_document_cap or any(answers(candidates[i].chunk) for i in rows[:per_document_cap]):
             continue
-        found = next((i for i in rows[per_document_cap:] if answers(candidates[i].chunk.text)), None)
+        found = next((i for i in rows[per_document_cap:] if answers(candidates[i].chunk)), None)
         if found is not None:
             key[found] = rows[per_document_cap - 1] - 0.5
     order = sorted(range(len(candidates)), key=key.__getitem__)
@@ -429,7 +454,12 @@ class HybridRetriever:
             survivors = procedures_within_cap(survivors, cfg.per_document_cap)
         price_asked = asks_price(own)
         if price_asked:  # "How much is the fee …?": the page's chunk that names the fee, not only its best three
-            survivors = answers_within_cap(survivors, cfg.per_document_cap, states_price)
+            survivors = answers_within_cap(survivors, cfg.per_document_cap, lambda chunk: states_price(chunk.text))
+        if cfg.heading_sections and mode != "dense":
+            # A follow-up's own words, and the names its topic gave: "And how do I turn it on?" after
+            # "How much does 2FA cost?" is read as "turn on 2FA", not as "2FA cost turn".
+            asks = with_referent(own, topic_of(own, question)) if own != question else own
+            survivors = headings_within_cap(survivors, cfg.per_document_cap, asks)
         best_dense = max((c.cosine for c in survivors), default=0.0)
 
         pool = select_diverse(

@@ -49,6 +49,15 @@ def test_a_how_to_question_is_offered_the_steps_of_the_page_that_answers(answer)
     assert opening.startswith("Turn on 2FA:\n1. Go to Settings > Profile > Security > Two-factor authentication"), text
 
 
+def test_a_question_a_heading_answers_word_for_word_gets_that_section(answer) -> None:
+    """"How do I turn on 2FA?" was offered "Trusted devices", "Require 2FA for your whole team" and
+    "Lost your phone or security key?" (steps too, so the procedure rule had nothing to add): the
+    answer never said how to turn it on. The section headed "Turn on 2FA" is offered."""
+    text = answer("How do I turn on 2FA?")
+    opening = text.split("\n\n")[1]
+    assert opening.startswith("Turn on 2FA:\n1. Go to Settings > Profile > Security > Two-factor authentication"), text
+
+
 def test_a_how_long_question_opens_with_the_sentence_that_says_how_long(answer) -> None:
     """The failed-refund sentence shares more of the question's words ("card", "refund", "client")
     than "Cards: 5–10 business days", and opened the answer; a question asking how long is answered

@@ -87,6 +87,15 @@ def test_a_follow_up_to_a_price_question_is_not_declined_for_the_price(conversat
     assert any(source.title == "Two-factor authentication (2FA)" for source in done.sources), done.sources
 
 
+def test_and_how_do_i_turn_it_on_after_asking_what_2fa_costs_opens_with_the_steps(conversation) -> None:
+    """Searched with "How much does 2FA cost?", and its sentences chosen for "turn it on" alone, it
+    opened with "turn on SCIM 2.0" from the SSO page, and the "Turn on 2FA" section was not offered.
+    "It" is 2FA: the section that heading names is offered, and the answer opens with its steps."""
+    done = conversation("And how do I turn it on?", "How much does 2FA cost?")
+    opening = done.answer.split("\n\n")[1]
+    assert opening.startswith("Turn on 2FA:\n1. Go to Settings > Profile > Security"), done.answer
+
+
 def test_a_new_question_in_the_same_conversation_is_answered_on_its_own(conversation) -> None:
     done = conversation("How do I add a sales tax rate to my invoices?", "How do I refund a card payment?")
     assert "Refund" not in done.sources[0].title

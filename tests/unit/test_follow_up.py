@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from assistant.follow_up import reads_as_follow_up, standalone_question, topic_of
+from assistant.follow_up import reads_as_follow_up, standalone_question, topic_of, with_referent
 from assistant.schemas import HistoryTurn
 
 
@@ -169,3 +169,18 @@ def test_the_topic_part_of_a_follow_up_is_what_the_conversation_added() -> None:
     standalone = standalone_question(" How long does it take? ", history)
     assert topic_of(" How long does it take? ", standalone) == "How do I refund a card payment?"
     assert topic_of("How do I refund?", "How do I refund?") == ""
+
+
+@pytest.mark.parametrize(("question", "topic", "read"), [
+    ("And how do I turn it on?", "How much does 2FA cost?", "And how do I turn it on? 2fa"),
+    ("How do I delete it?", "How do I connect Ledgerly to QuickBooks?", "How do I delete it? quickbooks ledgerly"),
+    ("And how do I restore it?", "How do I back up one database with pg_dump?", "And how do I restore it? pg_dump"),
+    # its own words name what it asks about; a topic naming nothing; nothing pointing back; no topic
+    ("Can I dump just one table?", "How do I back up one database with pg_dump?", "Can I dump just one table?"),
+    ("Can I pause one?", "How do I set up recurring invoices?", "Can I pause one?"),
+    ("What about PayPal?", "How do I connect Stripe?", "What about PayPal?"),
+    ("And how do I turn it on?", "", "And how do I turn it on?"),
+])
+def test_a_follow_up_pointing_back_with_a_bare_action_is_read_with_the_topics_names(question: str, topic: str,
+                                                                                    read: str) -> None:
+    assert with_referent(question, topic) == read

@@ -14,6 +14,7 @@ from assistant.retrieval import (
     Candidate,
     answers_within_cap,
     has_exact_token,
+    headings_within_cap,
     keyword_query,
     merge_by_score,
     passes_filters,
@@ -163,4 +164,26 @@ def test_a_price_question_gets_the_chunk_of_a_page_that_names_the_price() -> Non
                cand(2, "disputes", "Use a clear business name."), cand(3, "disputes", "Open the dispute."),
                cand(4, "disputes", "The disputed amount plus a $15 dispute fee is deducted from your balance."),
                cand(5, "refunds", "Cards: 2.9% + $0.30 per payment are not refunded."), cand(6, "refunds", "intro")]
-    assert [c.row for c in answers_within_cap(ranking, 3, states_price)] == [0, 1, 4, 2, 3, 5, 6]
+    assert [c.row for c in answers_within_cap(ranking, 3, lambda chunk: states_price(chunk.text))] == \
+        [0, 1, 4, 2, 3, 5, 6]
+
+
+def test_a_short_question_gets_the_section_its_heading_names_within_its_page_cap() -> None:
+    """"How do I turn on 2FA?": the section headed "Turn on 2FA" replaces the page's last chunk within
+    the cap, whatever its text says; a page already offering such a section, a heading that names only
+    some of the words, and a question of one word or of many leave every page as it was."""
+    def cand(row: int, doc: str, section: str) -> Candidate:
+        chunk = _chunk(doc, ordinal=row, section=section, text=f"text {row}")
+        return Candidate(row=row, fused=1 - row / 100, stored=StoredChunk.of(chunk, _unit(1, 0, 0)))
+
+    ranking = [cand(0, "2fa", ""), cand(1, "2fa", "Trusted devices"), cand(2, "2fa", "Require 2FA for your team"),
+               cand(3, "2fa", "Lost your phone?"), cand(4, "2fa", "Turn on 2FA"), cand(5, "sso", "Turn on SSO")]
+    assert [c.row for c in headings_within_cap(ranking, 3, "How do I turn on 2FA?")] == [0, 1, 4, 2, 3, 5]
+    assert [c.row for c in headings_within_cap(ranking, 3, "how do i TURNING on 2fa")] == [0, 1, 4, 2, 3, 5]
+    assert [c.row for c in headings_within_cap(ranking, 5, "How do I turn on 2FA?")] == list(range(6))
+    for question in ("How do I turn on SSO for 2FA?", "2FA?", "How do I turn on 2FA for my whole team of "
+                     "accountants when they sign in from a new phone?"):
+        assert [c.row for c in headings_within_cap(ranking, 3, question)] == list(range(6)), question
+    nested = [cand(0, "log", "Access Log"), cand(1, "log", "Access Log > Common Log Format"),
+              cand(2, "log", "Access Log > Conditional Logs")]
+    assert [c.row for c in headings_within_cap(nested, 1, "conditional logs?")] == [2, 0, 1]
