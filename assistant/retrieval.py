@@ -658,19 +658,19 @@ class HybridRetriever:
             return unmeasured
         missing = [t for t, _ in missing_terms(profile, texts, frequencies, total)][:SALIENCE_TERMS]
         timer.lap("evidence")
-        salience = self._salience(missing, qvec, ahead, ahead.table)
+        salience = self._salience(missing, qvec, ahead)
         timer.lap("embed_terms")  # an encode (or the wait for one), like "embed": benchmarks tell the two apart
         return gather(salience=salience)
 
-    def _salience(self, terms: Sequence[str], qvec: np.ndarray, ahead: _TermsAhead | None = None,
-                  table: term_table.TermTable | None = None) -> dict[str, float] | None:
+    def _salience(self, terms: Sequence[str], qvec: np.ndarray,
+                  ahead: _TermsAhead | None = None) -> dict[str, float] | None:
         """Cosine of each term alone to the question. An ordinary word's vector is read from the
         generation's term table (assistant/term_table.py); others are kept once encoded (LRU,
         TERM_CACHE): the same words recur across questions, and a new one costs one short encode
         (started ahead by :meth:`_terms_ahead` for the question's rarest words)."""
         if not terms:
             return {}
-        known = table.lookup(terms) if table is not None else {}
+        known = ahead.table.lookup(terms) if ahead is not None and ahead.table is not None else {}
         if len(known) == len(terms):
             return self._cosines(qvec, known)
         if ahead is not None and ahead.pending is not None and set(terms) & set(ahead.terms):

@@ -50,13 +50,14 @@ def build(generation_dir: Path, embedder: Any, *, previous: Path | None = None,
 
     ``previous``: the last generation's directory, built with the same model (the caller checks);
     its table is linked when it holds the same words. ``progress(done, total)`` is called with
-    the count of words encoded so far.
+    the count of words encoded so far, first with 0 before any is.
     """
     started = time.perf_counter()
     words = table_words(embedder)
     if not words:
         return {"words": 0, "reused": False, "seconds": 0.0}
-    if previous is not None and _same_words(previous, words):
+    held = TermTable.load(previous) if previous is not None else None
+    if previous is not None and held is not None and list(held.rows) == words:
         for name in (VECTORS_FILE, WORDS_FILE):
             _link_or_copy(previous / name, generation_dir / name)
         return {"words": len(words), "reused": True, "seconds": round(time.perf_counter() - started, 3)}
@@ -67,22 +68,13 @@ def build(generation_dir: Path, embedder: Any, *, previous: Path | None = None,
         parts.append(np.asarray(embedder.encode(words[start:start + STEP]), dtype=np.float32))
         if progress:
             progress(min(start + STEP, len(words)), len(words))
-    matrix = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+    matrix = np.concatenate(parts)
     tmp = generation_dir / f".{VECTORS_FILE}.tmp"
     with open(tmp, "wb") as handle:
         np.save(handle, matrix)
     os.replace(tmp, generation_dir / VECTORS_FILE)
     (generation_dir / WORDS_FILE).write_text("\n".join(words) + "\n", encoding="utf-8")
     return {"words": len(words), "reused": False, "seconds": round(time.perf_counter() - started, 3)}
-
-
-def _same_words(previous: Path, words: list[str]) -> bool:
-    try:
-        held = (previous / WORDS_FILE).read_text(encoding="utf-8").split("\n")[:-1]
-        vectors = np.load(previous / VECTORS_FILE, mmap_mode="r")
-    except (OSError, ValueError):
-        return False
-    return held == words and vectors.shape[0] == len(words)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

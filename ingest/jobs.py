@@ -258,25 +258,29 @@ class IngestJob:
             log.info("pruned generation %s", old)
         report.message = f"published generation {staging.id}"
 
+    def _previous_dir(self) -> Path | None:
+        """The directory of the generation this run replaces, when it still resolves."""
+        if not self.report.previous_generation:
+            return None
+        with contextlib.suppress(AssistantError):
+            return generations.resolve(self.data_dir, self.report.previous_generation)[1]
+        return None
+
     def _term_table(self, staging: generations.Staging, model_id: str) -> dict[str, Any]:
         """The vectors of the model vocabulary's words (assistant/term_table.py), linked from the last
         generation when it was built with the same model, encoded otherwise."""
         from assistant import term_table
 
-        previous: Path | None = None
-        if self.report.previous_generation:
+        previous = self._previous_dir()
+        if previous is not None:
             with contextlib.suppress(AssistantError):
-                _, path = generations.resolve(self.data_dir, self.report.previous_generation)
-                if generations.read_manifest(path).get("embedding", {}).get("model") == model_id:
-                    previous = path
+                if generations.read_manifest(previous).get("embedding", {}).get("model") != model_id:
+                    previous = None
         t0 = time.perf_counter()
-        started = False
 
         def progress(done: int, total: int) -> None:
-            nonlocal started
-            if not started:
+            if not done:  # build's first call, before any word is encoded
                 self._start("term vectors", total)
-                started = True
             self._advance(done)
 
         meta = term_table.build(staging.path, self.embedder, previous=previous, progress=progress)
@@ -302,11 +306,7 @@ class IngestJob:
             done += 1
             self._advance(done)
 
-        previous: Path | None = None
-        if self.report.previous_generation:
-            with contextlib.suppress(AssistantError):
-                _, previous = generations.resolve(self.data_dir, self.report.previous_generation)
-        meta = tune_generation(staging.path, self.embedder, params, say=say, previous=previous)
+        meta = tune_generation(staging.path, self.embedder, params, say=say, previous=self._previous_dir())
         self.report.timings["domain_tuning"] = round(time.perf_counter() - t0, 3)
         return meta
 
