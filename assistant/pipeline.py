@@ -40,7 +40,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import StrOutputParser
 
-from assistant.abstention import VETOES
+from assistant.abstention import OUTSIDE_SCOPE, PRICE_UNSTATED, VETOES
 from assistant.citations import CitationRewriter
 from assistant.config import Settings
 from assistant.errors import AssistantError, public_error
@@ -497,10 +497,16 @@ class _Run:
             return None
 
 
-# Why a question was declined, as the audit records it for a reviewer (/admin): nothing to offer; a
-# question about a price no passage states; one scoped to a product the documents barely know
-# (assistant/abstention.py VETOES); else a retrieval confidence under the cut-off.
-DECLINE_REASONS = ("no_passages", *VETOES, "low_confidence")
+# Why a question was declined, as the audit records it, and in words for an operator (the CLI's note,
+# /admin's conversation view): nothing to offer; a question about a price no passage states; one scoped
+# to a product the documents barely know (assistant/abstention.py VETOES); else a retrieval confidence
+# under the cut-off. Never shown to a customer: their decline is the prompt's own text.
+DECLINE_REASONS: dict[str, str] = {
+    "no_passages": "nothing in the documents matched this question",
+    PRICE_UNSTATED: "it asks a price and no passage found states one",
+    OUTSIDE_SCOPE: "it asks about another product, which the documents barely mention",
+    "low_confidence": "the retrieval confidence was under the cut-off",
+}
 
 
 def decline_reason(result: RetrievalResult, passages: Sequence[Passage]) -> str:

@@ -94,6 +94,8 @@ def result_json(done: DoneEvent) -> dict[str, Any]:
 
 
 def _print_footer(done: DoneEvent) -> None:
+    from assistant.pipeline import DECLINE_REASONS
+
     typer.echo("")
     if done.sources:
         typer.echo("")
@@ -104,20 +106,11 @@ def _print_footer(done: DoneEvent) -> None:
             typer.echo(f"  [{s.n}] {s.title}{section} — {where} ({s.audience})")
     notes = []
     if done.abstained:
-        notes.append(f"abstained: {DECLINED_BECAUSE.get(done.declined or '', DECLINED_BECAUSE['low_confidence'])}")
+        notes.append(f"abstained: {DECLINE_REASONS.get(done.declined or '', DECLINE_REASONS['low_confidence'])}")
     if done.fallback:
         notes.append(f"the {done.backend} backend failed; this is the extractive answer")
     for note in notes:
         typer.secho(f"note: {note}", err=True, fg=typer.colors.YELLOW)
-
-
-# pipeline.DECLINE_REASONS in words, as /admin's conversation view puts them.
-DECLINED_BECAUSE = {
-    "no_passages": "nothing in the index matched this question",
-    "price_unstated": "it asks a price and no passage found states one",
-    "outside_scope": "it asks about another product, which the documents barely mention",
-    "low_confidence": "the index has nothing close enough to this question",
-}
 
 
 def _audience(value: str) -> Audience:

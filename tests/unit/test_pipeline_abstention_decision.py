@@ -44,3 +44,13 @@ def test_the_retrievers_decision_wins_over_the_cosine_threshold(abstain: bool, b
 def test_without_a_decision_the_cosine_threshold_applies() -> None:
     assert _done(FakeRetriever([PASSAGE], best_dense=0.05)).abstained is True
     assert _done(FakeRetriever([PASSAGE], best_dense=0.95)).abstained is False
+
+
+def test_every_reason_the_pipeline_declines_for_has_words_for_operators() -> None:
+    """The CLI's note and /admin's conversation view read one catalogue; a new veto without words
+    would show operators its bare code."""
+    from assistant.abstention import VETOES
+    from assistant.pipeline import DECLINE_REASONS
+
+    assert set(DECLINE_REASONS) == {"no_passages", *VETOES, "low_confidence"}
+    assert all(text and not text.endswith(".") for text in DECLINE_REASONS.values())

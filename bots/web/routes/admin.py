@@ -44,6 +44,7 @@ from assistant.insights import (
     recent_conversations,
 )
 from assistant.insights_html import REPORT_CSS, render_report, report_sections
+from assistant.pipeline import DECLINE_REASONS
 from assistant.schemas import Audience
 
 log = logging.getLogger(__name__)
@@ -318,7 +319,7 @@ async def conversation(request: Request, conversation_id: str, _auth: Auth) -> R
     detail = await run_in_threadpool(load)
     if detail is None:
         raise HTTPException(404)
-    return _page(request, "admin_conversation.html", conv=detail,
+    return _page(request, "admin_conversation.html", conv=detail, declined_because=DECLINE_REASONS,
                  unsure_below=_settings(request).retrieval.abstain_unsure_confidence)
 
 
