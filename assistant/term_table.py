@@ -17,6 +17,7 @@ their ingest, and their words are soon in the retriever's own cache anyway.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 VECTORS_FILE = "term_vectors.npy"
 WORDS_FILE = "term_vectors.txt"
+FILES = (VECTORS_FILE, WORDS_FILE)
 STEP = 2048  # words per encode call: progress between calls, the same batches inside
 
 
@@ -58,9 +60,10 @@ def build(generation_dir: Path, embedder: Any, *, previous: Path | None = None,
         return {"words": 0, "reused": False, "seconds": 0.0}
     held = TermTable.load(previous) if previous is not None else None
     if previous is not None and held is not None and list(held.rows) == words:
-        for name in (VECTORS_FILE, WORDS_FILE):
-            _link_or_copy(previous / name, generation_dir / name)
-        return {"words": len(words), "reused": True, "seconds": round(time.perf_counter() - started, 3)}
+        for name in FILES:
+            link_or_copy(previous / name, generation_dir / name)
+        return {"words": len(words), "reused": True, "seconds": round(time.perf_counter() - started, 3),
+                "sha256": digests(generation_dir)}
     parts = []
     if progress:
         progress(0, len(words))
@@ -74,10 +77,25 @@ def build(generation_dir: Path, embedder: Any, *, previous: Path | None = None,
         np.save(handle, matrix)
     os.replace(tmp, generation_dir / VECTORS_FILE)
     (generation_dir / WORDS_FILE).write_text("\n".join(words) + "\n", encoding="utf-8")
-    return {"words": len(words), "reused": False, "seconds": round(time.perf_counter() - started, 3)}
+    return {"words": len(words), "reused": False, "seconds": round(time.perf_counter() - started, 3),
+            "sha256": digests(generation_dir)}
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def digests(generation_dir: Path) -> dict[str, str]:
+    """The table's files by content (the manifest keeps them): the same table from one night to the
+    next is recognised without reading it twice, so ``index push`` and ``index sync`` copy it
+    in place instead of moving 35 MB over the network again (assistant/index_sync.py)."""
+    out = {}
+    for name in FILES:
+        digest = hashlib.sha256()
+        with open(generation_dir / name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        out[name] = digest.hexdigest()
+    return out
+
+
+def link_or_copy(source: Path, target: Path) -> None:
     """A hard link where both lie on one file system (the generations do): no second copy on disk."""
     try:
         os.link(source, target)

@@ -101,3 +101,84 @@ def test_index_sync_command_once(example_index: Settings, tmp_path: Path) -> Non
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert f"serving {gen}" in result.stdout
+
+
+class _FewWords:
+    """The real embedder with a three-word vocabulary, so ingest's term table is quick to build."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def known_words(self) -> frozenset[str]:
+        return frozenset({"tipping", "square", "invoice"})
+
+
+class _Recording:
+    """The remote file system, noting which files went up and which came down (``log``)."""
+
+    def __init__(self, fs: Any, log: dict[str, list[list[str]]]) -> None:
+        self.fs, self.log = fs, log
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fs, name)
+
+    def put_file(self, local: str, remote: str, **kw: Any) -> Any:
+        self.log["up"].append(remote.rsplit("/", 2)[-2:])
+        return self.fs.put_file(local, remote, **kw)
+
+    def get_file(self, remote: str, local: str, **kw: Any) -> Any:
+        self.log["down"].append(remote.rsplit("/", 2)[-2:])
+        return self.fs.get_file(remote, local, **kw)
+
+
+def test_an_unchanged_term_table_is_copied_in_place_on_push_and_linked_on_sync(
+        embedder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant import term_table
+    from assistant.errors import IndexError_
+    from ingest.jobs import run_ingest
+    from tests.conftest import EXAMPLE_SOURCES
+
+    real = index_sync._filesystem
+    moved: dict[str, list[list[str]]] = {"up": [], "down": []}
+
+    def recording(url: str) -> tuple[Any, str]:
+        fs, root = real(url)
+        return _Recording(fs, moved), root
+
+    monkeypatch.setattr(index_sync, "_filesystem", recording)
+    settings = Settings(data_dir=tmp_path / "ingest", _env_file=None, retrieval={"term_table_min_chunks": 0})
+    remote, replica = (tmp_path / "bucket").as_uri(), tmp_path / "replica"
+    table = term_table.VECTORS_FILE
+
+    first = run_ingest(settings, EXAMPLE_SOURCES, embedder=_FewWords(embedder)).generation
+    assert first is not None
+    index_sync.push(settings.data_dir, remote)
+    assert [first, table] in moved["up"]  # the first night: everything goes up
+    index_sync.sync(remote, replica)
+
+    second = run_ingest(settings, EXAMPLE_SOURCES, embedder=_FewWords(embedder)).generation
+    assert second is not None and second != first
+    index_sync.push(settings.data_dir, remote)
+    uploaded = moved["up"]
+    assert [second, "chunks.sqlite"] in uploaded and [second, table] not in uploaded
+    assert [second, term_table.WORDS_FILE] not in uploaded
+    bucket = tmp_path / "bucket" / "generations"
+    assert (bucket / second / table).read_bytes() == (bucket / first / table).read_bytes()
+
+    assert index_sync.sync(remote, replica) == second
+    downloaded = moved["down"]
+    assert [second, "chunks.sqlite"] in downloaded and [second, table] not in downloaded
+    here = generations.generation_path(replica, second) / table
+    assert here.stat().st_ino == (generations.generation_path(replica, first) / table).stat().st_ino
+    assert term_table.TermTable.load(here.parent) is not None
+
+    # A table that does not match its manifest (a transfer cut short) is refused, not published.
+    fresh = tmp_path / "fresh"
+    (bucket / second / table).write_bytes((bucket / second / table).read_bytes()[:-16])
+    with pytest.raises(IndexError_, match=r"term_vectors\.npy does not match its manifest"):
+        index_sync.sync(remote, fresh)
+    assert generations.current_id(fresh) is None
+    assert not any(p.name.startswith(generations.STAGING_PREFIX) for p in (fresh / "generations").iterdir())

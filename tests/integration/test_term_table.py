@@ -61,7 +61,7 @@ def copied_index(example_index, tmp_path: Path) -> Any:
 def test_table_vectors_are_the_vectors_a_query_time_encode_gives(embedder, tmp_path: Path) -> None:
     words = {"tipping", "terminal", "square", "sourdough", "office", "refund"}
     meta = term_table.build(tmp_path, Vocabulary(embedder, words))
-    assert meta == {"words": 6, "reused": False, "seconds": meta["seconds"]}
+    assert meta == {"words": 6, "reused": False, "seconds": meta["seconds"], "sha256": term_table.digests(tmp_path)}
     table = term_table.TermTable.load(tmp_path)
     assert table is not None and "tipping" in table and "nginx" not in table
     found = table.lookup(["tipping", "nginx", "refund"])
@@ -126,8 +126,9 @@ def test_ingest_writes_the_table_then_links_it_from_the_last_generation(tmp_path
     second = run_ingest(settings, EXAMPLE_SOURCES, embedder=Vocabulary(embedder, words))
     _, two = generations.resolve(settings.data_dir)
     assert second.published and two != one
-    assert generations.read_manifest(two)["term_vectors"] == {
-        "words": 3, "reused": True, "seconds": generations.read_manifest(two)["term_vectors"]["seconds"]}
+    linked, encoded = generations.read_manifest(two)["term_vectors"], generations.read_manifest(one)["term_vectors"]
+    assert linked == {"words": 3, "reused": True, "seconds": linked["seconds"], "sha256": encoded["sha256"]}
+    assert set(encoded["sha256"]) == {term_table.VECTORS_FILE, term_table.WORDS_FILE}
     assert (two / term_table.VECTORS_FILE).stat().st_ino == (one / term_table.VECTORS_FILE).stat().st_ino
 
     small = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(
