@@ -701,17 +701,22 @@ def _render(intro: str, chosen: list[_Unit], *, how_to: bool = False, focus: set
 
 # A heading that is one name written as code ("PORT", "work_mem", "ServerName"), not a word of prose.
 _IDENTIFIER = re.compile(r"(?=\S*(?:[A-Z]\S*[A-Z]|_|\d))\S+")
+# A heading that is one word in lower case: a term a manual defines ("ldap", "peer", "trust" in a list
+# of authentication methods), the value a reader types; a title of prose is capitalised ("Refunds").
+_TERM = re.compile(r"[a-z][a-z0-9.+-]*")
 
 
 def _names(text: str, section: str) -> bool:
     """Whether ``text`` already says where it comes from, so its section label would repeat it: it
     opens with the section's name, or holds it ("Card refunds take …" under "Refunds"). A heading
-    that is a name must appear as written: under psql's variable "PORT", "The database server port to
-    which you are currently connected." does not name it, and said nothing without its label."""
+    that is a name or a defined term must appear as written, as a word: under psql's variable "PORT",
+    "The database server port to which you are currently connected." does not name it, and under
+    pg_hba.conf's methods "ldap" and "cert", "Authenticate using an LDAP server." and "Authenticate
+    using SSL client certificates." do not; without their labels they said nothing of what to type."""
+    if _IDENTIFIER.fullmatch(section) or _TERM.fullmatch(section):
+        return re.search(r"(?<!\w)" + re.escape(section) + r"(?!\w)", text) is not None
     if text.lower().startswith(section.lower()):
         return True
-    if _IDENTIFIER.fullmatch(section):
-        return re.search(r"(?<!\w)" + re.escape(section) + r"(?!\w)", text) is not None
     return section.lower() in text.lower()
 
 

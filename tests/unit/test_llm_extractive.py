@@ -458,6 +458,20 @@ def test_a_section_named_by_an_identifier_labels_a_sentence_that_only_uses_the_w
     assert "PORT: The database server port to which you are currently connected. [1]" in answer
 
 
+def test_a_defined_term_labels_its_definition_even_when_the_sentence_uses_the_word() -> None:
+    """pg_hba.conf's methods are a list of terms ("ldap", "cert", "trust"), each defined by a sentence that
+    uses the word in prose; without the term the answer said "Authenticate using an LDAP server." and
+    never what to write in the file."""
+    for term, text in (("ldap", "Authenticate using an LDAP server. See Section 21.10 for details."),
+                       ("cert", "Authenticate using SSL client certificates."),
+                       ("trust", "Trust the connection unconditionally, without a password.")):
+        passage = make_passage(text, title="The pg_hba.conf File", section=f"auth-method > {term}")
+        answer = extractive_answer("Which authentication methods can pg_hba.conf use?", [passage], intro="Docs:")
+        assert f"{term}: {text.split('. See')[0]}" in answer
+    prose = make_passage("Card refunds take 5-10 business days.", title="Refunds", section="Refunds")
+    assert "Refunds:" not in extractive_answer("How long do refunds take?", [prose], intro="Docs:")
+
+
 def test_a_sentence_split_out_of_a_parenthesis_does_not_open_one_it_never_closes() -> None:
     answer_page = make_passage("Use pg_upgrade to upgrade to a new major version without dumping the data.",
                                title="pg_upgrade")
