@@ -30,15 +30,20 @@ def _words(text: str) -> frozenset[str]:
 _WORD = re.compile(r"[a-z]+")
 # Words that say which kind a message is; a message holds at least one of them.
 _GREETING = _words("hi hello hey hiya howdy yo greetings morning afternoon evening")
-_THANKS = _words("thanks thank thx ty cheers")
+_THANKS = _words("thanks thank thx ty cheers thankyou thanx tysm appreciate appreciated")
 _GOODBYE = _words("bye goodbye cya")
-# An acknowledgement of the last answer ("ok", "great, got it"): answered like thanks.
-_ACKNOWLEDGEMENT = _words("ok okay great perfect cool awesome brilliant excellent wonderful understood noted alright")
+# An acknowledgement of the last answer ("ok", "great, got it"), or news that it worked ("that fixed it",
+# "problem solved"): answered like thanks. Anything that says it did not ("not", "didn't", "still") is a
+# word of none of these lists, so such a message is answered from the documentation.
+_ACKNOWLEDGEMENT = _words("ok okay great perfect cool awesome brilliant excellent wonderful understood noted alright "
+                          "worked works working fixed solved sorted resolved sense gotcha fantastic amazing super "
+                          "lovely")
 # Asking for help without saying with what: a greeting, answered by asking what it is about.
 _OPENING = _words("help question need have quick can could you me anyone someone there is are")
 # Words that go with any of them ("thank you so much", "good morning team", "great, got it").
 _FILLER = _words("good a an i so very much lot all everyone team folks guys again you that it this nice got "
-                 "helps helped helpful many and please see later have day the no")
+                 "helps helped helpful many and please see later have day the no now problem issue thats exactly "
+                 "makes just u")
 _VOCABULARY = _GREETING | _THANKS | _GOODBYE | _ACKNOWLEDGEMENT | _OPENING | _FILLER
 
 
@@ -56,6 +61,6 @@ def small_talk(message: str) -> SmallTalk | None:
         return "goodbye"
     if present & _GREETING or present & {"help", "question"}:
         return "greeting"
-    if present & _ACKNOWLEDGEMENT:
+    if present & _ACKNOWLEDGEMENT and not message.rstrip().endswith("?"):  # "is it working?" asks
         return "thanks"
     return None

@@ -23,6 +23,11 @@ from tests.unit.test_pipeline import make_pipeline
     ("thanks!", "thanks"), ("Thank you so much", "thanks"), ("ok great, thanks", "thanks"), ("thx", "thanks"),
     ("no thanks", "thanks"), ("Perfect, thank you, bye", "thanks"), ("bye", "goodbye"), ("Goodbye!", "goodbye"),
     ("ok", "thanks"), ("Great, got it!", "thanks"), ("okay cool", "thanks"),
+    # A customer reporting that the answer worked: it asked nothing, and "I'm sorry, I couldn't find
+    # anything about that" (and a knowledge gap in the insights) was the wrong reply.
+    ("thanks, that worked!", "thanks"), ("That fixed it, thank you", "thanks"), ("ok it works now", "thanks"),
+    ("Problem solved, thanks!", "thanks"), ("all sorted, cheers", "thanks"), ("Perfect, that's exactly it", "thanks"),
+    ("Got it working, thanks a lot", "thanks"), ("appreciate it", "thanks"), ("makes sense, thanks", "thanks"),
 ])
 def test_a_message_of_courtesy_words_only_is_small_talk(message: str, kind: str) -> None:
     assert small_talk(message) == kind
@@ -33,6 +38,9 @@ def test_a_message_of_courtesy_words_only_is_small_talk(message: str, kind: str)
     "help with refunds", "refund", "ok but the refund?", "great, how do I export it?",
     "What's the difference between hi and hello in the greeting template?",
     "Can you help me connect QuickBooks?", "", "?", "hi " * 9,
+    "thanks, but it still doesn't work", "it doesn't work", "not working", "that didn't fix it",
+    "thanks, it worked for cards but not for ACH", "ok it works now, how do I export it?", "it is not fixed",
+    "is it working?", "Is it fixed now?",
 ])
 def test_anything_that_may_ask_something_is_not(message: str) -> None:
     assert small_talk(message) is None
