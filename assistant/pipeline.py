@@ -242,7 +242,7 @@ class _Run:
         conversation = self.unrecorded = self._conversation()
         kind = small_talk(question)
         reply = prompt.reply(kind, self.brand) if kind else None
-        if reply:  # "hi", "thanks!": a courtesy gets one back, not "I couldn't find anything about that"
+        if reply:  # "hi", "thanks!", "a human please": a reply of their own, not "I couldn't find anything about that"
             index = getattr(p.retriever, "index", None)
             if index is not None and hasattr(index, "current"):
                 index.current()  # no index yet: "not ready" to a greeting too, as to the question after it
@@ -250,7 +250,7 @@ class _Run:
             yield from self._tokens(reply)
             yield from self._flush()
             yield self._done(conversation, [], [], abstained=False, fallback=False, backend=SMALL_TALK_BACKEND,
-                             prompt_versions=[prompt.full_version])
+                             prompt_versions=[prompt.full_version], offer_handoff=kind == "human")
             return
 
         llm, llm_error = self._llm(backend)
@@ -335,7 +335,8 @@ class _Run:
 
     def _done(self, conversation: Conversation | None, offered: list[SourceRef], passages: list[Passage], *,
               abstained: bool, fallback: bool, backend: str, prompt_versions: list[str], model: str = "",
-              generation: str | None = None, usage: dict[str, int] | None = None) -> DoneEvent:
+              generation: str | None = None, usage: dict[str, int] | None = None,
+              offer_handoff: bool = False) -> DoneEvent:
         """The last event, recorded with the question in the store when there is a conversation."""
         self.timings["total"] = _ms(self.started)
         done = DoneEvent(
@@ -352,6 +353,7 @@ class _Run:
             usage=usage or {},
             grounding=self.grounding,
             declined=self.declined if abstained else None,
+            offer_handoff=offer_handoff,
         )
         if conversation is not None:
             done.answer_id = self._record(conversation, done, passages)

@@ -59,9 +59,10 @@ ANSWER_TEXTS = ("abstain", "extractive_intro", "interrupted_notice")
 # ``unsure_intro`` opens an extractive answer whose evidence is weak but above the abstention cut
 # (RetrievalSettings.abstain_unsure_confidence), so the reader is told it may not be a direct answer.
 OPTIONAL_TEXTS = {"unsure_intro": "extractive_intro"}
-# Replies to a message that is only courtesy (assistant/small_talk.py): "hi", "thanks!", "bye". A
-# prompt file without one answers such a message from the documentation, as it would any other.
-SMALL_TALK_TEXTS = ("greeting", "thanks", "goodbye")
+# Replies to a message that is only courtesy (assistant/small_talk.py): "hi", "thanks!", "bye", and to a
+# request for a person ("human"). A prompt file without one answers such a message from the
+# documentation, as it would any other.
+SMALL_TALK_TEXTS = ("greeting", "thanks", "goodbye", "human")
 # Every text an answer may show in the brand's own words (evidence for the grounding check, not
 # scored as answer text).
 BRAND_TEXT_KEYS = (*ANSWER_TEXTS, *OPTIONAL_TEXTS, *SMALL_TALK_TEXTS)

@@ -206,6 +206,9 @@ class DoneEvent(_Record):
     # Why a declined question was declined (pipeline.DECLINE_REASONS), for operators (CLI, eval); the
     # widget's answer object does not carry it.
     declined: str | None = None
+    # The customer asked for a person ("I want to talk to a human"): a channel that can hand the
+    # conversation over offers it with this answer (the widget's "Talk to a human").
+    offer_handoff: bool = False
 
 
 class ErrorEvent(_Record):

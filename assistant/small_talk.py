@@ -1,10 +1,13 @@
-"""Messages that are only courtesy: "hi", "thanks!", "bye", "hello, I need help".
+"""Messages that are only courtesy, "hi", "thanks!", "bye", "hello, I need help", or a request for a
+person: "I want to talk to a human", "can I speak to someone?".
 
 A chat widget's first message is often a greeting, and its last a thank-you. Sent through
 retrieval, they matched nothing and got "I'm sorry, I couldn't find anything about that … and I'd
 rather not guess" (and counted as knowledge gaps in the insights report). They get a short reply
 in the brand voice instead, from the answer prompt's front matter (``greeting``, ``thanks``,
-``goodbye``); a prompt file without that text answers them as before.
+``goodbye``, ``human``); a prompt file without that text answers them as before. A request for a
+person is answered by saying how to reach one, and the widget offers its hand-off there and then
+(``DoneEvent.offer_handoff``).
 
 The test is deliberately narrow: every word of the message must be a courtesy word, so anything
 that could be a question ("hi, how do I refund a payment?", "thanks, and the invoice?") is
@@ -16,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-SmallTalk = Literal["greeting", "thanks", "goodbye"]
+SmallTalk = Literal["greeting", "thanks", "goodbye", "human"]
 # The backend recorded for a courtesy reply (none ran): insights leave these out of every figure.
 BACKEND = "small_talk"
 
@@ -44,7 +47,12 @@ _OPENING = _words("help question need have quick can could you me anyone someone
 _FILLER = _words("good a an i so very much lot all everyone team folks guys again you that it this nice got "
                  "helps helped helpful many and please see later have day the no now problem issue thats exactly "
                  "makes just u")
-_VOCABULARY = _GREETING | _THANKS | _GOODBYE | _ACKNOWLEDGEMENT | _OPENING | _FILLER
+# A request for a person: one of these, with a way to reach them ("talk", "speak") or a word that says
+# a real one ("real person", "live agent"); "human" says it alone. "How do I add an agent?" asks how.
+_PERSON = _words("human humans person someone somebody agent representative rep operator")
+_REACH = _words("talk speak chat contact connect reach transfer real live actual")
+_ASKING = _words("want would like to with me my please can could may i id get an a be put through someone")
+_VOCABULARY = _GREETING | _THANKS | _GOODBYE | _ACKNOWLEDGEMENT | _OPENING | _FILLER | _PERSON | _REACH | _ASKING
 
 
 def small_talk(message: str) -> SmallTalk | None:
@@ -55,6 +63,10 @@ def small_talk(message: str) -> SmallTalk | None:
     if any(w not in _VOCABULARY for w in words):
         return None
     present = set(words)
+    if present & _PERSON and (present & _REACH or "human" in present):
+        return "human"
+    if present & (_PERSON | _REACH):  # "agent please", "contact": not courtesy, not clearly a request
+        return None
     if present & _THANKS:
         return "thanks"
     if present & _GOODBYE:

@@ -51,6 +51,7 @@ class ScriptedAnswer:
     abstained: bool = False
     fallback: bool = False
     backend: str = "fake"
+    offer_handoff: bool = False  # a request for a person (assistant/small_talk.py "human")
     error: ErrorEvent | None = None  # set: the stream ends with this error instead of an answer
 
 
@@ -134,6 +135,7 @@ class FakePipeline:
         done = DoneEvent(
             answer=scripted.text, sources=scripted.sources, abstained=scripted.abstained,
             fallback=scripted.fallback, backend="extractive" if scripted.fallback else scripted.backend,
+            offer_handoff=scripted.offer_handoff,
             conversation_id=request.conversation_id, prompt_version="fake-1",
             timings_ms={"total": (time.perf_counter() - started) * 1000},
         )

@@ -65,6 +65,8 @@ class ChatAnswer(BaseModel):
     answer: str
     abstained: bool = Field(description="True when the assistant found no good evidence and did not answer.")
     sources: list[PublicSource]
+    offer_handoff: bool = Field(False, description="True when the customer asked for a person: offer the hand-off "
+                                                   "(POST /v1/handoff) with this answer.")
 
 
 class FeedbackRequest(_Body):

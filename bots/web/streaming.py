@@ -44,7 +44,7 @@ def _public(sources: list[SourceRef]) -> list[PublicSource]:
 
 def _answer(done: DoneEvent) -> ChatAnswer:
     return ChatAnswer(conversation_id=done.conversation_id, answer_id=done.answer_id, answer=done.answer,
-                      abstained=done.abstained, sources=_public(done.sources))
+                      abstained=done.abstained, sources=_public(done.sources), offer_handoff=done.offer_handoff)
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:

@@ -115,6 +115,22 @@ def test_feedback_and_talk_to_a_human_are_stored(page, live_server: LiveServer, 
     page.screenshot(path=str(artifacts / "03-feedback-and-handoff.png"))
 
 
+def test_asking_for_a_person_offers_the_handoff_under_the_answer(page, live_server: LiveServer) -> None:
+    open_widget(page, f"{live_server.url}/demo")
+    ask(page, QUESTION)
+    wait_done(page)
+    assert last_answer(page).get_by_role("button", name="Talk to a human").count() == 0  # an answer: none
+    live_server.script.answer = ScriptedAnswer(
+        "Of course, a person can take it from here: write to support@ledgerly.example.", offer_handoff=True)
+    ask(page, "I want to talk to a human")
+    wait_done(page)
+    answer = last_answer(page)
+    assert answer.get_by_text("Would you like to talk to a human?").count() == 0  # not a decline
+    answer.get_by_role("button", name="Talk to a human").click()
+    page.get_by_role("button", name="Send to support").wait_for()
+    assert page.get_by_text("We'll send this conversation to our support team.").is_visible()
+
+
 def _conversation_ids(server: LiveServer) -> list[tuple[str]]:
     import sqlite3
 
@@ -272,6 +288,12 @@ def test_expired_session_is_renewed_without_bothering_the_visitor(page, live_ser
     statuses: list[int] = []
     page.on("response", lambda r: statuses.append(r.status) if r.url.endswith("/v1/chat") else None)
     open_widget(page, f"{live_server.url}/demo")
+    # Opening the chat starts a session; its answer saves the token. Tampering before it arrives was
+    # overwritten by that save (no 401 after the reload: the test failed under load).
+    page.wait_for_function("""() => {
+        const key = Object.keys(sessionStorage).find(k => k.startsWith('support-assistant:'));
+        return key && JSON.parse(sessionStorage.getItem(key)).token;
+    }""")
     page.evaluate("""() => {  // what the page holds after its token expired server-side
         const key = Object.keys(sessionStorage).find(k => k.startsWith('support-assistant:'));
         const saved = JSON.parse(sessionStorage.getItem(key) || '{}');

@@ -87,7 +87,7 @@ def test_done_carries_generation_model_usage_prompt_version_and_stage_timings(pr
     assert done.generation == "g-42"
     assert done.backend == "local" and done.model == "scripted-model"
     assert done.usage == {"prompt_tokens": 50, "completion_tokens": 7, "total_tokens": 57}
-    assert done.prompt_version.startswith("public@2:")
+    assert done.prompt_version.startswith("public@3:")
     assert set(done.timings_ms) == {"condense", "retrieve", "llm_first_token", "llm_total", "total"}
     assert done.timings_ms["total"] >= done.timings_ms["llm_total"] >= done.timings_ms["llm_first_token"] > 0
     assert not done.abstained and not done.fallback

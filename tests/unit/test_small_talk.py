@@ -69,6 +69,35 @@ def test_thanks_and_goodbye_get_their_own_reply_on_both_audiences() -> None:
     assert ask("bye")[-1].answer.startswith("Thanks for stopping by.")
 
 
+@pytest.mark.parametrize("message", [
+    "I want to talk to a human", "Can I speak to someone?", "human please", "a real person please",
+    "connect me with an agent", "I'd like to speak to a representative", "Talk to a human", "live agent",
+])
+def test_a_request_for_a_person_is_its_own_kind(message: str) -> None:
+    assert small_talk(message) == "human"
+
+
+@pytest.mark.parametrize("message", [
+    "agent", "How do I add an agent?", "Can an agent refund more than $500?", "contact", "Who is my contact person?",
+    "How do I change the person on an invoice?", "someone charged my card",
+])
+def test_a_question_about_people_is_not_a_request_for_one(message: str) -> None:
+    assert small_talk(message) is None
+
+
+def test_a_request_for_a_person_says_how_to_reach_one_and_offers_the_handoff() -> None:
+    """Before, "I want to talk to a human" got "I'm sorry, I couldn't find anything about that" and
+    counted as a knowledge gap; the widget offered its hand-off only because the answer was a decline."""
+    events = ask("I want to talk to a human")
+    done = events[-1]
+    assert isinstance(done, DoneEvent) and done.offer_handoff and not done.abstained
+    assert done.answer.startswith("Of course, a person can take it from here") and "sorry" not in done.answer.lower()
+    assert "support@ledgerly.example" in done.answer and done.backend == "small_talk" and done.sources == []
+    assert not ask("thanks!")[-1].offer_handoff and not ask("How long do refunds take?")[-1].offer_handoff
+    # The internal prompt has no such text: staff asking for a person are answered from the documentation.
+    assert ask("I want to talk to a human", audience="internal")[-1].backend != "small_talk"
+
+
 def test_a_greeting_with_a_question_is_answered_from_the_documentation() -> None:
     done = ask("Hi, how long do refunds take?")[-1]
     assert "5 business days" in done.answer and done.sources
@@ -76,7 +105,7 @@ def test_a_greeting_with_a_question_is_answered_from_the_documentation() -> None
 
 def test_a_prompt_file_without_small_talk_texts_answers_courtesy_as_before(tmp_path: Path) -> None:
     for source in default_prompts_dir().glob("*.md"):
-        text = re.sub(r"(?m)^(greeting|thanks|goodbye): >-\n(?:  .*\n)+", "", source.read_text())
+        text = re.sub(r"(?m)^(greeting|thanks|goodbye|human): >-\n(?:  .*\n)+", "", source.read_text())
         (tmp_path / source.name).write_text(text)
     done = ask("hi", prompts=load_prompts(tmp_path))[-1]
     assert "greeting" not in load_prompts(tmp_path).answer("public", "public").texts

@@ -545,6 +545,8 @@
     var row = el("div", { "class": "actions" }, [up, down, thanks]);
     if (msg.abstained) {
       view.node.appendChild(el("div", { "class": "actions" }, [el("span", { text: TEXT.abstained + " " }), human]));
+    } else if (msg.offerHandoff) {  // the customer asked for a person: the way there, with the answer
+      view.node.appendChild(el("div", { "class": "actions" }, [human]));
     }
     return row;
   }
@@ -605,6 +607,7 @@
         msg.sources = Array.isArray(payload.sources) ? payload.sources : [];
         msg.answerId = payload.answer_id || null;
         msg.abstained = !!payload.abstained;
+        msg.offerHandoff = !!payload.offer_handoff;
         msg.done = true;
         if (payload.conversation_id) state.conversationId = payload.conversation_id;
         state.messages.push(msg);
