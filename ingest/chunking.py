@@ -42,8 +42,9 @@ FENCE = "```"
 # the section of its rows only; 8: an HTML list whose items hold code or several paragraphs (a manual's
 # procedure) is read block by block, its code fenced, a step's title labelling its first paragraph,
 # and a list item's number is not cut from its text as a sentence; 9: a ticket chunk's vector reads
-# its turns without greetings, sign-offs and signature blocks (its stored text is unchanged).
-CHUNKING_VERSION = 9
+# its turns without greetings, sign-offs and signature blocks (its stored text is unchanged); 10: a PDF's
+# table is read as rows of cells (ingest/sources/formats/pdf_format.py), not glued into the paragraph.
+CHUNKING_VERSION = 10
 
 
 @dataclass(frozen=True)

@@ -531,6 +531,31 @@ def test_pdf_title_from_metadata_and_sections_from_font_sizes(tmp_path: Path) ->
     assert doc.blocks[1].text == "Card refunds take 5 to 10 business days to reach the client."
 
 
+def test_a_pdf_table_keeps_its_rows_and_cells(tmp_path: Path) -> None:
+    """pypdf reads each cell as a line of its own; glued into the paragraph they read "Card Fee Payout
+    Visa 2.9% + $0.30 2 days Amex …", and no answer could say which fee is whose."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table
+
+    styles = getSampleStyleSheet()
+    SimpleDocTemplate(str(tmp_path / "fees.pdf"), pagesize=A4, title="Fees").build([
+        Paragraph("Card fees", styles["Heading1"]),
+        Paragraph("Each card network has its own fee and payout time.", styles["BodyText"]),
+        Table([["Card", "Fee", "Payout"], ["Visa", "2.9% + $0.30", "2 days"], ["Amex", "3.5%", "3 days"]]),
+        Paragraph("Fees are taken before the payout is sent.", styles["BodyText"]),
+    ])
+    doc = load(source(tmp_path), "fees.pdf")
+    assert [(b.kind, b.section) for b in doc.blocks] == [
+        ("text", ("Card fees",)), ("table", ("Card fees",)), ("text", ("Card fees",))]
+    assert doc.blocks[1].text.splitlines() == [
+        "Card | Fee | Payout", "--- | --- | ---", "Visa | 2.9% + $0.30 | 2 days", "Amex | 3.5% | 3 days"]
+    assert doc.blocks[0].text == "Each card network has its own fee and payout time."
+    assert doc.blocks[2].text == "Fees are taken before the payout is sent."
+    make_pdf(tmp_path / "guide.pdf")  # prose only: no table found in it
+    assert {b.kind for b in load(source(tmp_path), "guide.pdf").blocks} == {"text"}
+
+
 def test_pdf_without_metadata_title_uses_its_first_line(tmp_path: Path) -> None:
     make_pdf(tmp_path / "guide.pdf", title=None)
     assert load(source(tmp_path), "guide.pdf").title == "Payments Guide"

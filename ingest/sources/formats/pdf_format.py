@@ -20,7 +20,7 @@ from typing import Any
 
 from assistant.schemas import TextBlock
 
-from ..text import normalize_space, one_line
+from ..text import normalize_space, one_line, table_header_rule
 from . import Parsed, ParseError, SectionPath, same_text
 
 _HEADING_RATIO = 1.15
@@ -36,6 +36,17 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 @dataclass
 class _Line:
     text: str
+    size: float
+    page: int
+    x: float = 0.0  # where its first run starts on the page (user space), for telling a table's cells
+    y: float = 0.0
+
+
+@dataclass
+class _Table:
+    """Rows of cells: runs on one baseline, left to right, over two or more consecutive baselines."""
+
+    rows: list[list[str]]
     size: float
     page: int
 
@@ -60,6 +71,7 @@ def parse_pdf(data: bytes) -> Parsed:
 
     lines = _drop_running_lines(lines)
     body_size = _body_size(lines)
+    items = _with_tables(lines)
     heading_sizes = sorted({round(line.size, 1) for line in lines if _is_heading(line, body_size)},
                            reverse=True)
     level_of = {size: n for n, size in enumerate(heading_sizes, start=1)}
@@ -82,7 +94,12 @@ def parse_pdf(data: bytes) -> Parsed:
             blocks.append(TextBlock(section=section, text=text))
         pending.clear()
 
-    for line in lines:
+    for line in items:
+        if isinstance(line, _Table):
+            flush()
+            section = sections.path if heading_sizes else (f"Page {line.page}",)
+            blocks.append(TextBlock(section=section, text="\n".join(_table_text(line.rows)), kind="table"))
+            continue
         if line is title_line:
             flush()
             sections.reset()
@@ -124,12 +141,16 @@ def _page_lines(page: Any, number: int) -> list[_Line]:
     current: list[str] = []
     sizes: list[float] = []
 
+    where: list[tuple[float, float]] = []  # the first run of the current line: its place on the page
+
     def end_line() -> None:
         text = _CONTROL.sub("", _BULLET.sub("- ", one_line("".join(current))))
         if text:
-            lines.append(_Line(text=text, size=max(sizes, default=0.0), page=number))
+            x, y = where[0] if where else (0.0, 0.0)
+            lines.append(_Line(text=text, size=max(sizes, default=0.0), page=number, x=x, y=y))
         current.clear()
         sizes.clear()
+        where.clear()
 
     def visit(text: str, cm: Any, tm: Any, font: Any, font_size: float) -> None:
         if not text:
@@ -140,6 +161,8 @@ def _page_lines(page: Any, number: int) -> list[_Line]:
             if n > 0:
                 end_line()
             if piece.strip():
+                if not where:  # text space to user space: the run's origin through the current matrix
+                    where.append((cm[0] * tm[4] + cm[2] * tm[5] + cm[4], cm[1] * tm[4] + cm[3] * tm[5] + cm[5]))
                 current.append(piece)
                 sizes.append(size)
             elif piece:
@@ -147,6 +170,54 @@ def _page_lines(page: Any, number: int) -> list[_Line]:
 
     page.extract_text(visitor_text=visit)
     end_line()
+    return lines
+
+
+_SAME_BASELINE = 1.0  # points: runs this close vertically stand on one line of the page
+
+
+def _with_tables(lines: list[_Line]) -> list[_Line | _Table]:
+    """Lines, with each table found among them as one :class:`_Table`.
+
+    pypdf gives each cell of a table as a line of its own, so the cells of a row were glued into
+    the paragraph ("Step Where Time Confirm your email Link in the welcome email 1 min Company
+    profile …"), which no reader could take apart again. A row is a run of lines on one baseline,
+    each starting right of the one before; two or more rows of two or more cells in a row are a
+    table. Text on its own baseline, a paragraph's lines, is left as it is."""
+    rows: list[list[_Line]] = []
+    for line in lines:
+        last = rows[-1][-1] if rows else None
+        if (last is not None and last.page == line.page and abs(last.y - line.y) <= _SAME_BASELINE
+                and line.x > last.x):
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    out: list[_Line | _Table] = []
+    run: list[list[_Line]] = []
+
+    def close() -> None:
+        if len(run) >= 2:
+            out.append(_Table([[cell.text for cell in row] for row in run], size=run[0][0].size, page=run[0][0].page))
+        else:
+            out.extend(line for row in run for line in row)
+        run.clear()
+
+    for row in rows:
+        if len(row) >= 2 and (not run or row[0].page == run[-1][0].page):
+            run.append(row)
+            continue
+        close()
+        out.extend(row)
+    close()
+    return out
+
+
+def _table_text(rows: list[list[str]]) -> list[str]:
+    """Rows as the other formats write a table, cells joined by " | "; a first row of labels (no
+    digits: "Step | Where | Time") is marked as its header, as Markdown marks it."""
+    lines = [" | ".join(cell.replace("|", "\\|") for cell in row) for row in rows]
+    if len(rows) >= 3 and not any(c.isdigit() for cell in rows[0] for c in cell):
+        lines.insert(1, table_header_rule(len(rows[0])))
     return lines
 
 
