@@ -187,8 +187,44 @@ def _human(size: int) -> str:
 
 def _parse_text(data: bytes, cfg: SourceConfig) -> Parsed:
     text = decode_bytes(data, cfg.encoding)
-    blocks = [TextBlock(text=normalize_space(p)) for p in re.split(r"\n\s*\n", text) if p.strip()]
+    blocks: list[TextBlock] = []
+    for paragraph in re.split(r"\n\s*\n", _RULE_LINE.sub("", text)):
+        if not paragraph.strip():
+            continue
+        lines = paragraph.strip("\n").splitlines()
+        start = _aligned_rows(lines)
+        if start is None:
+            blocks.append(TextBlock(text=normalize_space(paragraph)))
+            continue
+        if start:
+            blocks.append(TextBlock(text=normalize_space("\n".join(lines[:start]))))
+        rows = [" | ".join(cell.replace("|", "\\|") for cell in _COLUMN_GAP.split(line.strip()))
+                for line in lines[start:]]
+        blocks.append(TextBlock(text="\n".join(rows), kind="table"))
     return Parsed(title=None, blocks=blocks)
+
+
+_COLUMN_GAP = re.compile(r"\s{2,}")
+# A line that only underlines a title ("Keyboard shortcuts\n=====") or rules a break: no words to quote.
+_RULE_LINE = re.compile(r"(?m)^[ \t]*(?:={3,}|-{3,}|\*{3,}|_{3,})[ \t]*$")
+
+
+def _aligned_rows(lines: list[str]) -> int | None:
+    """Where a paragraph's closing run of column-aligned lines starts ("  N then I    New invoice",
+    "  G then D    Dashboard": cells apart by two or more spaces, each column starting at the same
+    place on every line), when two or more lines make one; None otherwise. Prose that puts two
+    spaces after a full stop does not line its sentences up in columns."""
+    def columns(line: str) -> list[int] | None:
+        starts = [m.end() for m in _COLUMN_GAP.finditer(line.rstrip()) if m.start() > len(line) - len(line.lstrip())]
+        return [len(line) - len(line.lstrip()), *starts] if starts else None
+
+    layout = columns(lines[-1]) if lines else None
+    if layout is None:
+        return None
+    start = len(lines) - 1
+    while start > 0 and columns(lines[start - 1]) == layout:
+        start -= 1
+    return start if len(lines) - start >= 2 else None
 
 
 def _parse_markdown(data: bytes, cfg: SourceConfig) -> Parsed:

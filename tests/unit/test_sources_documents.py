@@ -556,6 +556,23 @@ def test_a_pdf_table_keeps_its_rows_and_cells(tmp_path: Path) -> None:
     assert {b.kind for b in load(source(tmp_path), "guide.pdf").blocks} == {"text"}
 
 
+def test_a_text_files_aligned_columns_are_read_as_a_table(tmp_path: Path) -> None:
+    """A plain-text list of shortcuts lined up in columns was normalised into one line, "Create N then I New
+    invoice N then E New estimate", and no answer could say which keys make which."""
+    (tmp_path / "shortcuts.txt").write_text(
+        "Keyboard shortcuts\n==================\n\nCreate\n  N then I    New invoice\n  N then E    New estimate\n\n"
+        "Lists\n  J / K       Next / previous row\n  /           Search\n\n"
+        "Prose that puts two spaces after a full stop.  It does not line up\n"
+        "its sentences in columns.  So it stays prose.\n")
+    doc = load(source(tmp_path), "shortcuts.txt")
+    assert [(b.kind, b.text) for b in doc.blocks] == [
+        ("text", "Keyboard shortcuts"), ("text", "Create"),
+        ("table", "N then I | New invoice\nN then E | New estimate"),
+        ("text", "Lists"), ("table", "J / K | Next / previous row\n/ | Search"),
+        ("text", "Prose that puts two spaces after a full stop. It does not line up\n"
+                 "its sentences in columns. So it stays prose.")]
+
+
 def test_pdf_without_metadata_title_uses_its_first_line(tmp_path: Path) -> None:
     make_pdf(tmp_path / "guide.pdf", title=None)
     assert load(source(tmp_path), "guide.pdf").title == "Payments Guide"
