@@ -27,6 +27,8 @@ from typing import Any
 
 from assistant import generations
 from assistant.errors import ConfigError, IndexError_
+from assistant.term_table import FILES as TERM_FILES
+from assistant.term_table import digests as term_digests
 from assistant.term_table import link_or_copy
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,10 @@ def _filesystem(url: str) -> tuple[Any, str]:
 
 
 def remote_current(url: str) -> str | None:
-    fs, root = _filesystem(url)
+    return _current(*_filesystem(url))
+
+
+def _current(fs: Any, root: str) -> str | None:
     try:
         text = fs.cat_file(f"{root}/{generations.CURRENT}").decode().strip()
     except FileNotFoundError:
@@ -61,7 +66,7 @@ def push(data_dir: Path, url: str, generation: str | None = None) -> str:
     target = f"{root}/generations/{gen}"
     if not fs.exists(f"{target}/{generations.MANIFEST}"):
         fs.makedirs(target, exist_ok=True)
-        before = remote_current(url)
+        before = _current(fs, root)
         earlier = f"{root}/generations/{before}"
         same = (_same_content(generations.read_manifest(path), _remote_manifest(fs, earlier))
                 if before and before != gen else set())
@@ -122,9 +127,7 @@ def _download(url: str, gen: str, data_dir: Path) -> None:
         _check_content(staging, manifest, gen, url)
         expected = {"chunks.sqlite", generations.MANIFEST} | {f"{a}.faiss" for a in manifest.get("index", {})}
         if manifest.get("term_vectors", {}).get("words"):
-            from assistant.term_table import FILES
-
-            expected |= set(FILES)
+            expected |= set(TERM_FILES)
         missing = sorted(expected - set(names))
         if missing:
             raise IndexError_(f"Generation {gen} at {url} lacks {', '.join(missing)}",
@@ -173,8 +176,8 @@ def _copy_in_place(fs: Any, source: str, target: str) -> bool:
 def _local_copies(data_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Path]:
     """For each file of ``manifest`` with a digest, a file of a generation already here with the same."""
     found: dict[str, Path] = {}
-    for info in generations.list_generations(data_dir) if generations.generations_dir(data_dir).is_dir() else []:
-        for name in _same_content(manifest, info.manifest if info.complete else None) - found.keys():
+    for info in generations.list_generations(data_dir):  # an incomplete one lists an empty manifest: no digests
+        for name in _same_content(manifest, info.manifest) - found.keys():
             if (info.path / name).is_file():
                 found[name] = info.path / name
     return found
@@ -186,8 +189,6 @@ def _check_content(staging: Path, manifest: Mapping[str, Any], gen: str, url: st
     digests = _digests(manifest)
     if not digests:
         return
-    from assistant.term_table import digests as term_digests
-
     present = {name for name in digests if (staging / name).is_file()}
     if present != digests.keys():
         return  # missing files are named by the manifest check that follows

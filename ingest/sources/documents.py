@@ -26,7 +26,7 @@ from .formats.docx_format import parse_docx
 from .formats.html_format import declared_charset, parse_html
 from .formats.markdown_format import parse_markdown
 from .formats.pdf_format import parse_pdf
-from .text import DecodeError, decode_bytes, normalize_space, pretty_file_title
+from .text import DecodeError, decode_bytes, normalize_space, pretty_file_title, table_row
 
 SUPPORTED_SUFFIXES: dict[str, str] = {
     ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
@@ -198,8 +198,7 @@ def _parse_text(data: bytes, cfg: SourceConfig) -> Parsed:
             continue
         if start:
             blocks.append(TextBlock(text=normalize_space("\n".join(lines[:start]))))
-        rows = [" | ".join(cell.replace("|", "\\|") for cell in _COLUMN_GAP.split(line.strip()))
-                for line in lines[start:]]
+        rows = [table_row(_COLUMN_GAP.split(line.strip())) for line in lines[start:]]
         blocks.append(TextBlock(text="\n".join(rows), kind="table"))
     return Parsed(title=None, blocks=blocks)
 

@@ -8,6 +8,7 @@ names the fix (``encoding:`` on the source).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from bs4 import BeautifulSoup, NavigableString, Tag
@@ -54,6 +55,12 @@ def normalize_space(text: str) -> str:
 
 def one_line(text: str) -> str:
     return _SPACES.sub(" ", text.replace("\n", " ")).strip()
+
+
+def table_row(cells: Iterable[str]) -> str:
+    """One table row as every format writes it: cells joined by " | ", a pipe of a cell's own
+    ("On|Off") escaped as Markdown escapes it, so the join stays unambiguous."""
+    return " | ".join(cell.replace("|", "\\|") for cell in cells)
 
 
 def table_header_rule(columns: int) -> str:

@@ -20,7 +20,7 @@ from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
 from assistant.schemas import TextBlock
 
-from ..text import normalize_space, one_line, table_header_rule
+from ..text import normalize_space, one_line, table_header_rule, table_row
 from . import Parsed, SectionPath, same_text
 
 _DROP = ("script", "style", "noscript", "template", "nav", "aside", "footer", "svg", "form", "iframe", "button")
@@ -563,11 +563,10 @@ def _table_lines(node: Tag) -> list[str]:
     lines: list[str] = []
     for row in node.find_all("tr"):
         tags = row.find_all(("th", "td"), recursive=False)
-        # A pipe of the cell's own ("On|Off") is escaped as Markdown does: " | " joins the cells.
-        cells = [_cell_text(cell).replace("|", "\\|") for cell in tags]
+        cells = [_cell_text(cell) for cell in tags]
         if any(cells):
             header = not lines and len(cells) > 1 and all(tag.name == "th" for tag in tags)
-            lines.append(" | ".join(cells))
+            lines.append(table_row(cells))
             if header:
                 lines.append(table_header_rule(len(cells)))
     return lines

@@ -20,7 +20,7 @@ from typing import Any
 
 from assistant.schemas import TextBlock
 
-from ..text import normalize_space, one_line, table_header_rule
+from ..text import normalize_space, one_line, table_header_rule, table_row
 from . import Parsed, ParseError, SectionPath, same_text
 
 _HEADING_RATIO = 1.15
@@ -47,7 +47,6 @@ class _Table:
     """Rows of cells: runs on one baseline, left to right, over two or more consecutive baselines."""
 
     rows: list[list[str]]
-    size: float
     page: int
 
 
@@ -197,7 +196,7 @@ def _with_tables(lines: list[_Line]) -> list[_Line | _Table]:
 
     def close() -> None:
         if len(run) >= 2:
-            out.append(_Table([[cell.text for cell in row] for row in run], size=run[0][0].size, page=run[0][0].page))
+            out.append(_Table([[cell.text for cell in row] for row in run], page=run[0][0].page))
         else:
             out.extend(line for row in run for line in row)
         run.clear()
@@ -215,7 +214,7 @@ def _with_tables(lines: list[_Line]) -> list[_Line | _Table]:
 def _table_text(rows: list[list[str]]) -> list[str]:
     """Rows as the other formats write a table, cells joined by " | "; a first row of labels (no
     digits: "Step | Where | Time") is marked as its header, as Markdown marks it."""
-    lines = [" | ".join(cell.replace("|", "\\|") for cell in row) for row in rows]
+    lines = [table_row(row) for row in rows]
     if len(rows) >= 3 and not any(c.isdigit() for cell in rows[0] for c in cell):
         lines.insert(1, table_header_rule(len(rows[0])))
     return lines
