@@ -44,8 +44,9 @@ FENCE = "```"
 # and a list item's number is not cut from its text as a sentence; 9: a ticket chunk's vector reads
 # its turns without greetings, sign-offs and signature blocks (its stored text is unchanged); 10: a PDF's
 # table is read as rows of cells (ingest/sources/formats/pdf_format.py), not glued into the paragraph, and
-# so are a plain-text file's column-aligned lines (its title underlines are dropped).
-CHUNKING_VERSION = 10
+# so are a plain-text file's column-aligned lines (its title underlines are dropped); 11: a plain-text
+# file's underlined first line is its title, and a later underlined line starts a section.
+CHUNKING_VERSION = 11
 
 
 @dataclass(frozen=True)

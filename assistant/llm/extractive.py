@@ -43,6 +43,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -202,13 +203,13 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
             # scores it and is never shown): the customer's words are untrusted, and they are
             # the problem restated, which is why the ticket matched the question.
             problem = customer_problem(passage.chunk.text)
-            parts = [(text, steps, context or problem, code)
-                     for text, steps, context, code in _split_passage(staff_text(passage.chunk.text))]
+            parts = [part._replace(context=part.context or problem)
+                     for part in _split_passage(staff_text(passage.chunk.text))]
         else:
-            parts = _split_passage(passage.chunk.text)
+            parts = _split_passage(passage.chunk.text, labels=True)
         if parts and parts[-1][1] is None and parts[-1][3] is None and parts[-1][0].endswith(":"):
             parts.pop()  # a lead-in whose example the chunk cut off: it introduces nothing here
-        for index, (text, steps, context, code) in enumerate(parts):
+        for index, (text, steps, context, code, inner) in enumerate(parts):
             if code is None and steps is None and (len(text) < MIN_UNIT_CHARS or _LONE_WORD.fullmatch(text)
                                                    or is_unsafe(text)):
                 continue
@@ -216,8 +217,12 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
                 steps = [s for s in steps if not is_unsafe(s)]
                 if not steps:
                     continue
+            # A heading or label inside the passage ("On an invoice" over a table of shortcuts) names
+            # where the unit comes from better than the passage's section does.
+            shown = _section_label(inner) if inner and passage.chunk.kind != "ticket" else ""
             unit = _Unit(n=n, rank=rank + n / 100, index=index, text=text, steps=steps, context=context,
-                         heading="" if context else heading, section=label,
+                         heading="" if context else heading,
+                         section=shown if shown.lower() not in _GENERIC_HEADINGS else label,
                          lead=code[0] if code else "", code=code[1] if code else None,
                          in_order=passage.chunk.kind == "ticket")
             if code is not None and (len(code[1]) > MAX_CODE_CHARS or is_unsafe(text)):
@@ -231,9 +236,18 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
     return units
 
 
+# A line that labels what follows rather than saying something: capitalised, no sentence punctuation,
+# no digits or code (not "Default: 5", "Apache HTTP Server Version 2.4", "`ServerName`").
+_LABEL = re.compile(r"[A-Z][A-Za-z'’&/ -]*[A-Za-z)]|[A-Z][A-Za-z'’&/ -]*\([A-Za-z' -]+\)")
+MAX_LABEL_WORDS = 8
 # A lone word is what is left of a "See also" list ("ServerAlias."); a lone URL or path is an example.
 _LONE_WORD = re.compile(r"[A-Za-z][A-Za-z-]*\.?")
-_Part = tuple[str, "list[str] | None", str, "tuple[str, str] | None"]
+class _Part(NamedTuple):
+    text: str
+    steps: list[str] | None  # a numbered procedure, one text per step
+    context: str  # what it is read under when scored: its heading, and a table's lead-in for a row
+    code: tuple[str, str] | None  # (lead-in, block) of a fenced code block
+    heading: str = ""  # the heading or label line above it inside the passage ("On an invoice")
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]]*$")
 
 
@@ -247,43 +261,62 @@ def _introduces(part: _Part, from_prose: bool) -> bool:
     bare section name with the sentence that explains it left out (httpd: answers holding every fact
     45 → 46 of 70, fact recall 0.701 → 0.711; PostgreSQL and the example sets lost no fact). A table
     row is never a lead-in."""
-    text, steps, _, code = part
-    if steps is not None or code is not None:
+    if part.steps is not None or part.code is not None:
         return False
-    return text.endswith(":") or from_prose
+    return part.text.endswith(":") or from_prose
 
-def _split_passage(text: str) -> list[_Part]:
+def _split_passage(text: str, *, labels: bool = False) -> list[_Part]:
     """Sentences, with each numbered procedure as one unit (its steps cleaned, in order), each
     fenced code block as one unit, and the heading each sits under. A lead-in ending with a colon
     ("To issue a refund:", "For example:") joins the procedure or code block it introduces;
-    headings are context, not units. Parts are ``(text, steps, heading, (lead, code))``."""
+    headings are context, not units.
+
+    ``labels``: a paragraph that is one short title-like line ("On an invoice" over a table of
+    shortcuts, "Keyboard shortcuts in the Ledgerly web app" over a plain-text page) is a heading
+    too. Quoted as a sentence it read "… [1] On an invoice [1] P — Record payment. [1]"; a ticket's
+    reply is read without it ("Hi Anna", "Best regards" are not headings)."""
     out: list[_Part] = []
     prose: list[str] = []
     steps: list[str] = []
     table: list[str] = []
     heading = ""
+    label = ""  # a label line's words: the heading of the next block only
     prose_parts: set[int] = set()  # positions in ``out`` of sentences read from prose (not table rows)
 
     def flush_prose() -> None:
         # A paragraph ends a sentence even when the next one starts in lower case (a function
         # table's rows: "age ( timestamp ) → interval — …", then "clock_timestamp ( ) → …").
+        nonlocal label
         for paragraph in _PARAGRAPH_BREAK.split("\n".join(prose)):
             block = _strip_markdown(paragraph)
+            if labels and _LABEL.fullmatch(block.strip()) and len(block.split()) <= MAX_LABEL_WORDS:
+                label = _clean(block)
+                continue
             for sentence in (_balance_parentheses(_clean(p)) for p in _SENTENCE_END.split(block)):
                 if sentence:
                     prose_parts.add(len(out))
-                    out.append((sentence, None, heading, None))
+                    out.append(_Part(sentence, None, heading, None, label or heading))
+                    label = ""
         prose.clear()
+
+    def take_heading() -> str:
+        """The heading shown over the block being flushed: a label line's (once), else the last
+        heading's. A label is shown, not scored: read with "On an invoice", every shortcut on an
+        invoice outscored "N then I — New invoice" for "Is there a shortcut to start a new invoice?"."""
+        nonlocal label
+        under, label = label or heading, ""
+        return under
 
     def flush_steps() -> None:
         if len(steps) >= 2 and reads_as_steps([_strip_markdown(s) for s in steps]):
+            under = take_heading()
             cleaned = [_SUB_ITEM.join(_clean(_strip_markdown(part)) for part in s.split(_SUB_ITEM)) for s in steps]
             if out and out[-1][1] is None and out[-1][0].endswith(":"):
                 lead = out.pop()[0]
                 cleaned = [s for s in cleaned if s]
-                out.append((lead + " " + " ".join(cleaned), [lead, *cleaned], heading, None))
+                out.append(_Part(lead + " " + " ".join(cleaned), [lead, *cleaned], heading, None, under))
             else:
-                out.append((" ".join(cleaned), cleaned, heading, None))
+                out.append(_Part(" ".join(cleaned), cleaned, heading, None, under))
         else:
             if len(steps) >= 2 and out and out[-1][1] is None and out[-1][3] is None and out[-1][0].endswith(":"):
                 prose.append(out.pop()[0])  # "… this may not work if:" reads on into the first item
@@ -294,8 +327,9 @@ def _split_passage(text: str) -> list[_Part]:
         if len(table) >= 2:
             flush_prose()
             lead = out[-1][0] if out and out[-1][1] is None and out[-1][0].endswith(":") else ""
+            under = take_heading()
             context = f"{heading} {lead}".strip()
-            out.extend((row, None, context, None) for row in _table_rows(table))
+            out.extend(_Part(row, None, context, None, under) for row in _table_rows(table))
         else:
             prose.extend(table)
         table.clear()
@@ -310,7 +344,8 @@ def _split_passage(text: str) -> list[_Part]:
         if not body.strip():
             return
         lead = out.pop()[0] if out and _introduces(out[-1], len(out) - 1 in prose_parts) else ""
-        out.append(((lead + " " if lead else "") + body, None, heading, (lead, body)))
+        under = take_heading()
+        out.append(_Part((lead + " " if lead else "") + body, None, heading, (lead, body), under))
 
     closed: list[str] | None = None  # a block just closed: the next one may continue it
     for line in text.splitlines():
@@ -338,7 +373,7 @@ def _split_passage(text: str) -> list[_Part]:
         if title:
             flush_steps()
             flush_prose()
-            heading = _clean(_strip_markdown(title.group(1)))
+            heading, label = _clean(_strip_markdown(title.group(1))), ""
         elif match:
             if not steps:
                 flush_prose()

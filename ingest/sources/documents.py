@@ -186,26 +186,41 @@ def _human(size: int) -> str:
 
 
 def _parse_text(data: bytes, cfg: SourceConfig) -> Parsed:
+    """Paragraphs, column-aligned runs as tables, and underlined lines as headings: the first, on
+    the first line, is the page's title ("Keyboard shortcuts in the Ledgerly web app" over "====");
+    a later one ("Troubleshooting" over "----") starts a section, as in Markdown."""
     text = decode_bytes(data, cfg.encoding)
     blocks: list[TextBlock] = []
-    for paragraph in re.split(r"\n\s*\n", _RULE_LINE.sub("", text)):
-        if not paragraph.strip():
-            continue
+    title: str | None = None
+    section: tuple[str, ...] = ()
+    for paragraph in re.split(r"\n\s*\n", text):
         lines = paragraph.strip("\n").splitlines()
+        if len(lines) >= 2 and _UNDERLINE.fullmatch(lines[1]) and 0 < len(lines[0].strip()) <= MAX_HEADING_CHARS:
+            heading = normalize_space(lines[0])
+            if title is None and not blocks and not section:
+                title = heading
+            else:
+                section = (heading,)
+            lines = lines[2:]
+        lines = [line for line in lines if not _RULE_LINE.fullmatch(line)]
+        if not "".join(lines).strip():
+            continue
         start = _aligned_rows(lines)
         if start is None:
-            blocks.append(TextBlock(text=normalize_space(paragraph)))
+            blocks.append(TextBlock(section=section, text=normalize_space("\n".join(lines))))
             continue
         if start:
-            blocks.append(TextBlock(text=normalize_space("\n".join(lines[:start]))))
+            blocks.append(TextBlock(section=section, text=normalize_space("\n".join(lines[:start]))))
         rows = [table_row(_COLUMN_GAP.split(line.strip())) for line in lines[start:]]
-        blocks.append(TextBlock(text="\n".join(rows), kind="table"))
-    return Parsed(title=None, blocks=blocks)
+        blocks.append(TextBlock(section=section, text="\n".join(rows), kind="table"))
+    return Parsed(title=title, blocks=blocks)
 
 
 _COLUMN_GAP = re.compile(r"\s{2,}")
 # A line that only underlines a title ("Keyboard shortcuts\n=====") or rules a break: no words to quote.
-_RULE_LINE = re.compile(r"(?m)^[ \t]*(?:={3,}|-{3,}|\*{3,}|_{3,})[ \t]*$")
+_RULE_LINE = re.compile(r"[ \t]*(?:={3,}|-{3,}|\*{3,}|_{3,})[ \t]*")
+_UNDERLINE = re.compile(r"[ \t]*(?:={3,}|-{3,})[ \t]*")  # under a short line: a heading (Markdown's setext)
+MAX_HEADING_CHARS = 100
 
 
 def _aligned_rows(lines: list[str]) -> int | None:

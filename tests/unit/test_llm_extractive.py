@@ -389,7 +389,7 @@ def test_a_numbered_list_of_remarks_is_read_as_sentences_not_as_steps() -> None:
 
     parts = _split_passage("There are two restrictions, however:\n\n1. The server must be shut down first.\n"
                            "2. The files are not usable without the commit log.\n\nUse pg_dump instead.")
-    assert [steps for _, steps, _, _ in parts] == [None, None, None]
+    assert [part.steps for part in parts] == [None, None, None]
     assert parts[0][0] == "There are two restrictions, however: The server must be shut down first."
     procedure = _split_passage("To back up:\n\n1. Run pg_dump.\n2. Copy the file.")
     assert procedure[0][1] == ["To back up:", "Run pg_dump.", "Copy the file."]
@@ -546,3 +546,24 @@ def test_an_example_two_overlapping_chunks_hold_is_quoted_once() -> None:
                                intro="Docs:")
     assert answer.count("test=# \\d t1") == 1
     assert answer.count("psql can show the column lists for each table.") == 1
+
+
+def test_a_label_line_names_what_follows_and_is_never_quoted_as_a_sentence() -> None:
+    """A plain-text page labels its tables with a short line ("On an invoice" over the invoice
+    shortcuts): quoted as a sentence the answer read "Keyboard shortcuts … [1] On an invoice [1] P —
+    Record payment. [1]". The label now names the rows it is over, and only them."""
+    text = ("Press ? anywhere to show this list.\n\nCreate\n\nN then I | New invoice\nN then E | New estimate\n\n"
+            "On an invoice\n\nS | Send or resend\nP | Record payment\n\n"
+            "Shortcuts can be turned off under Settings > Profile > Accessibility.")
+    passage = make_passage(text, title="Keyboard shortcuts")
+    answer = extractive_answer("Which key records a payment on an invoice?", [passage], intro="Docs:")
+    assert "On an invoice: P — Record payment. [1]" in answer
+    assert "On an invoice [1]" not in answer and "Create [1]" not in answer
+    assert "On an invoice: Shortcuts" not in answer  # the label is over its table only
+    new = extractive_answer("Is there a shortcut to start a new invoice?", [passage], intro="Docs:")
+    assert new.splitlines()[2].startswith("Create: N then I — New invoice. [1]")
+    # A ticket's reply has no labels: "Best regards" stays out of the heading of what follows.
+    from assistant.llm.extractive import _split_passage
+    assert [p.heading for p in _split_passage("Hi Anna\n\nPayouts resume after 72 hours.")] == ["", ""]
+    assert [p.heading for p in _split_passage("Hi Anna\n\nPayouts resume after 72 hours.", labels=True)] == [
+        "Hi Anna"]

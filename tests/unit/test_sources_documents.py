@@ -565,12 +565,30 @@ def test_a_text_files_aligned_columns_are_read_as_a_table(tmp_path: Path) -> Non
         "Prose that puts two spaces after a full stop.  It does not line up\n"
         "its sentences in columns.  So it stays prose.\n")
     doc = load(source(tmp_path), "shortcuts.txt")
+    assert doc.title == "Keyboard shortcuts"
     assert [(b.kind, b.text) for b in doc.blocks] == [
-        ("text", "Keyboard shortcuts"), ("text", "Create"),
+        ("text", "Create"),
         ("table", "N then I | New invoice\nN then E | New estimate"),
         ("text", "Lists"), ("table", "J / K | Next / previous row\n/ | Search"),
         ("text", "Prose that puts two spaces after a full stop. It does not line up\n"
                  "its sentences in columns. So it stays prose.")]
+
+
+def test_a_text_files_underlined_lines_are_its_title_and_section_headings(tmp_path: Path) -> None:
+    """The underlined first line was read as the page's first sentence and quoted in answers ("Keyboard
+    shortcuts in the Ledgerly web app [1]"), while the title came from the file name."""
+    (tmp_path / "shortcuts.txt").write_text(
+        "Keyboard shortcuts in the web app\n=================================\n\nPress ? to show this list.\n\n"
+        "Turning them off\n----------------\nUse Settings > Profile.\n\n-----\n\nStill under it.\n"
+        "A closing line\n--------------------------------------------------------------------------\n")
+    doc = load(source(tmp_path), "shortcuts.txt")
+    assert doc.title == "Keyboard shortcuts in the web app"
+    assert [(b.section, b.text) for b in doc.blocks] == [
+        ((), "Press ? to show this list."), (("Turning them off",), "Use Settings > Profile."),
+        (("Turning them off",), "Still under it.\nA closing line")]
+    (tmp_path / "plain.txt").write_text("No heading here.\n\nSecond paragraph.\n")
+    plain = load(source(tmp_path), "plain.txt")
+    assert plain.title == "Plain" and [b.section for b in plain.blocks] == [(), ()]
 
 
 def test_pdf_without_metadata_title_uses_its_first_line(tmp_path: Path) -> None:
