@@ -10,7 +10,10 @@ Markdown emphasis folded). Per answer, :func:`score_answer` also finds
   occur in neither the question nor the passages offered to the model
   (:func:`assistant.grounding.invented_terms`);
 - **unsupported units**: sentences or list items the grounding check would not show;
-- **leaks**: prompt or template text in the answer.
+- **leaks**: prompt or template text in the answer;
+- **the opening**: whether the answer's first paragraph (after the brand's intro) already holds one
+  of the facts. A reader takes the first paragraph for the answer; an answer that holds every fact
+  but opens with background ("Authentication is any process by which …") reads as a miss.
 
 The brand's own texts (the extractive intro, the abstention and interruption notices, the
 attribution label) are part of every answer's evidence and are not scored as answer text.
@@ -20,13 +23,14 @@ there is nothing to score (no backend answered, or no question carries facts).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.grounding import Evidence, check_unit, is_leak, normalise, split_units, strip_citations
 
-ANSWER_METRICS = ("answer_correct", "fact_recall", "invented_rate", "unsupported_rate", "leak_rate")
+ANSWER_METRICS = ("answer_correct", "fact_recall", "fact_in_opening", "invented_rate", "unsupported_rate", "leak_rate")
 
 
 @dataclass
@@ -38,6 +42,7 @@ class AnswerScore:
     units: int = 0
     unsupported: list[str] = field(default_factory=list)
     leak: bool = False
+    fact_in_opening: bool = False  # the first paragraph holds one of the facts
 
     @property
     def correct(self) -> bool:
@@ -76,19 +81,32 @@ def score_answer(answer: str, *, question: str, passages: Iterable[str], facts: 
         if not verdict.kept:
             score.unsupported.append(unit.strip())
     score.leak = is_leak(body, evidence)
+    opening = opening_paragraph(body)
+    score.fact_in_opening = any(fact_found(opening, group) for group in facts or [])
     return score
 
 
+def opening_paragraph(body: str) -> str:
+    """The first paragraph with words in it: what the reader sees before deciding to read on."""
+    for paragraph in re.split(r"\n[ \t]*\n", body):
+        if strip_citations(paragraph).strip(" \n\t-*•:"):
+            return paragraph
+    return ""
+
+
 def aggregate(results: Sequence[Any]) -> dict[str, float | None]:
-    """The five answer metrics from results carrying ``answer``, ``answerable``, ``abstained`` and
-    the :class:`AnswerScore` fields (``facts_total`` …); answers that were never produced are skipped."""
+    """The answer metrics from results carrying ``answer``, ``answerable``, ``abstained`` and the
+    :class:`AnswerScore` fields (``facts_total`` …); answers that were never produced are skipped.
+    ``fact_in_opening`` is over the answers shown for questions with facts (a decline has no opening)."""
     answered = [r for r in results if r.answer is not None]
     with_facts = [r for r in answered if r.answerable and r.facts_total]
     shown = [r for r in answered if not r.abstained]
     units = sum(r.units for r in shown)
+    opened = [r for r in with_facts if not r.abstained]
     return {
         "answer_correct": _ratio(sum(r.facts_found == r.facts_total for r in with_facts), len(with_facts)),
         "fact_recall": _ratio(sum(r.facts_found for r in with_facts), sum(r.facts_total for r in with_facts)),
+        "fact_in_opening": _ratio(sum(r.fact_in_opening for r in opened), len(opened)),
         "invented_rate": _ratio(sum(bool(r.invented) for r in shown), len(shown)),
         "unsupported_rate": _ratio(sum(len(r.unsupported) for r in shown), units),
         "leak_rate": _ratio(sum(r.leak for r in answered), len(answered)),

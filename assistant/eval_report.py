@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 QUALITY = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "abstention_precision",
-           "abstention_recall", "citation_validity", "answer_correct", "fact_recall")
+           "abstention_recall", "citation_validity", "answer_correct", "fact_recall", "fact_in_opening")
 # Answer metrics where lower is better: a rise is the regression.
 LOWER_IS_BETTER = ("invented_rate", "unsupported_rate", "leak_rate")
 LATENCY = (("retrieval", "p50"), ("retrieval", "p95"), ("answer", "p50"), ("answer", "p95"),

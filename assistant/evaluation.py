@@ -219,6 +219,7 @@ class QuestionResult:
     units: int = 0
     unsupported: list[str] = field(default_factory=list)
     leak: bool = False
+    fact_in_opening: bool = False  # the answer's first paragraph holds one of the facts
     grounding: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -428,6 +429,7 @@ def _score_answer(result: QuestionResult, case: EvalCase, offered: Sequence[Sour
     result.facts_total, result.facts_found = score.facts_total, score.facts_found
     result.missing_facts, result.invented = score.missing_facts, score.invented
     result.units, result.unsupported, result.leak = score.units, score.unsupported, score.leak
+    result.fact_in_opening = score.fact_in_opening
 
 
 def _fixed_texts(pipeline: Answering, audience: Audience) -> list[str]:

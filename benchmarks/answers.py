@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-METRICS = ("answer_correct", "fact_recall", "invented_rate", "unsupported_rate", "leak_rate")
+METRICS = ("answer_correct", "fact_recall", "fact_in_opening", "invented_rate", "unsupported_rate", "leak_rate")
 MAX_INVENTED = 0.02
 
 

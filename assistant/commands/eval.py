@@ -21,8 +21,8 @@ def _print_summary(report: dict[str, Any], out_dir: Path) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "abstention_precision",
-                 "abstention_recall", "citation_validity", "answer_correct", "fact_recall", "invented_rate",
-                 "unsupported_rate", "leak_rate"):
+                 "abstention_recall", "citation_validity", "answer_correct", "fact_recall", "fact_in_opening",
+                 "invented_rate", "unsupported_rate", "leak_rate"):
         value = report.get(name)
         table.add_row(name, "–" if value is None else f"{value:.3f}")
     for stage, values in report["latency_ms"].items():

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.answer_quality import aggregate, fact_found, score_answer
+from assistant.answer_quality import aggregate, fact_found, opening_paragraph, score_answer
 from assistant.errors import ConfigError
 from assistant.eval_report import compare_reports, render_html
 from assistant.evaluation import parse_dataset
@@ -30,6 +30,20 @@ def test_a_correct_answer_holds_every_group_and_invents_nothing() -> None:
     assert score.invented == [] and score.unsupported == [] and not score.leak and score.units == 2
 
 
+def test_the_opening_counts_when_its_first_paragraph_holds_a_fact() -> None:
+    """A reader takes the first paragraph for the answer: one that holds every fact further down but
+    opens with background is a correct answer that reads like a miss."""
+    facts = [["5-10 business days"], ["Refund payment"]]
+    late = score_answer(f"{INTRO}\n\nRefunds go back to the card the client paid with [1].\n\n"
+                        "Card refunds take 5-10 business days [1]. Click **Refund payment** [1].",
+                        question="How long do refunds take?", passages=PASSAGES, fixed_texts=[INTRO], facts=facts)
+    assert late.correct and not late.fact_in_opening
+    early = score_answer(f"{INTRO}\n\nClick **Refund payment** [1].\n\nCard refunds take 5-10 business days [1].",
+                         question="How long do refunds take?", passages=PASSAGES, fixed_texts=[INTRO], facts=facts)
+    assert early.correct and early.fact_in_opening
+    assert opening_paragraph("\n\n[1]\n\nFirst words [1].\n\nMore.") == "First words [1]."
+
+
 def test_a_brand_name_inside_a_quoted_identifier_is_not_cut_out_of_the_answer() -> None:
     """The brand's short values are evidence, not removed text: "Ledgerly-Request-Id" stays whole."""
     score = score_answer(f"{INTRO}\n\nSend us the `Ledgerly-Request-Id` header of the request [1].",
@@ -50,14 +64,15 @@ def test_invented_terms_unsupported_sentences_and_leaks_are_counted() -> None:
 
 def _result(**kw):
     base = dict(answer="x", answerable=True, abstained=False, facts_total=1, facts_found=1, invented=[], units=1,
-                unsupported=[], leak=False)
+                unsupported=[], leak=False, fact_in_opening=True)
     return SimpleNamespace(**{**base, **kw})
 
 
 def test_aggregate_metrics_and_nulls() -> None:
-    metrics = aggregate([_result(), _result(facts_found=0, invented=["180"], unsupported=["a"], units=2),
+    metrics = aggregate([_result(), _result(facts_found=0, invented=["180"], unsupported=["a"], units=2,
+                                            fact_in_opening=False),
                          _result(answerable=False, facts_total=0, facts_found=0, abstained=True)])
-    assert metrics == {"answer_correct": 0.5, "fact_recall": 0.5, "invented_rate": 0.5,
+    assert metrics == {"answer_correct": 0.5, "fact_recall": 0.5, "fact_in_opening": 0.5, "invented_rate": 0.5,
                        "unsupported_rate": 0.3333, "leak_rate": 0.0}
     assert set(aggregate([_result(answer=None)]).values()) == {None}  # no backend answered
     assert aggregate([_result(facts_total=0, facts_found=0)])["answer_correct"] is None  # no facts
