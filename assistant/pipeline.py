@@ -70,7 +70,7 @@ from assistant.small_talk import BACKEND as SMALL_TALK_BACKEND
 from assistant.small_talk import small_talk
 from assistant.store import Conversation, Store
 from assistant.ticket_text import staff_text
-from assistant.workers import WorkerPool
+from assistant.workers import WorkerPool, stop_requested
 
 log = logging.getLogger(__name__)
 
@@ -403,6 +403,9 @@ class _Run:
                 yield from self._tokens(grounding.feed(guard.feed(chunk.text)))
                 if guard.stopped:
                     log.info("answer started repeating itself; stopped the %s stream", llm._llm_type)
+                    break
+                if stop_requested():  # the client went away: nobody reads the rest
+                    log.info("the client went away; stopped the %s stream", llm._llm_type)
                     break
         except Exception as exc:
             outcome.error = exc

@@ -59,6 +59,20 @@ class Busy(AssistantError):
         self.retry_after_s = retry_after_s
 
 
+# The stop flag of the stream the current worker job produces (None outside :meth:`WorkerPool.stream`).
+_STOP: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("assistant_stream_stop", default=None)
+
+
+def stop_requested() -> bool:
+    """Whether whoever consumes the stream this code runs for has gone away.
+
+    The worker checks between items; a loop that may run long between two items (an LLM stream
+    whose grounding guard holds a sentence back until it ends) checks this itself, or it keeps
+    generating for nobody, holding a worker and the model."""
+    event = _STOP.get()
+    return event is not None and event.is_set()
+
+
 class _Channel:
     """What the worker thread and the async consumer share for one stream."""
 
@@ -178,6 +192,7 @@ class WorkerPool:
 
         def work() -> None:
             outcome: tuple[str, Any] = ("end", None)
+            _STOP.set(channel.stop)  # in this job's own copy of the caller's context
             try:
                 items = produce()
                 try:

@@ -487,6 +487,7 @@ class _SlowChatModel(BaseChatModel):
     delay: float = 0.05
     words: int = 10
     closed: threading.Event = Field(default_factory=threading.Event)
+    started: threading.Event = Field(default_factory=threading.Event)
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -503,6 +504,7 @@ class _SlowChatModel(BaseChatModel):
         try:
             for i in range(self.words):
                 time.sleep(self.delay)
+                self.started.set()
                 yield ChatGenerationChunk(message=AIMessageChunk(content=f"word{i} "))
         finally:
             self.closed.set()
@@ -530,12 +532,16 @@ async def test_astream_yields_the_same_events_without_blocking_the_event_loop(pr
 
 
 async def test_astream_stops_the_llm_when_the_consumer_goes_away(prompts, settings):
-    llm = _SlowChatModel(closed=threading.Event(), words=1000)
+    """The model's words reach the worker loop only as token events, and the grounding guard holds a
+    sentence back until it ends: a client gone mid-sentence (or a model that never ends one) left
+    the model generating to its last token, here 50 s, holding a worker all that time."""
+    llm = _SlowChatModel(closed=threading.Event(), started=threading.Event(), words=1000)
     pipeline = make_pipeline(prompts, settings, llm)
     stream = pipeline.astream(AnswerRequest(question="refunds?", audience="public"))
     async for event in stream:
-        if event.type == "token":
+        if event.type == "sources":
             break
+    assert await asyncio.to_thread(llm.started.wait, 10.0)
     await stream.aclose()
     assert await asyncio.to_thread(llm.closed.wait, 2.0)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from assistant.errors import USER_MESSAGES
-from assistant.workers import Busy, WorkerPool
+from assistant.workers import Busy, WorkerPool, stop_requested
 
 
 def _numbers(n: int, gate: threading.Event | None = None, closed: threading.Event | None = None) -> Iterator[int]:
@@ -97,6 +98,30 @@ async def test_closing_the_stream_stops_the_worker_and_closes_the_generator() ->
     assert await asyncio.to_thread(closed.wait, 5)
     pool.close()  # waits for the worker: it has stopped, so this returns
     assert pool.admitted == 0
+
+
+async def test_a_job_between_two_items_can_see_that_its_consumer_went_away() -> None:
+    """A generator that works long before its next item (an LLM stream whose sentence the guard holds
+    back) cannot be stopped between items: it asks ``stop_requested`` itself."""
+    pool = WorkerPool(1)
+    asked, stopped = threading.Event(), threading.Event()
+
+    def quiet() -> Iterator[int]:
+        yield 1
+        asked.set()
+        for _ in range(500):  # no item until the consumer is gone (at most 5 s)
+            if stop_requested():
+                stopped.set()
+                return
+            time.sleep(0.01)
+
+    stream = pool.stream(quiet)
+    assert await stream.__anext__() == 1
+    assert await asyncio.to_thread(asked.wait, 5)
+    await stream.aclose()
+    assert await asyncio.to_thread(stopped.wait, 5)
+    pool.close()
+    assert not stop_requested()  # outside a pool stream there is nobody to go away
 
 
 async def test_context_variables_reach_the_worker() -> None:
