@@ -292,11 +292,11 @@ def _split_passage(text: str, *, labels: bool = False) -> list[_Part]:
             if labels and _LABEL.fullmatch(block.strip()) and len(block.split()) <= MAX_LABEL_WORDS:
                 label = _clean(block)
                 continue
-            for sentence in (_balance_parentheses(_clean(p)) for p in _SENTENCE_END.split(block)):
-                if sentence:
-                    prose_parts.add(len(out))
-                    out.append(_Part(sentence, None, heading, None, label or heading))
-                    label = ""
+            sentences = [s for s in (_balance_parentheses(_clean(p)) for p in _SENTENCE_END.split(block)) if s]
+            under = take_heading() if sentences else ""
+            for sentence in sentences:
+                prose_parts.add(len(out))
+                out.append(_Part(sentence, None, heading, None, under))
         prose.clear()
 
     def take_heading() -> str:

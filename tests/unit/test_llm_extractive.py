@@ -567,3 +567,9 @@ def test_a_label_line_names_what_follows_and_is_never_quoted_as_a_sentence() -> 
     assert [p.heading for p in _split_passage("Hi Anna\n\nPayouts resume after 72 hours.")] == ["", ""]
     assert [p.heading for p in _split_passage("Hi Anna\n\nPayouts resume after 72 hours.", labels=True)] == [
         "Hi Anna"]
+    # The label is over its whole paragraph, every sentence of it, and over nothing after it.
+    parts = _split_passage("Intro here.\n\nOn an invoice\n\nPress S to send it. Press P to record a payment.\n\n"
+                           "Shortcuts can be turned off.", labels=True)
+    assert [(p.text, p.heading) for p in parts] == [
+        ("Intro here.", ""), ("Press S to send it.", "On an invoice"),
+        ("Press P to record a payment.", "On an invoice"), ("Shortcuts can be turned off.", "")]
