@@ -207,7 +207,7 @@ def _candidate_units(passages: list[Passage], max_passages: int) -> list[_Unit]:
                      for part in _split_passage(staff_text(passage.chunk.text))]
         else:
             parts = _split_passage(passage.chunk.text, labels=True)
-        if parts and parts[-1][1] is None and parts[-1][3] is None and parts[-1][0].endswith(":"):
+        if parts and parts[-1].steps is None and parts[-1].code is None and parts[-1].text.endswith(":"):
             parts.pop()  # a lead-in whose example the chunk cut off: it introduces nothing here
         for index, (text, steps, context, code, inner) in enumerate(parts):
             if code is None and steps is None and (len(text) < MIN_UNIT_CHARS or _LONE_WORD.fullmatch(text)
@@ -311,22 +311,23 @@ def _split_passage(text: str, *, labels: bool = False) -> list[_Part]:
         if len(steps) >= 2 and reads_as_steps([_strip_markdown(s) for s in steps]):
             under = take_heading()
             cleaned = [_SUB_ITEM.join(_clean(_strip_markdown(part)) for part in s.split(_SUB_ITEM)) for s in steps]
-            if out and out[-1][1] is None and out[-1][0].endswith(":"):
-                lead = out.pop()[0]
+            if out and out[-1].steps is None and out[-1].text.endswith(":"):
+                lead = out.pop().text
                 cleaned = [s for s in cleaned if s]
                 out.append(_Part(lead + " " + " ".join(cleaned), [lead, *cleaned], heading, None, under))
             else:
                 out.append(_Part(" ".join(cleaned), cleaned, heading, None, under))
         else:
-            if len(steps) >= 2 and out and out[-1][1] is None and out[-1][3] is None and out[-1][0].endswith(":"):
-                prose.append(out.pop()[0])  # "… this may not work if:" reads on into the first item
+            if (len(steps) >= 2 and out and out[-1].steps is None and out[-1].code is None
+                    and out[-1].text.endswith(":")):
+                prose.append(out.pop().text)  # "… this may not work if:" reads on into the first item
             prose.extend(steps)
         steps.clear()
 
     def flush_table() -> None:
         if len(table) >= 2:
             flush_prose()
-            lead = out[-1][0] if out and out[-1][1] is None and out[-1][0].endswith(":") else ""
+            lead = out[-1].text if out and out[-1].steps is None and out[-1].text.endswith(":") else ""
             under = take_heading()
             context = f"{heading} {lead}".strip()
             out.extend(_Part(row, None, context, None, under) for row in _table_rows(table))
@@ -343,7 +344,7 @@ def _split_passage(text: str, *, labels: bool = False) -> list[_Part]:
         body = "\n".join(lines).strip("\n")
         if not body.strip():
             return
-        lead = out.pop()[0] if out and _introduces(out[-1], len(out) - 1 in prose_parts) else ""
+        lead = out.pop().text if out and _introduces(out[-1], len(out) - 1 in prose_parts) else ""
         under = take_heading()
         out.append(_Part((lead + " " if lead else "") + body, None, heading, (lead, body), under))
 
