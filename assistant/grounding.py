@@ -17,10 +17,12 @@ brand texts. A unit is dropped when
 - it is **unsupported**: too few of its content words occur in the evidence
   (:data:`MIN_SUPPORT`, calibrated on a labelled sample: ``tests/data/grounding_sentences.jsonl``).
 
-Short connective units ("Here's how:") carry no claim; they are held back until a supported
-unit follows, so an answer whose every claim is dropped shows nothing at all and the pipeline
-answers extractively instead. A unit is shown only after it has been checked, so a customer
-never sees a sentence appear and vanish. What was dropped and why is kept for the audit record.
+Short connective units ("Here's how:") carry no claim, and neither does a unit too short to judge by
+its support unless every word of it is supported ("Five days [1]." is; "Your response was formatted
+with [m]." is not); they are held back until a supported unit follows, so an answer whose every
+claim is dropped shows nothing at all and the pipeline answers extractively instead. A unit is shown
+only after it has been checked, so a customer never sees a sentence appear and vanish. What was
+dropped and why is kept for the audit record.
 """
 
 from __future__ import annotations
@@ -295,12 +297,20 @@ class Verdict:
         return out
 
 
+# A number written out counts as the digits a passage writes ("Five days [1]." from "5 business days").
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])} | {
+    "thirty": "30", "sixty": "60", "ninety": "90", "hundred": "100"}
+
+
 def support(text: str, evidence: Evidence) -> tuple[float, int]:
     """Share of the unit's content words (stemmed) found in the evidence, and how many it has."""
-    words = [stem(w) for w in content_words(strip_citations(text))]
+    words = content_words(strip_citations(text))
     if not words:
         return 1.0, 0
-    return sum(w in evidence.words for w in words) / len(words), len(words)
+    found = sum(stem(w) in evidence.words or _NUMBER_WORDS.get(w) in evidence.numbers for w in words)
+    return found / len(words), len(words)
 
 
 def check_unit(text: str, evidence: Evidence, *, min_support: float = MIN_SUPPORT) -> Verdict:
@@ -317,12 +327,17 @@ def check_unit(text: str, evidence: Evidence, *, min_support: float = MIN_SUPPOR
     score, count = support(text, evidence)
     if count >= MIN_CLAIM_WORDS and score < min_support:
         return Verdict(text, False, "unsupported", support=score)
-    return Verdict(text, True, support=score, claim=is_claim(text, evidence))
+    # A unit too short to judge by its support is shown, but answers only when every word is supported.
+    claim = is_claim(text, evidence) and (count >= MIN_CLAIM_WORDS or score == 1.0)
+    return Verdict(text, True, support=score, claim=claim)
 
 
 def is_claim(text: str, evidence: Evidence) -> bool:
     """Whether a unit says something of its own: a supported content word that is not filler, and
-    not a lead-in ending with a colon ("Here's how:", "To do this:")."""
+    not a lead-in ending with a colon ("Here's how:", "To do this:"). :func:`check_unit` also asks a
+    unit too short to judge by its support to be supported in full before it counts as an answer:
+    SmolLM2 once answered a refund question with only "Your response was formatted with [m].", shown
+    because "response" was in a passage."""
     body = strip_citations(text).strip()
     if body.endswith(":"):
         return False

@@ -148,6 +148,35 @@ def test_connective_text_alone_is_never_shown() -> None:
     assert shown == "" and not guard.answered
 
 
+def test_a_short_unit_half_made_of_words_the_passages_lack_does_not_make_an_answer() -> None:
+    """SmolLM2 behind llama.cpp's server once answered "How do I refund a card payment?" with only "Your
+    response was formatted with [m].": two content words, too few to judge by support, and "response" was
+    in a passage, so it counted as a claim and was shown as the whole answer. Alone it is held like
+    "Here's how:", and the caller answers extractively."""
+    guard = GroundingGuard(evidence())
+    shown, _ = _stream(guard, "Your payment was formatted with [m].\n", 4)
+    assert shown == "" and not guard.answered
+
+
+def test_a_short_supported_answer_is_still_an_answer() -> None:
+    guard = GroundingGuard(evidence())
+    shown, _ = _stream(guard, "Refund payment [1].\n", 4)
+    assert shown.strip() == "Refund payment [1]." and guard.answered
+
+
+def test_a_number_written_out_is_supported_by_the_digits_a_passage_writes() -> None:
+    """"Five days [1]." from "5-10 business days" answers; "Seven days [1]." does not."""
+    five, seven = GroundingGuard(evidence()), GroundingGuard(evidence())
+    assert _stream(five, "Five days [1].\n", 4)[0].strip() == "Five days [1]." and five.answered
+    assert _stream(seven, "Seven days [1].\n", 4)[0] == "" and not seven.answered
+
+
+def test_a_short_unit_after_a_supported_claim_is_shown() -> None:
+    guard = GroundingGuard(evidence())
+    shown, _ = _stream(guard, "Card refunds take 5-10 business days [1]. Plan ahead.\n", 4)
+    assert "Plan ahead." in shown
+
+
 def test_a_code_block_is_judged_as_a_whole_once_it_closes() -> None:
     guard = GroundingGuard(evidence())
     assert guard.feed("Add this [3]:\n```\nAllowOverride AuthConfig\n") == ""
