@@ -573,3 +573,22 @@ def test_a_label_line_names_what_follows_and_is_never_quoted_as_a_sentence() -> 
     assert [(p.text, p.heading) for p in parts] == [
         ("Intro here.", ""), ("Press S to send it.", "On an invoice"),
         ("Press P to record a payment.", "On an invoice"), ("Shortcuts can be turned off.", "")]
+
+
+def test_the_solution_section_opens_the_answer_rather_than_the_problem_it_restates() -> None:
+    """A recipe or knowledge-base article states the problem ("Description", "Symptoms") in the
+    asker's words, so that sentence reads as close to the question as the fix does; the part headed
+    "Solution" or "Resolution" is the answer and opens it. A heading that only starts with such a word
+    ("Resolution and quality goals") is not a fix."""
+    question = "How do I force HTTPS for visitors?"
+    problem = make_passage("You want to force HTTPS for all visitors.", title="Recipes",
+                           section="Forcing HTTPS > Description:")
+
+    def opening(section: str) -> str:
+        fix = make_passage("To force HTTPS for visitors, put a Redirect in the port 80 host.", title="Recipes",
+                           section=section)
+        return extractive_answer(question, [problem, fix], intro="Intro").split("\n\n")[1]
+
+    assert opening("Forcing HTTPS > Solution:").startswith("Solution: To force HTTPS")
+    assert opening("Forcing HTTPS > Resolution").startswith("Resolution: To force HTTPS")
+    assert opening("Forcing HTTPS > Resolution and quality goals").startswith("Recipes: You want")
