@@ -112,8 +112,15 @@ def _drop_site_furniture(soup: BeautifulSoup) -> bool:
     for listing in soup.find_all(("ul", "ol")):
         if not listing.decomposed and not listing.find_parent("li") and _in_page_contents(listing):
             listing.decompose()
+    # Only a block holding two links or more can be a link bar. Counted once, from each link up: asking
+    # every block (a Sphinx page has thousands of spans) took most of the parse of a large page.
+    link_counts: dict[int, int] = {}
+    for link in soup.find_all("a"):
+        for parent in link.parents:
+            if parent.name in ("p", "div", "span"):
+                link_counts[id(parent)] = link_counts.get(id(parent), 0) + 1
     for block in soup.find_all(("p", "div", "span")):
-        if block.decomposed or block.find(_BLOCK_NAMES - {"div", "p"}):
+        if link_counts.get(id(block), 0) < 2 or block.decomposed or block.find(_BLOCK_NAMES - {"div", "p"}):
             continue
         links = block.find_all("a")
         if len(links) >= 2:
@@ -209,8 +216,18 @@ def _admonition_label(node: Tag) -> str | None:
 
 
 def _named(soup: BeautifulSoup, pattern: re.Pattern[str]) -> list[Tag]:
-    """Elements whose ``id`` or one of whose classes matches ``pattern``."""
-    return [*soup.find_all(True, attrs={"id": pattern}), *soup.find_all(True, class_=pattern)]
+    """Elements whose ``id`` or one of whose classes matches ``pattern`` (those by id first). One walk
+    over the tags, matched here: BeautifulSoup's own attribute filters cost seconds on a large page."""
+    by_id: list[Tag] = []
+    by_class: list[Tag] = []
+    for tag in soup.find_all(True):
+        ident = tag.get("id")
+        if isinstance(ident, str) and pattern.search(ident):
+            by_id.append(tag)
+        classes = tag.get("class")
+        if classes and (any(pattern.search(c) for c in classes) or pattern.search(" ".join(classes))):
+            by_class.append(tag)
+    return [*by_id, *by_class]
 
 
 class _Walker:
