@@ -78,7 +78,7 @@ class LogProgress:
 
 @contextlib.contextmanager
 def _progress(*, quiet: bool) -> Iterator[RichProgress | LogProgress | None]:
-    """Progress bars on a terminal, phase lines in a log, nothing with --quiet or --json."""
+    """Progress bars on a terminal, phase lines in a log (both on stderr), nothing with --quiet."""
     if quiet:
         yield None
     elif sys.stderr.isatty():
@@ -140,14 +140,16 @@ def ingest(
     from ingest.jobs import IngestAborted, IngestReport, run_ingest
 
     settings = load_settings()
-    logging.getLogger().setLevel(logging.WARNING if quiet or json_out else logging.INFO)
+    # --json keeps stdout for the report; the log (stderr) still shows where the run is: every deploy
+    # file runs the nightly job with --json, and its log was silent until the end.
+    logging.getLogger().setLevel(logging.WARNING if quiet else logging.INFO)
     for noisy in ("faiss", "sentence_transformers", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     embedder = build_embedder(settings)
     aborted: list[IngestReport] = []
     interrupts = Interrupts()
     try:
-        with interrupts.installed(), _progress(quiet=quiet or json_out) as progress:
+        with interrupts.installed(), _progress(quiet=quiet) as progress:
             report = run_ingest(settings, config, embedder=embedder, progress=progress, on_abort=aborted.append,
                                 engine=engine, ray_address=ray_address, interrupts=interrupts)
     except KeyboardInterrupt:

@@ -335,6 +335,17 @@ def test_cli_json_report_is_the_last_stdout_line(settings, corpus):
     assert report["published"] is True and report["generation"]
 
 
+def test_cli_json_run_logs_its_progress_on_stderr(settings, corpus):
+    """Every deploy file (crontab, systemd, Kubernetes, compose) runs the nightly job with --json and
+    keeps stderr as its log: with --json that log was silent until the end, a long embedding included."""
+    proc = _cli(["ingest", "--config", str(corpus / "sources.yaml"), "--json"], settings.data_dir)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "reading " in err and "embedding" in err
+    assert json.loads(out.strip().splitlines()[-1])["published"] is True
+    assert all(line.startswith("{") for line in out.strip().splitlines())  # stdout holds the report alone
+
+
 def _open_when_read(fifo: Path, proc: subprocess.Popen) -> int:
     """Open ``fifo`` for writing as soon as the run has opened it for reading; from then on the run
     waits in ``read()`` for data that never comes, so it cannot get any further until signalled."""
