@@ -1,4 +1,5 @@
-"""Real Redis and PostgreSQL servers for tests, started from the Debian packages in a temp dir.
+"""Real Redis and PostgreSQL servers for tests, started from the Debian packages in a temp dir, and
+llama.cpp's OpenAI-compatible server (llama-cpp-python's, from the dev install).
 
 Each starts on a free loopback port with its data in a temporary directory and is stopped at
 the end. When the binary is missing (``scripts/install.sh --dev`` installs ``redis-server`` and
@@ -138,3 +139,31 @@ def postgres_server() -> Iterator[str]:
         if process is not None:
             _stop(process)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def llamacpp_server(model: Path, alias: str, log: Path) -> Iterator[str]:
+    """``python -m llama_cpp.server`` on ``model``, served as ``alias``; yields its ``/v1`` URL. Its
+    output goes to ``log`` (uvicorn's access lines show each request)."""
+    import sys
+
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+                                    "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
+                                    "--n_ctx", "2048", "--n_threads", "2"], stdout=out, stderr=subprocess.STDOUT)
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/models", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(ready, process, "llama.cpp server", timeout=60)
+        yield url
+    finally:
+        _stop(process)

@@ -9,15 +9,9 @@ Marked slow: it runs the model.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from assistant.config import Settings
@@ -27,6 +21,7 @@ from assistant.pipeline import AnswerPipeline
 from assistant.prompts import load_prompts
 from assistant.schemas import AnswerRequest, DoneEvent
 from tests.fakes import FakeRetriever, make_passage
+from tests.integration.services import free_port, llamacpp_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,76 +36,34 @@ REFUNDS = make_passage("To refund a card payment, go to Payments, open the payme
                        url="https://help.example/refunds", dense=0.8)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LlamaCppServer:
-    """``python -m llama_cpp.server`` in a child process; its log is kept for the assertions."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.log = tmp / "llama-server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> LlamaCppServer:
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(MODEL), "--model_alias", ALIAS,
-               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048", "--n_threads", "2"]
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"llama.cpp server exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/models", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError("llama.cpp server did not start within 60 s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+class Server:
+    def __init__(self, url: str, log: Path) -> None:
+        self.url, self.log = url, log
 
     def requests(self) -> int:
         return self.log.read_text(errors="replace").count('"POST /v1/chat/completions HTTP/1.1" 200')
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCppServer]:
-    with LlamaCppServer(tmp_path_factory.mktemp("llamacpp")) as running:
-        yield running
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    assert MODEL is not None
+    log = tmp_path_factory.mktemp("llamacpp") / "llama-server.log"
+    with llamacpp_server(MODEL, ALIAS, log) as url:
+        yield Server(url, log)
 
 
-def settings(server: LlamaCppServer, **env: str) -> Settings:
+def settings(monkeypatch: pytest.MonkeyPatch, server: Server, **env: str) -> Settings:
     values = {"ASSISTANT_LLM_BACKEND": "openai", "ASSISTANT_OPENAI_BASE_URL": server.url,
               "ASSISTANT_OPENAI_MODEL": ALIAS, "ASSISTANT_LLM_MAX_NEW_TOKENS": "48",
               "ASSISTANT_LLM_TEMPERATURE": "0", **env}
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        return Settings(_env_file=None)
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return Settings(_env_file=None)
 
 
-def test_the_openai_backend_built_from_settings_answers_through_llama_cpp(server: LlamaCppServer) -> None:
-    cfg = settings(server)
+def test_the_openai_backend_built_from_settings_answers_through_llama_cpp(monkeypatch: pytest.MonkeyPatch,
+                                                                         server: Server) -> None:
+    cfg = settings(monkeypatch, server)
     llm = build_llm(cfg)
     assert llm is not None and llm.health()  # type: ignore[attr-defined]
     pipeline = AnswerPipeline(retriever=FakeRetriever([REFUNDS]), prompts=load_prompts(),
@@ -136,7 +89,7 @@ def test_the_openai_backend_built_from_settings_answers_through_llama_cpp(server
     assert [s.title for s in done.sources] in ([], ["Refunds"])
 
 
-def test_health_is_false_when_the_server_is_gone(server: LlamaCppServer) -> None:
-    cfg = settings(server, ASSISTANT_OPENAI_BASE_URL=f"http://127.0.0.1:{_free_port()}/v1")
+def test_health_is_false_when_the_server_is_gone(monkeypatch: pytest.MonkeyPatch, server: Server) -> None:
+    cfg = settings(monkeypatch, server, ASSISTANT_OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")
     llm = build_llm(cfg)
     assert llm is not None and not llm.health()  # type: ignore[attr-defined]
