@@ -9,7 +9,7 @@ points to the passage the model meant. :class:`CitationRewriter` only
   before it (``costs $5 [9].`` → ``costs $5.``), and
 - normalises the members of a group (``[2,2]`` → ``[2]``, ``[1-3]`` with two offered → ``[1, 2]``),
 
-and records the offered numbers in citation order (the ``done`` event's ``sources``).
+and records the offered numbers in citation order (the ``done`` event lists them in number order).
 
 Only citation-shaped brackets are touched: ``[1]``, ``[1][2]``, ``[1, 2]``, ``[1-3]``, at most
 two digits per number (a detached ``[0]`` is dropped as never offered). Right after a word, a

@@ -6,11 +6,11 @@ and only translate its events to their medium. The event contract:
 - exactly one :class:`SourcesEvent` first: every passage offered to the model, numbered as in
   the prompt (empty when the pipeline abstains);
 - then :class:`TokenEvent` pieces. Their concatenation is exactly ``DoneEvent.answer``:
-  citations are renumbered *while streaming* (first cited source is ``[1]``) and citations to
-  numbers that were never offered are removed, so a client can append tokens and never has to
-  rewrite what it showed;
-- then exactly one :class:`DoneEvent` (answer, cited sources in citation order matching the
-  numbers in the text, abstained/fallback flags, backend, model, generation, prompt version,
+  citations keep the sources event's numbers (a ``[3]`` shown mid-stream already points to its
+  passage) and citations to numbers that were never offered are removed, so a client can append
+  tokens and never has to rewrite what it showed;
+- then exactly one :class:`DoneEvent` (answer, the cited sources in number order, numbered as in
+  the sources event and the text, abstained/fallback flags, backend, model, generation, prompt version,
   timings per stage, usage, and ``answer_id`` when the conversation was recorded);
 - or an :class:`ErrorEvent` with a stable code and a user-safe message, ending the stream.
 
@@ -341,7 +341,8 @@ class _Run:
         self.timings["total"] = _ms(self.started)
         done = DoneEvent(
             answer="".join(self.parts),
-            sources=[offered[n - 1] for n in self.rewriter.order],  # numbered as in the sources event
+            # In number order: an answer that cites [2] first would otherwise list its sources 2, 3, 1.
+            sources=[offered[n - 1] for n in sorted(self.rewriter.order)],
             abstained=abstained,
             fallback=fallback,
             backend=backend,

@@ -191,7 +191,7 @@ class GroundingResult(_Record):
 class DoneEvent(_Record):
     type: Literal["done"] = "done"
     answer: str
-    sources: list[SourceRef]  # only those cited, in citation order, numbered as in the sources event
+    sources: list[SourceRef]  # only those cited, in number order, numbered as in the sources event and text
     abstained: bool
     fallback: bool  # the LLM failed and the extractive answer was used
     backend: str

@@ -2,7 +2,7 @@
 
 ``--json`` prints one JSON object instead (for scripts and CI): ``answer``, ``abstained``,
 ``fallback``, ``sources`` (``n``, ``title``, ``url``, ``source``, ``audience``, ``chunk_id``, in
-citation order), ``generation``, ``backend``, ``model``, ``prompt_version``, ``timings_ms``, ``usage``
+number order), ``generation``, ``backend``, ``model``, ``prompt_version``, ``timings_ms``, ``usage``
 and ``grounding`` (``checked``, ``dropped``, ``fell_back``: what the grounding guard did). Problems
 before answering (no index yet, a bad backend name, a bad prompt file) exit with status 2 and a hint;
 an error while answering exits with status 1.

@@ -397,4 +397,4 @@ def test_citation_links_point_to_the_same_passage_while_streaming_and_after(page
         cites = last_answer(page).locator("a.cite")
         assert cites.first.text_content() == f"[{second}]"
         numbers = last_answer(page).get_by_role("group", name="Sources").locator(".n").all_text_contents()
-        assert numbers == [f"{second}.", "1."]  # cited order, the sources event's numbers
+        assert numbers == ["1.", f"{second}."]  # the sources event's numbers, in number order

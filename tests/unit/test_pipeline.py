@@ -96,7 +96,7 @@ def test_done_carries_generation_model_usage_prompt_version_and_stage_timings(pr
 # --------------------------------------------------------------------------- citations
 
 
-def test_citations_keep_the_sources_event_numbering_and_done_lists_them_in_citation_order(prompts, settings):
+def test_citations_keep_the_sources_event_numbering_and_done_lists_them_in_number_order(prompts, settings):
     llm = GenericFakeChatModel(messages=iter(["Taxes live in Settings [2]. Refunds take 5 days [1]. Again [2]."]))
     events = ask(make_pipeline(prompts, settings, llm))
     done = done_of(events)
@@ -104,8 +104,9 @@ def test_citations_keep_the_sources_event_numbering_and_done_lists_them_in_citat
     # One numbering at every moment: a [2] shown mid-stream means sources-event entry 2, and still does at done.
     assert done.answer == "Taxes live in Settings [2]. Refunds take 5 days [1]. Again [2]."
     assert [(s.n, s.title) for s in events[0].sources][:2] == [(1, "Refund policy"), (2, "Tax rates")]
-    assert [(s.n, s.title) for s in done.sources] == [(2, "Tax rates"), (1, "Refund policy")]
-    assert done.sources[1].url == "https://help.example/refunds"
+    # Cited [2] first, listed 1, 2: a widget or Slack list numbered "2. 1." reads as a mistake.
+    assert [(s.n, s.title) for s in done.sources] == [(1, "Refund policy"), (2, "Tax rates")]
+    assert done.sources[0].url == "https://help.example/refunds"
     assert streamed_text(events) == done.answer
 
 
@@ -378,7 +379,7 @@ def test_answers_with_a_conversation_are_recorded_with_their_audit_row(prompts, 
     assert done.answer_id == turns[1]["id"] and done.conversation_id == conversation.id
     audit = store.audit(done.answer_id)
     assert audit is not None
-    assert audit["chunk_ids"] == [TAXES.chunk.chunk_id, REFUNDS.chunk.chunk_id]
+    assert audit["chunk_ids"] == [REFUNDS.chunk.chunk_id, TAXES.chunk.chunk_id]  # the cited ones, in number order
     assert audit["chunk_audiences"] == ["public", "public"]
     assert audit["retrieved_chunk_ids"] == [p.chunk.chunk_id for p in (REFUNDS, TAXES, EXPORT)]
     assert audit["prompt_version"] == done.prompt_version and audit["backend"] == "local"
