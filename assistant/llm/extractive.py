@@ -717,8 +717,8 @@ def _render(intro: str, chosen: list[_Unit], *, how_to: bool = False, focus: set
                 prose = []
             label = ""
             if unit.lead and unit.section and unit.section != shown_section and not _names(unit.lead, unit.section):
-                label = f"{unit.section}: "
-            head = unit.lead or (f"{unit.section}:" if unit.section else "For example:")
+                label = _label(unit.section) + " "
+            head = unit.lead or (_label(unit.section) if unit.section else "For example:")
             shown_section = unit.section
             paragraphs.append(f"{label}{head} [{unit.n}]\n{FENCE}\n{unit.code}\n{FENCE}")
         elif unit.steps:
@@ -729,7 +729,7 @@ def _render(intro: str, chosen: list[_Unit], *, how_to: bool = False, focus: set
             if steps[0].endswith(":"):  # "To issue a refund:"
                 lead = steps.pop(0) + "\n"
             elif unit.section and unit.section.lower() not in _GENERIC_HEADINGS:
-                lead = f"{unit.section}:\n"
+                lead = _label(unit.section) + "\n"
                 shown_section = unit.section
             else:
                 lead = ""
@@ -737,12 +737,18 @@ def _render(intro: str, chosen: list[_Unit], *, how_to: bool = False, focus: set
         else:
             label = ""
             if unit.section and unit.section != shown_section and not _names(unit.text, unit.section):
-                label = f"{unit.section}: "
+                label = _label(unit.section) + " "
             shown_section = unit.section
             prose.append(f"{label}{_shorten(unit.text, 400)} [{unit.n}]")
     if prose:
         paragraphs.append(" ".join(prose))
     return "\n\n".join([intro.strip(), *paragraphs]).strip()
+
+
+def _label(section: str) -> str:
+    """A section's name as the label of what follows: with a colon, unless it already ends in
+    punctuation ("Why was my client charged twice?", "Example:") that would read doubled."""
+    return section if section[-1:] in "?!:." else section + ":"
 
 
 # A heading that is one name written as code ("PORT", "work_mem", "ServerName"), not a word of prose.

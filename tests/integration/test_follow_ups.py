@@ -50,7 +50,7 @@ def test_a_follow_up_answer_opens_with_what_the_follow_up_asks_not_with_the_topi
     assert opening.startswith("Editing, pausing and ending a profile: Pause stops new invoices"), done.answer
     done = conversation("What if I lose my phone?", "How do I enable two-factor authentication?")
     opening = done.answer.split("\n\n")[1]
-    assert opening.startswith("Lost your phone or security key?:\n1. Sign in with one of your backup codes"), opening
+    assert opening.startswith("Lost your phone or security key?\n1. Sign in with one of your backup codes"), opening
 
 
 def test_and_xero_after_quickbooks_is_answered_about_xero(conversation) -> None:

@@ -592,3 +592,17 @@ def test_the_solution_section_opens_the_answer_rather_than_the_problem_it_restat
     assert opening("Forcing HTTPS > Solution:").startswith("Solution: To force HTTPS")
     assert opening("Forcing HTTPS > Resolution").startswith("Resolution: To force HTTPS")
     assert opening("Forcing HTTPS > Resolution and quality goals").startswith("Recipes: You want")
+
+
+def test_a_section_that_ends_in_a_question_mark_labels_its_text_without_a_colon() -> None:
+    """A help article headed by its question ("Why was my client charged twice?") read "…twice?: When a
+    client says …"; a heading that already ends in punctuation is followed by a space alone."""
+    prose = make_passage("When a client says they were charged twice, they have either really paid twice or "
+                         "see a card authorisation.", title="Duplicate charges",
+                         section="Why was my client charged twice?")
+    steps = make_passage("1. Open the second payment.\n2. Click Refund.\n3. Choose the reason Duplicate.",
+                         title="Duplicate charges", section="Which one should I refund?")
+    answer = extractive_answer("Why was my client charged twice?", [prose], intro="Docs:")
+    assert "Why was my client charged twice? When a client says" in answer and "?:" not in answer
+    answer = extractive_answer("How do I refund one of the two payments?", [steps], intro="Docs:")
+    assert "Which one should I refund?\n1. Open the second payment. [1]" in answer and "?:" not in answer
