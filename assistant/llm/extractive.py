@@ -98,6 +98,10 @@ _SOLUTION_HEADING = re.compile(r"(?:solutions?|resolution|fix|the fix|workaround
                                re.IGNORECASE)
 W_POINTER = 0.3  # a short "see …" cross-reference scores this much less
 _POINTER = re.compile(r"(?:^|[:.;]\s*)see\b", re.IGNORECASE)
+# A sentence that opens with one of these words in lower case was cut from its start, most often by an
+# example box or code block in the middle of it (mod_md: "With: <example> you announce that …").
+_CUT = re.compile(r"(?:you|and|or|but|which|that|then|so|it|its|they|this|these|those|with|for|to|of|in|on|as|"
+                  r"if|when|where|while|because|than|from|by|at|is|are|was|were|be)\b")
 # Further units must score at least this share of the best unit (0.2 read long: the examples'
 # answers averaged 1,203 characters, at 0.4 1,047, with the same facts found; 0.5, replayed on the
 # same passages: examples 955 -> 849 characters, httpd 1,264 -> 1,228, the same facts on both; 0.6
@@ -525,6 +529,12 @@ def _is_pointer(unit: _Unit) -> bool:
     return not unit.steps and _POINTER.search(unit.text) is not None and len(content_words(unit.text)) <= 6
 
 
+def _is_cut(unit: _Unit) -> bool:
+    """A sentence cut from its start ("you announce that …", "because a repeatable read transaction …"): it
+    may add to an answer, but an answer opening with it reads as a mistake."""
+    return not unit.steps and unit.code is None and _CUT.match(unit.text) is not None
+
+
 def _embed_text(unit: _Unit) -> str:
     return (unit.context + ": " + unit.text if unit.context else unit.text)[:1000]
 
@@ -640,10 +650,12 @@ def _focus(question: str, chosen: list[_Unit]) -> set[str]:
 
 def _lead(chosen: list[_Unit], *, how_to: bool, focus: set[str] | None = None) -> _Unit:
     """The unit that opens the answer: the best one, unless it only points elsewhere ("Lost your
-    device: see Two-factor authentication."), the question asks how to do something and a
-    chosen procedure scores nearly as well (then the steps come first, the context after), or the
-    question asks yes or no and another unit answers that about its ``focus`` words (``_YES_NO``)."""
+    device: see Two-factor authentication.") or was cut from its start (:func:`_is_cut`), the
+    question asks how to do something and a chosen procedure scores nearly as well (then the steps
+    come first, the context after), or the question asks yes or no and another unit answers that
+    about its ``focus`` words (``_YES_NO``)."""
     answering = [u for u in chosen if not _is_pointer(u)] or chosen
+    answering = [u for u in answering if not _is_cut(u)] or answering
     lead = max(answering, key=lambda u: u.score)
     if how_to and not lead.steps:
         procedures = [u for u in answering if u.steps and u.score >= lead.score * PROCEDURE_LEAD_RATIO]

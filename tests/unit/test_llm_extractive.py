@@ -606,3 +606,19 @@ def test_a_section_that_ends_in_a_question_mark_labels_its_text_without_a_colon(
     assert "Why was my client charged twice? When a client says" in answer and "?:" not in answer
     answer = extractive_answer("How do I refund one of the two payments?", [steps], intro="Docs:")
     assert "Which one should I refund?\n1. Open the second payment. [1]" in answer and "?:" not in answer
+
+
+def test_a_sentence_cut_from_its_start_does_not_open_the_answer() -> None:
+    """mod_md's "With: MDRequireHttps temporary [example] you announce that you want all traffic via http: URLs
+    to be redirected …" reaches the answer as "you announce that …": closest to "How do I redirect all http
+    traffic to https?", and no way to open an answer. A whole sentence of the passages opens it instead."""
+    cut = make_passage("you announce that you want all traffic via http: URLs to be redirected to the https: ones, "
+                       "for now.", title="Apache Module mod_md", section="MDRequireHttps Directive > Example")
+    whole = make_passage("Description: Redirects http: traffic to https: for Managed Domains.",
+                         title="Apache Module mod_md", section="MDRequireHttps Directive")
+    answer = extractive_answer("How do I redirect all http traffic to https?", [cut, whole], intro="Docs:")
+    opening = answer.split("\n\n")[1]
+    assert not opening.split(": ", 1)[-1].startswith("you announce"), answer
+    assert "Redirects http: traffic to https: for Managed Domains. [2]" in opening
+    alone = extractive_answer("How do I redirect all http traffic to https?", [cut], intro="Docs:")
+    assert "you announce that you want all traffic" in alone  # nothing else to say: still quoted
